@@ -1,0 +1,121 @@
+"""The settings tree: one frozen dataclass per section.
+
+Every field is typed; `airflow_sc.config.loading` coerces TOML and environment values
+to these types and rejects anything else at start-up. A field whose default depends on
+`core.home` defaults to `None` here and is filled in by the loader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Literal
+
+Backend = Literal["asyncio", "trio"]
+DatabaseAdapter = Literal["auto", "native", "thread"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+@dataclass(frozen=True, slots=True)
+class CoreSettings:
+    """Where airflow-sc keeps its files and how much work it runs at once."""
+
+    home: Path = Path("~/airflow-sc")
+    #: Folder scanned for DAG files. Default: `<home>/dags`.
+    dags_folder: Path | None = None
+    #: Load the example DAGs shipped with airflow-sc.
+    load_examples: bool = False
+    #: Task instances running at once across the whole deployment.
+    parallelism: int = 8
+    #: Seconds running work gets to finish after the first SIGTERM/SIGINT.
+    shutdown_grace: float = 30.0
+    #: Timezone of naive datetimes in DAG files.
+    default_timezone: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    """The metadata database. One URL; the async driver is inferred from it."""
+
+    #: `sqlite:///path` or `postgresql://user:pass@host/db`. Default: `<home>/airflow-sc.db`.
+    url: str | None = None
+    #: Connections held open per process.
+    pool_size: int = 5
+    #: Seconds a single statement may run (PostgreSQL `statement_timeout`, SQLite busy timeout).
+    statement_timeout: float = 30.0
+    #: `auto` picks asyncpg on asyncio + PostgreSQL and worker threads otherwise.
+    adapter: DatabaseAdapter = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """The HTTP server (REST API, execution API, UI)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: Seconds in-flight requests get to complete when the server stops.
+    drain_timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerSettings:
+    """Liveness of scheduler-side components."""
+
+    #: Seconds between heartbeats a component writes to the job table.
+    heartbeat_interval: float = 5.0
+    #: A component (or task) silent for this many seconds is presumed dead.
+    heartbeat_timeout: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorSettings:
+    """Where task instances run."""
+
+    #: Executor used when a task names none: `local` or `inprocess`.
+    default: Literal["local", "inprocess"] = "local"
+    #: Run `async def` tasks on the in-process executor unless they name another.
+    inprocess_enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingSettings:
+    level: LogLevel = "INFO"
+    #: Folder holding task logs. Default: `<home>/logs`.
+    base_log_folder: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    core: CoreSettings = field(default_factory=CoreSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+
+    @property
+    def dags_folder(self) -> Path:
+        return self.core.dags_folder or self.core.home / "dags"
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.core.home / 'airflow-sc.db'}"
+
+    @property
+    def base_log_folder(self) -> Path:
+        return self.logging.base_log_folder or self.core.home / "logs"
+
+    def items(self) -> list[tuple[str, object]]:
+        """Every setting as (`section.key`, value), with path defaults resolved."""
+        resolved = {
+            "core.dags_folder": self.dags_folder,
+            "database.url": self.database_url,
+            "logging.base_log_folder": self.base_log_folder,
+        }
+        out: list[tuple[str, object]] = []
+        for section in fields(self):
+            values = getattr(self, section.name)
+            for f in fields(values):
+                key = f"{section.name}.{f.name}"
+                out.append((key, resolved.get(key, getattr(values, f.name))))
+        return out
