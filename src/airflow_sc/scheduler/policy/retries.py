@@ -1,0 +1,93 @@
+"""Retries: whether a failed try gets another one, and when it may start.
+
+Airflow 3 semantics. ``try_number`` is the try that just failed (1 for the first), and
+``max_tries`` is the task instance's column (``retries`` when created, raised on clear).
+With exponential backoff the delay of try ``n`` lies in
+``[base * 2**(n-1), 2 * base * 2**(n-1))`` seconds (base rounded up, at least 1 s); where in
+that range is fixed per task instance and try by `retry_jitter_hash`, so that instances
+failing together do not retry together, yet a re-computation gives the same answer. The
+result is capped by ``max_task_retry_delay`` (Airflow's ``[core] max_task_retry_delay``,
+one day by default) and then by the task's own ``max_retry_delay``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import datetime, timedelta
+
+__all__ = [
+    "DEFAULT_MAX_TASK_RETRY_DELAY",
+    "next_retry_at",
+    "retry_delay_for",
+    "retry_jitter_hash",
+    "should_retry",
+]
+
+DEFAULT_MAX_TASK_RETRY_DELAY = timedelta(days=1)
+
+
+def retry_jitter_hash(
+    dag_id: str, task_id: str, logical_date: datetime | None, try_number: int
+) -> int:
+    """The deterministic per-instance, per-try number Airflow derives its backoff jitter from."""
+    stamp = "None" if logical_date is None else logical_date.isoformat()
+    digest = hashlib.sha1(
+        f"{dag_id}#{task_id}#{stamp}#{try_number}".encode(), usedforsecurity=False
+    )
+    return int(digest.hexdigest(), 16)
+
+
+def retry_delay_for(
+    *,
+    try_number: int,
+    retry_delay: timedelta,
+    retry_exponential_backoff: bool,
+    max_retry_delay: timedelta | None,
+    ti_key_hash: int,
+    max_task_retry_delay: timedelta = DEFAULT_MAX_TASK_RETRY_DELAY,
+) -> timedelta:
+    """How long after the failed try ended the next try may start."""
+    if not retry_exponential_backoff:
+        return retry_delay
+    # Rounded up so a sub-second base still grows; at least 1 s so the modulo is defined.
+    min_backoff = max(1, math.ceil(retry_delay.total_seconds() * 2 ** (try_number - 1)))
+    seconds = min(min_backoff + ti_key_hash % min_backoff, max_task_retry_delay.total_seconds())
+    delay = timedelta(seconds=seconds)
+    if max_retry_delay:  # None or zero: no per-task cap, like Airflow
+        delay = min(delay, max_retry_delay)
+    return delay
+
+
+def next_retry_at(
+    *,
+    try_number: int,
+    retry_delay: timedelta,
+    retry_exponential_backoff: bool,
+    max_retry_delay: timedelta | None,
+    end_date: datetime,
+    ti_key_hash: int,
+    max_task_retry_delay: timedelta = DEFAULT_MAX_TASK_RETRY_DELAY,
+) -> datetime:
+    """When an up_for_retry task instance becomes ready again (ready strictly after this)."""
+    return end_date + retry_delay_for(
+        try_number=try_number,
+        retry_delay=retry_delay,
+        retry_exponential_backoff=retry_exponential_backoff,
+        max_retry_delay=max_retry_delay,
+        ti_key_hash=ti_key_hash,
+        max_task_retry_delay=max_task_retry_delay,
+    )
+
+
+def should_retry(try_number: int, max_tries: int, *, retries: int | None = None) -> bool:
+    """Whether the failed try ``try_number`` goes to up_for_retry rather than failed.
+
+    ``retries`` is the task's current setting when known: a task whose DAG now says
+    ``retries=0`` is not retried even if the row's ``max_tries`` still allows it (Airflow).
+    A task instance in ``restarting`` (cleared while running) is always retried; the caller
+    checks that state before calling.
+    """
+    if retries is not None and retries <= 0:
+        return False
+    return try_number <= max_tries
