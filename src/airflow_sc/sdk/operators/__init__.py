@@ -1,0 +1,1 @@
+"""The standard operators (Airflow's ``providers.standard`` set)."""
