@@ -5,6 +5,7 @@ from airflow_sc.config.loading import load_settings, resolve_home
 from airflow_sc.config.settings import (
     ApiSettings,
     CoreSettings,
+    DagProcessorSettings,
     DatabaseSettings,
     ExecutorSettings,
     LoggingSettings,
@@ -16,6 +17,7 @@ __all__ = [
     "ApiSettings",
     "ConfigError",
     "CoreSettings",
+    "DagProcessorSettings",
     "DatabaseSettings",
     "ExecutorSettings",
     "LoggingSettings",

@@ -25,7 +25,7 @@ CONFIG_FILE_NAME = "airflow-sc.toml"
 
 
 def resolve_home(environ: Mapping[str, str], cwd: Path) -> Path:
-    """`$AIRFLOW_SC_HOME`; else `./.airflow-sc` inside an airflow-sc checkout; else `~/airflow-sc`."""
+    """`$AIRFLOW_SC_HOME`; else `./.airflow-sc` in an airflow-sc checkout; else `~/airflow-sc`."""
     if home := environ.get(HOME_ENV):
         return Path(home).expanduser().resolve()
     pyproject = cwd / "pyproject.toml"
@@ -106,7 +106,9 @@ def _build(home: Path, layers: list[tuple[str, dict[str, dict[str, object]]]]) -
     for _, layer in layers:
         for name in layer:
             if name not in sections:
-                raise ConfigError(f"unknown settings section [{name}]; known: {', '.join(sections)}")
+                raise ConfigError(
+                    f"unknown settings section [{name}]; known: {', '.join(sections)}"
+                )
     settings = Settings(**sections)
     _validate(settings)
     return settings
@@ -172,9 +174,24 @@ def _validate(settings: Settings) -> None:
         if not ok:
             raise ConfigError(f"invalid value for {key}: {value!r}; expected {expected}")
 
-    check(settings.core.parallelism >= 1, "core.parallelism", settings.core.parallelism, "an integer >= 1")
-    check(settings.core.shutdown_grace >= 0, "core.shutdown_grace", settings.core.shutdown_grace, "seconds >= 0")
-    check(settings.database.pool_size >= 1, "database.pool_size", settings.database.pool_size, "an integer >= 1")
+    check(
+        settings.core.parallelism >= 1,
+        "core.parallelism",
+        settings.core.parallelism,
+        "an integer >= 1",
+    )
+    check(
+        settings.core.shutdown_grace >= 0,
+        "core.shutdown_grace",
+        settings.core.shutdown_grace,
+        "seconds >= 0",
+    )
+    check(
+        settings.database.pool_size >= 1,
+        "database.pool_size",
+        settings.database.pool_size,
+        "an integer >= 1",
+    )
     check(
         settings.database.statement_timeout > 0,
         "database.statement_timeout",
@@ -182,7 +199,12 @@ def _validate(settings: Settings) -> None:
         "seconds > 0",
     )
     check(0 <= settings.api.port <= 65535, "api.port", settings.api.port, "a TCP port (0-65535)")
-    check(settings.api.drain_timeout >= 0, "api.drain_timeout", settings.api.drain_timeout, "seconds >= 0")
+    check(
+        settings.api.drain_timeout >= 0,
+        "api.drain_timeout",
+        settings.api.drain_timeout,
+        "seconds >= 0",
+    )
     check(
         settings.scheduler.heartbeat_interval > 0,
         "scheduler.heartbeat_interval",
@@ -195,12 +217,39 @@ def _validate(settings: Settings) -> None:
         settings.scheduler.heartbeat_timeout,
         "more seconds than scheduler.heartbeat_interval",
     )
+    processor = settings.dag_processor
+    check(
+        processor.parsing_processes >= 1,
+        "dag_processor.parsing_processes",
+        processor.parsing_processes,
+        "an integer >= 1",
+    )
+    check(
+        processor.file_parse_timeout > 0,
+        "dag_processor.file_parse_timeout",
+        processor.file_parse_timeout,
+        "seconds > 0",
+    )
+    check(
+        processor.max_memory_mb >= 0,
+        "dag_processor.max_memory_mb",
+        processor.max_memory_mb,
+        "MiB >= 0",
+    )
+    check(
+        processor.refresh_interval > 0,
+        "dag_processor.refresh_interval",
+        processor.refresh_interval,
+        "seconds > 0",
+    )
     try:
         from zoneinfo import ZoneInfo
 
         ZoneInfo(settings.core.default_timezone)
     except (ValueError, KeyError, OSError):
-        check(False, "core.default_timezone", settings.core.default_timezone, "an IANA timezone name")
+        check(
+            False, "core.default_timezone", settings.core.default_timezone, "an IANA timezone name"
+        )
     url = settings.database_url
     check(
         url.startswith(("sqlite:", "postgresql:", "postgresql+", "postgres:")),

@@ -58,6 +58,22 @@ class ApiSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DagProcessorSettings:
+    """Parsing DAG files (always in child processes, never in the scheduler)."""
+
+    #: Files parsed at once, each in its own forked child.
+    parsing_processes: int = 2
+    #: Seconds one file may take to import before it is killed (Airflow's dagbag_import_timeout).
+    file_parse_timeout: float = 30.0
+    #: Address-space cap of a parsing child, in MiB (0: none).
+    max_memory_mb: int = 2048
+    #: Seconds between full rescans of the dags folder (changes are also watched live).
+    refresh_interval: float = 300.0
+    #: New DAGs start paused unless the DAG says otherwise (Airflow's default).
+    dags_are_paused_at_creation: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class SchedulerSettings:
     """Liveness of scheduler-side components."""
 
@@ -90,6 +106,7 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    dag_processor: DagProcessorSettings = field(default_factory=DagProcessorSettings)
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
 

@@ -25,7 +25,8 @@ class DatabaseUrl:
         if backend == "postgres":
             url = url.set(drivername="postgresql")
         elif backend not in ("sqlite", "postgresql"):
-            raise ValueError(f"unsupported database URL {url.render_as_string()!r}: expected sqlite or postgresql")
+            shown = url.render_as_string(hide_password=True)
+            raise ValueError(f"unsupported database URL {shown!r}: expected sqlite or postgresql")
         return cls(url)
 
     @property

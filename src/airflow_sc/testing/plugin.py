@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -68,10 +69,16 @@ def fresh_postgres_url(postgres_server: str) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=[pytest.param(d, marks=_marks) for d, _marks in (
-    ("sqlite", ()),
-    ("postgres", (pytest.mark.postgres,)),
-) if d in _selected("AIRFLOW_SC_TEST_DATABASES", DATABASES)])
+@pytest.fixture(
+    params=[
+        pytest.param(d, marks=_marks)
+        for d, _marks in (
+            ("sqlite", ()),
+            ("postgres", (pytest.mark.postgres,)),
+        )
+        if d in _selected("AIRFLOW_SC_TEST_DATABASES", DATABASES)
+    ]
+)
 def database_kind(request: pytest.FixtureRequest) -> str:
     """`sqlite` or `postgres`: request this (or `empty_database_url`) to cover both databases."""
     return str(request.param)
@@ -83,3 +90,48 @@ def empty_database_url(database_kind: str, request: pytest.FixtureRequest) -> st
     if database_kind == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     return str(request.getfixturevalue("fresh_postgres_url"))
+
+
+# -- migrated databases (implementation: airflow_sc.testing.databases) ------------------
+
+if TYPE_CHECKING:
+    from airflow_sc.testing.databases import MigratedPostgres
+
+
+@pytest.fixture(scope="session")
+def sqlite_database_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, made once per session; tests get copies of it."""
+    from airflow_sc.testing import databases
+
+    return databases.migrate_sqlite_template(tmp_path_factory.mktemp("sqlite-template"))
+
+
+@pytest.fixture
+def sqlite_database_url(sqlite_database_template: Path, tmp_path: Path) -> str:
+    """A migrated, empty SQLite database (only `default_pool`), private to one test."""
+    from airflow_sc.testing import databases
+
+    return databases.copy_sqlite_template(sqlite_database_template, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres_url: str) -> MigratedPostgres:
+    """The session PostgreSQL database, migrated once."""
+    from airflow_sc.testing import databases
+
+    return databases.MigratedPostgres.migrate(postgres_url)
+
+
+@pytest.fixture
+def postgres_database_url(migrated_postgres: MigratedPostgres) -> str:
+    """The migrated session PostgreSQL database, emptied (but for `default_pool`) for one test."""
+    migrated_postgres.restore()
+    return migrated_postgres.url
+
+
+@pytest.fixture
+def database_url(database_kind: str, request: pytest.FixtureRequest) -> str:
+    """A migrated, empty database of the parametrized kind (SQLite and PostgreSQL)."""
+    if database_kind == "sqlite":
+        return str(request.getfixturevalue("sqlite_database_url"))
+    return str(request.getfixturevalue("postgres_database_url"))

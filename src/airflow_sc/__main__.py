@@ -1,0 +1,3 @@
+from airflow_sc.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,29 @@
+"""`serve_api`: the API server component of the supervision tree."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import anyio
+from anyio.abc import TaskStatus
+
+from airflow_sc.api.app import create_app
+from airflow_sc.api.context import ApiContext
+from airflow_sc.runtime import HttpEndpoint, serve_http
+
+
+async def serve_api(
+    ctx: ApiContext,
+    *,
+    shutdown_trigger: Callable[[], Awaitable[None]],
+    task_status: TaskStatus[HttpEndpoint] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    settings = ctx.settings.api
+    await serve_http(
+        create_app(ctx),
+        host=settings.host,
+        port=settings.port,
+        drain_timeout=settings.drain_timeout,
+        shutdown_trigger=shutdown_trigger,
+        task_status=task_status,
+    )

@@ -1,0 +1,1 @@
+"""The composition root: argv -> settings -> `anyio.run`."""

@@ -1,0 +1,47 @@
+"""The job table: one row per running component, with its heartbeat."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from datetime import datetime
+
+from sqlalchemy import insert, update
+
+from airflow_sc.db.database import Database, Transaction
+from airflow_sc.db.models import job
+
+
+async def start_job(db: Database, job_type: str, *, now: datetime) -> int:
+    """Insert a running job row and return its id."""
+
+    async def body(tx: Transaction) -> int:
+        rows = await tx.execute(
+            insert(job)
+            .values(
+                job_type=job_type,
+                state="running",
+                start_date=now,
+                latest_heartbeat=now,
+                hostname=socket.gethostname(),
+                unixname=getpass.getuser(),
+            )
+            .returning(job.c.id)
+        )
+        return int(rows.scalar())
+
+    return await db.run(body)
+
+
+async def heartbeat(db: Database, job_id: int, *, now: datetime) -> None:
+    async def body(tx: Transaction) -> None:
+        await tx.execute(update(job).where(job.c.id == job_id).values(latest_heartbeat=now))
+
+    await db.run(body)
+
+
+async def finish_job(db: Database, job_id: int, *, state: str, now: datetime) -> None:
+    async def body(tx: Transaction) -> None:
+        await tx.execute(update(job).where(job.c.id == job_id).values(state=state, end_date=now))
+
+    await db.run(body)

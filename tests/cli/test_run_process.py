@@ -1,0 +1,96 @@
+"""`airflow-sc run` as a real process: health, graceful SIGTERM, start-up failures."""
+
+import signal
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from airflow_sc.db.schema import migrate_sync
+from tests.processes import airflow_sc, clean_env, running
+
+pytestmark = pytest.mark.slow
+
+BACKENDS = ["asyncio", "trio"]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fresh_home_serves_health_then_drains_on_sigterm(tmp_path: Path, backend: str) -> None:
+    env = clean_env(tmp_path, AIRFLOW_SC__API__PORT="0", AIRFLOW_SC__CORE__SHUTDOWN_GRACE="10")
+    with running(airflow_sc("run", "--backend", backend), env, tmp_path) as proc:
+        api = proc.wait_ready()["api"]
+        health = httpx.get(f"{api}/api/v2/monitor/health", timeout=10)
+        assert health.status_code == 200
+        assert health.json()["metadatabase"] == {"status": "healthy"}
+        assert health.json()["scheduler"]["status"] is None  # no scheduler has run yet
+        version = httpx.get(f"{api}/api/v2/version", timeout=10).json()
+        assert version["version"]
+        started = time.monotonic()
+        proc.send(signal.SIGTERM)
+        assert proc.wait_exit(timeout=15) == 0
+        assert time.monotonic() - started < 10
+    assert (tmp_path / "airflow-sc.db").is_file()  # the embedded database was created
+    assert port_is_free(int(api.rsplit(":", 1)[1]))
+
+
+def test_port_in_use_fails_naming_the_api_component(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = clean_env(tmp_path, AIRFLOW_SC__API__PORT=str(port))
+        with running(airflow_sc("run"), env, tmp_path) as proc:
+            assert proc.wait_exit() == 1
+    assert "airflow-sc: component 'api' failed:" in proc.text
+    assert "OSError" in proc.text
+    assert "Address already in use" in proc.text
+
+
+def test_invalid_setting_stops_start_up(tmp_path: Path) -> None:
+    env = clean_env(tmp_path, AIRFLOW_SC__CORE__PARALLELISM="lots")
+    with running(airflow_sc("run"), env, tmp_path) as proc:
+        assert proc.wait_exit() == 2
+    assert "core.parallelism" in proc.text
+    assert "'lots'" in proc.text
+
+
+@pytest.mark.postgres
+def test_unmigrated_postgres_is_refused_with_the_command_to_run(
+    tmp_path: Path, fresh_postgres_url: str
+) -> None:
+    env = clean_env(tmp_path, AIRFLOW_SC__DATABASE__URL=fresh_postgres_url)
+    with running(airflow_sc("run"), env, tmp_path) as proc:
+        assert proc.wait_exit() == 1
+    assert "airflow-sc db migrate" in proc.text
+    assert "Traceback" not in proc.text
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_migrated_postgres_serves_health(
+    tmp_path: Path, fresh_postgres_url: str, backend: str
+) -> None:
+    migrate_sync(fresh_postgres_url)
+    env = clean_env(
+        tmp_path, AIRFLOW_SC__DATABASE__URL=fresh_postgres_url, AIRFLOW_SC__API__PORT="0"
+    )
+    with running(airflow_sc("run", "--backend", backend), env, tmp_path) as proc:
+        api = proc.wait_ready()["api"]
+        health = httpx.get(f"{api}/api/v2/monitor/health", timeout=10).json()
+        assert health["metadatabase"]["status"] == "healthy"
+        adapter = "native" if backend == "asyncio" else "thread"
+        assert f"({adapter} adapter)" in proc.text
+        proc.send(signal.SIGTERM)
+        assert proc.wait_exit(timeout=15) == 0
