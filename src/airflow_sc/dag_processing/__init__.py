@@ -1,0 +1,1 @@
+"""DAG files -> serialized DAGs: parsing in isolated child processes, never in the scheduler."""

@@ -1,0 +1,90 @@
+"""The executor port: what the scheduler needs from anything that runs task instances.
+
+The scheduler submits `Workload`s after it has committed them as QUEUED, and reads
+`TaskEvent`s from one memory stream shared by all executors (each gets a clone of the
+send side in `serve`). An executor never writes to the database itself.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import anyio
+from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectSendStream
+
+from airflow_sc.domain import TaskInstanceKey, TaskInstanceState
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """One try of one task instance, as handed to an executor."""
+
+    #: `task_instance.id` of this try: what execution-API tokens are scoped to.
+    ti_id: str
+    key: TaskInstanceKey
+    #: The DAG file and serialized version the task is loaded from.
+    dag_fileloc: str
+    dag_hash: str
+    queue: str = "default"
+    priority_weight: int = 1
+    pool_slots: int = 1
+    executor: str | None = None
+    #: Seconds the try may run before it is killed (None: no limit).
+    execution_timeout: float | None = None
+    is_async: bool = False
+    #: Anything an executor-specific adapter needs (e.g. Celery routing).
+    extra: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEvent:
+    """What happened to a submitted try.
+
+    `state` is the state the try reached: RUNNING when it started, then one of SUCCESS,
+    FAILED, SKIPPED, UP_FOR_RESCHEDULE or DEFERRED. FAILED carries `retry_allowed`
+    (False for `AirflowFailException`); the scheduler decides between UP_FOR_RETRY and
+    FAILED from the task's retries.
+    """
+
+    ti_id: str
+    key: TaskInstanceKey
+    state: TaskInstanceState
+    at: datetime
+    #: Why, in words a user reads in the UI (exit code, error summary, timeout).
+    info: str | None = None
+    retry_allowed: bool = True
+    #: Downstream task ids a branching operator decided to skip.
+    skip: tuple[str, ...] = ()
+
+
+class Executor(ABC):
+    """Runs workloads and reports what happened to them."""
+
+    #: The name tasks use in their `executor=` argument.
+    name: str
+
+    @abstractmethod
+    async def serve(
+        self,
+        events: MemoryObjectSendStream[TaskEvent],
+        *,
+        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Run until cancelled, sending every `TaskEvent` to `events` (closed on exit)."""
+
+    @abstractmethod
+    async def submit(self, workloads: Sequence[Workload]) -> None:
+        """Start these tries (already committed as QUEUED); returns once they are accepted."""
+
+    @abstractmethod
+    async def terminate(self, ti_id: str, *, reason: str) -> None:
+        """Stop a running try; its FAILED event carries `reason`."""
+
+    def open_slots(self) -> int | None:
+        """How many more tries it can start now (None: no limit of its own)."""
+        return None

@@ -1,0 +1,309 @@
+"""Run one try of one task: context, templates, callbacks, execute, XCom, outcome.
+
+`run_task` is the sync entry (what a worker process calls); `arun_task` awaits ``async def``
+tasks inside an event loop (the in-process executor). Both:
+
+1. build the context (``ti`` backed by the `TaskClient`), resolve XComArg / DagParam
+   references and render the templated fields, on a copy of the task so that the DAG's own
+   task objects stay unrendered for the next try or run;
+2. run ``on_execute_callback``, ``pre_execute``, ``execute``, ``post_execute``;
+3. push the return value as the ``return_value`` XCom (and each key with
+   ``multiple_outputs``);
+4. map the result or exception to a `TaskOutcome` and run the matching state callback
+   (``on_success`` / ``on_failure`` / ``on_retry`` / ``on_skipped``). A failing callback is
+   logged and never changes the outcome.
+
+``execution_timeout``: `arun_task` enforces it with a cancel scope. `run_task` cannot stop
+sync code that does not return; there the executor owns the deadline and kills the worker
+process running the try (the task's ``on_kill`` is then called by the worker, if it can).
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import logging
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import anyio
+
+from airflow_sc.domain.states import TaskInstanceState
+from airflow_sc.scheduler.policy.retries import should_retry
+from airflow_sc.sdk.baseoperator import BaseOperator, TaskStateChangeCallback
+from airflow_sc.sdk.context import (
+    ConnectionAccessor,
+    RunInfo,
+    VariableAccessor,
+    build_template_context,
+)
+from airflow_sc.sdk.exceptions import (
+    AirflowException,
+    AirflowFailException,
+    AirflowRescheduleException,
+    AirflowSkipException,
+    DagRunTriggerException,
+    TaskDeferred,
+)
+from airflow_sc.sdk.skipping import SkipDecision
+from airflow_sc.sdk.xcom_arg import XCOM_RETURN_KEY
+
+from .client import TaskClient
+from .outcome import DagRunTriggerRequest, Deferral, TaskOutcome
+from .task_instance import RuntimeTaskInstance
+
+__all__ = ["AirflowTaskTimeout", "arun_task", "run_task"]
+
+_TI = TaskInstanceState
+
+
+class AirflowTaskTimeout(AirflowException):
+    """The try ran longer than the task's ``execution_timeout`` (it may be retried)."""
+
+
+class _Try:
+    """The state of one try between its steps (shared by the sync and async entries)."""
+
+    def __init__(
+        self,
+        task: BaseOperator,
+        *,
+        dag: Any,
+        run: RunInfo,
+        try_number: int,
+        max_tries: int | None,
+        client: TaskClient,
+        log: logging.Logger,
+        clock: Callable[[], float],
+    ) -> None:
+        # Rendering replaces attributes; a shallow copy keeps the DAG's task untouched.
+        self.task = copy.copy(task)
+        self.run = run
+        self.try_number = try_number
+        self.max_tries = task.retries if max_tries is None else max_tries
+        self.client = client
+        self.log = log
+        self.clock = clock
+        self.started = clock()
+        self.ti = RuntimeTaskInstance(
+            task=self.task,
+            dag_id=dag.dag_id,
+            run_id=run.run_id,
+            try_number=try_number,
+            max_tries=self.max_tries,
+            client=client,
+        )
+        self.dag = dag
+        # What callbacks see when the full context could not be built (bad params).
+        self.context: dict[str, Any] = {
+            "dag": dag,
+            "task": self.task,
+            "ti": self.ti,
+            "task_instance": self.ti,
+            "dag_run": run,
+            "run_id": run.run_id,
+        }
+
+    def prepare(self) -> None:
+        """Build the context, resolve references, render templates, on_execute callbacks."""
+        task, client = self.task, self.client
+        params = task.params.resolve(self.run.conf)
+        self.context = dict(
+            build_template_context(
+                dag=self.dag,
+                task=task,
+                run=self.run,
+                ti=self.ti,
+                params=params,
+                variables=VariableAccessor(client.get_variable),
+                connections=ConnectionAccessor(client.get_connection),
+            )
+        )
+
+        def pull(task_id: str, key: str) -> Any:
+            return client.xcom_pull(task_id, key, -1)
+
+        task.resolve_template_references(pull=pull, params=params)
+        task.render_template_fields(self.context)
+        self.log.info(
+            "Executing %s on %s (try %d of %d)",
+            task,
+            self.run.run_id,
+            self.try_number,
+            self.max_tries + 1,
+        )
+        _run_callbacks(task.on_execute_callback, self.context, self.log, "on_execute_callback")
+        task.pre_execute(self.context)
+
+    def succeeded(self, result: Any) -> TaskOutcome:
+        """Push the result's XComs and call the success callbacks."""
+        self.task.post_execute(self.context, result)
+        skip: frozenset[str] = frozenset()
+        if isinstance(result, SkipDecision):
+            skip = result.skip
+            result = result.return_value
+        self._push_result(result)
+        return self._outcome(_TI.SUCCESS, return_value=result, skip=skip)
+
+    def _push_result(self, result: Any) -> None:
+        task = self.task
+        if not task.do_xcom_push:
+            return
+        if task.multiple_outputs:
+            if not isinstance(result, Mapping):
+                raise TypeError(
+                    f"Returned output was type {type(result).__name__}, expected a dictionary "
+                    "for multiple_outputs"
+                )
+            for key in result:
+                if not isinstance(key, str):
+                    raise TypeError(
+                        "Returned dictionary keys must be strings when using multiple_outputs, "
+                        f"found {key!r} ({type(key).__name__}) instead"
+                    )
+            for key, value in result.items():
+                self.client.xcom_push(key, value)
+        if result is not None:
+            self.client.xcom_push(XCOM_RETURN_KEY, result)
+
+    def ended_with(self, exc: Exception) -> TaskOutcome:
+        """Map what `execute` (or a step around it) raised to the outcome."""
+        if isinstance(exc, AirflowSkipException):
+            self.log.info("Skipping task: %s", exc)
+            return self._outcome(_TI.SKIPPED, error=str(exc) or None)
+        if isinstance(exc, DagRunTriggerException):
+            request = DagRunTriggerRequest.from_exception(exc)
+            return self._outcome(_TI.SUCCESS, trigger=request)
+        if isinstance(exc, TaskDeferred):
+            return self._outcome(_TI.DEFERRED, deferral=Deferral.from_exception(exc))
+        if isinstance(exc, AirflowRescheduleException):
+            return self._outcome(_TI.UP_FOR_RESCHEDULE, reschedule_at=exc.reschedule_date)
+        text = "".join(traceback.format_exception(exc))
+        self.log.error("Task failed with exception", exc_info=exc)
+        self.context["exception"] = exc
+        if isinstance(exc, AirflowFailException):
+            return self._outcome(_TI.FAILED, error=text, retry_allowed=False)
+        retry = should_retry(self.try_number, self.max_tries, retries=self.task.retries)
+        return self._outcome(_TI.UP_FOR_RETRY if retry else _TI.FAILED, error=text)
+
+    def _outcome(self, state: TaskInstanceState, **fields: Any) -> TaskOutcome:
+        outcome = TaskOutcome(
+            state=state,
+            try_number=self.try_number,
+            duration=self.clock() - self.started,
+            **fields,
+        )
+        callbacks, name = _STATE_CALLBACKS.get(state, (None, ""))
+        if callbacks is not None:
+            _run_callbacks(callbacks(self.task), self.context, self.log, name)
+        return outcome
+
+
+_STATE_CALLBACKS: dict[
+    TaskInstanceState, tuple[Callable[[BaseOperator], list[TaskStateChangeCallback]], str]
+] = {
+    _TI.SUCCESS: (lambda t: t.on_success_callback, "on_success_callback"),
+    _TI.FAILED: (lambda t: t.on_failure_callback, "on_failure_callback"),
+    _TI.UP_FOR_RETRY: (lambda t: t.on_retry_callback, "on_retry_callback"),
+    _TI.SKIPPED: (lambda t: t.on_skipped_callback, "on_skipped_callback"),
+}
+
+
+def _run_callbacks(
+    callbacks: Iterable[TaskStateChangeCallback],
+    context: Mapping[str, Any],
+    log: logging.Logger,
+    name: str,
+) -> None:
+    for callback in callbacks:
+        try:
+            callback(context)
+        except Exception:
+            log.exception("Error in %s %r (the task's state is unchanged)", name, callback)
+
+
+def run_task(
+    task: BaseOperator,
+    *,
+    dag: Any,
+    run: RunInfo,
+    try_number: int,
+    client: TaskClient,
+    log: logging.Logger,
+    max_tries: int | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> TaskOutcome:
+    """Run try `try_number` of `task` in this thread and return how it ended.
+
+    `max_tries` is the task instance's (``task.retries`` by default); it decides between
+    FAILED and UP_FOR_RETRY. ``execution_timeout`` is not enforced here (see the module doc).
+    """
+    attempt = _Try(
+        task,
+        dag=dag,
+        run=run,
+        try_number=try_number,
+        max_tries=max_tries,
+        client=client,
+        log=log,
+        clock=clock,
+    )
+    try:
+        attempt.prepare()
+        result = attempt.task.execute(attempt.context)
+        return attempt.succeeded(result)
+    except Exception as exc:
+        return attempt.ended_with(exc)
+
+
+async def arun_task(
+    task: BaseOperator,
+    *,
+    dag: Any,
+    run: RunInfo,
+    try_number: int,
+    client: TaskClient,
+    log: logging.Logger,
+    max_tries: int | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> TaskOutcome:
+    """`run_task` for an ``async def`` task, awaited in the current event loop.
+
+    ``execution_timeout`` is a cancel scope around ``aexecute``: past it the try fails with
+    `AirflowTaskTimeout` (and may be retried). A task without ``aexecute`` runs its sync
+    ``execute`` in a worker thread (which a timeout cannot interrupt).
+    """
+    attempt = _Try(
+        task,
+        dag=dag,
+        run=run,
+        try_number=try_number,
+        max_tries=max_tries,
+        client=client,
+        log=log,
+        clock=clock,
+    )
+    try:
+        attempt.prepare()
+        result = await _execute_with_timeout(attempt.task, attempt.context)
+        return attempt.succeeded(result)
+    except Exception as exc:
+        return attempt.ended_with(exc)
+
+
+async def _execute_with_timeout(task: BaseOperator, context: dict[str, Any]) -> Any:
+    timeout = task.execution_timeout
+    seconds = timeout.total_seconds() if timeout is not None else float("inf")
+    aexecute = getattr(task, "aexecute", None)
+    result: Any = None
+    with anyio.move_on_after(seconds) as scope:
+        if task.is_async and aexecute is not None and inspect.iscoroutinefunction(aexecute):
+            result = await aexecute(context)
+        else:
+            result = await anyio.to_thread.run_sync(task.execute, context)
+    if scope.cancelled_caught:
+        task.on_kill()
+        raise AirflowTaskTimeout(f"Task timed out after {seconds:g} seconds (execution_timeout)")
+    return result
