@@ -16,8 +16,9 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+# The example DAGs are loaded unless AIRFLOW_SC__CORE__LOAD_EXAMPLES says otherwise.
 run: $(VENV)/.installed-dev
-	$(BIN)/airflow-sc run
+	AIRFLOW_SC__CORE__LOAD_EXAMPLES=$${AIRFLOW_SC__CORE__LOAD_EXAMPLES:-true} $(BIN)/airflow-sc run
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
@@ -34,6 +35,8 @@ test: lint type unit
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/db_roundtrips.py
+	$(BIN)/python benchmarks/dag_parsing.py
+	$(BIN)/python benchmarks/secrets_lookups.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
