@@ -34,7 +34,9 @@ def test_fresh_home_serves_health_then_drains_on_sigterm(tmp_path: Path, backend
         health = httpx.get(f"{api}/api/v2/monitor/health", timeout=10)
         assert health.status_code == 200
         assert health.json()["metadatabase"] == {"status": "healthy"}
-        assert health.json()["scheduler"]["status"] is None  # no scheduler has run yet
+        # Every component of `run` reports in with a heartbeat.
+        assert health.json()["scheduler"]["status"] == "healthy"
+        assert health.json()["dag_processor"]["status"] == "healthy"
         version = httpx.get(f"{api}/api/v2/version", timeout=10).json()
         assert version["version"]
         started = time.monotonic()
@@ -92,5 +94,17 @@ def test_migrated_postgres_serves_health(
         assert health["metadatabase"]["status"] == "healthy"
         adapter = "native" if backend == "asyncio" else "thread"
         assert f"({adapter} adapter)" in proc.text
+        proc.send(signal.SIGTERM)
+        assert proc.wait_exit(timeout=15) == 0
+
+
+@pytest.mark.parametrize(
+    ("command", "components"),
+    [("api-server", {"api"}), ("dag-processor", {"dag_processor"})],
+)
+def test_single_component_commands(tmp_path: Path, command: str, components: set[str]) -> None:
+    env = clean_env(tmp_path, AIRFLOW_SC__API__PORT="0")
+    with running(airflow_sc(command), env, tmp_path) as proc:
+        assert set(proc.wait_ready()) == components
         proc.send(signal.SIGTERM)
         assert proc.wait_exit(timeout=15) == 0

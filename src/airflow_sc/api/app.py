@@ -1,32 +1,33 @@
-"""The Starlette application factory."""
+"""The application factory: FastAPI (on Starlette) serving `/api/v2` and `/auth/token`."""
 
 from __future__ import annotations
 
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
+from fastapi import APIRouter, FastAPI
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount
 
+from airflow_sc import __version__
 from airflow_sc.api.context import ApiContext
 from airflow_sc.api.draining import RefuseWritesWhileDraining
-from airflow_sc.api.routes import monitor
+from airflow_sc.api.errors import install_error_handlers
+from airflow_sc.api.execution.mount import execution_app_for
+from airflow_sc.api.routes import ROUTERS, auth
 
-__all__ = ["ApiContext", "create_app"]
+__all__ = ["API_PREFIX", "EXECUTION_API_PREFIX", "ApiContext", "create_app"]
 
+API_PREFIX = "/api/v2"
 EXECUTION_API_PREFIX = "/execution"
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-
-
-def create_app(ctx: ApiContext) -> Starlette:
-    """The whole HTTP surface; errors use Airflow's `{"detail": ...}` shape."""
-    app = Starlette(
-        routes=[Mount("/api/v2", routes=monitor.routes)],
+def create_app(ctx: ApiContext) -> FastAPI:
+    """The whole HTTP surface. `ctx` must be prepared (`prepare_context`): routes need its
+    signing key and cipher."""
+    app = FastAPI(
+        title="airflow-sc REST API",
+        description="Airflow-compatible REST API v2 served by airflow-sc.",
+        version=__version__,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
         middleware=[
             Middleware(
                 RefuseWritesWhileDraining,
@@ -34,7 +35,14 @@ def create_app(ctx: ApiContext) -> Starlette:
                 exempt_prefixes=(EXECUTION_API_PREFIX,),
             )
         ],
-        exception_handlers={HTTPException: _http_error},
     )
+    install_error_handlers(app)
+    api = APIRouter(prefix=API_PREFIX)
+    for router in ROUTERS:
+        api.include_router(router)
+    app.include_router(api)
+    # Airflow serves the token endpoint outside /api/v2, with its own OpenAPI document.
+    app.include_router(auth.router, include_in_schema=False)
+    app.mount(EXECUTION_API_PREFIX, execution_app_for(ctx))
     app.state.ctx = ctx
     return app

@@ -8,7 +8,7 @@ import anyio
 from anyio.abc import TaskStatus
 
 from airflow_sc.api.app import create_app
-from airflow_sc.api.context import ApiContext
+from airflow_sc.api.context import ApiContext, prepare_context
 from airflow_sc.runtime import HttpEndpoint, serve_http
 
 
@@ -18,9 +18,15 @@ async def serve_api(
     shutdown_trigger: Callable[[], Awaitable[None]],
     task_status: TaskStatus[HttpEndpoint] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
+    """Serve the API on `settings.api.host:port`; ready once the socket is bound.
+
+    The token signing key and the secrets cipher are loaded (or created under
+    `core.home`) before the socket is bound, so a bad key file fails the start.
+    """
+    prepared = await prepare_context(ctx)
     settings = ctx.settings.api
     await serve_http(
-        create_app(ctx),
+        create_app(prepared),
         host=settings.host,
         port=settings.port,
         drain_timeout=settings.drain_timeout,

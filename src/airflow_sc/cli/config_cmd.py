@@ -20,7 +20,13 @@ def register(commands: Any) -> None:
     get_parser.set_defaults(handler=get_setting)
 
 
+#: Settings whose values are secrets: shown only as set or unset.
+SECRET_KEYS = frozenset({"api.secret_key", "core.fernet_key"})
+
+
 def _display(key: str, value: object) -> str:
+    if key in SECRET_KEYS:
+        return "***" if value else ""
     if key == "database.url" and isinstance(value, str):
         return DatabaseUrl.parse(value).redacted()
     if isinstance(value, bool):

@@ -1,49 +1,67 @@
-"""`airflow-sc run`: every component in one process under one root task group."""
+"""`airflow-sc run` (every component in one process) and the single-component commands.
+
+`airflow-sc api-server` and `airflow-sc dag-processor` run the same `serve_*` functions
+under a smaller root, so a deployment can spread components over processes and hosts.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
 import anyio
 from anyio.abc import TaskStatus
 
-from airflow_sc.api import ApiContext, serve_api
+from airflow_sc.api import ApiContext
+from airflow_sc.auth import ensure_admin_user
+from airflow_sc.cli._composition import WakeHub, compose
 from airflow_sc.config import Settings
-from airflow_sc.dag_processing.processor import serve_dag_processor
 from airflow_sc.db import DatabaseUrl
 from airflow_sc.db.engine import open_database
 from airflow_sc.db.errors import DatabaseUnavailable
 from airflow_sc.db.schema import SchemaError, ensure_schema_for_run
 from airflow_sc.observability.logging import configure_logging
-from airflow_sc.runtime import Component, Shutdown, serve_components
+from airflow_sc.runtime import Shutdown, serve_components
 from airflow_sc.runtime.root import execute
+from airflow_sc.scheduler.ownership import SchedulerAlreadyRunning
 
 log = logging.getLogger("airflow_sc")
 
 #: Errors whose message says everything: printed without a traceback.
-USER_ERRORS = (SchemaError, DatabaseUnavailable)
+USER_ERRORS = (SchemaError, DatabaseUnavailable, SchedulerAlreadyRunning)
+
+
+#: Components in start order; they drain in reverse.
+ALL_COMPONENTS = ("api", "dag_processor", "scheduler")
+
+COMMANDS = {
+    "run": (ALL_COMPONENTS, "start every component (API, DAG processor, scheduler) in one process"),
+    "api-server": (("api",), "serve the REST API (and the execution API) only"),
+    "dag-processor": (("dag_processor",), "parse DAG files only"),
+    "scheduler": (("scheduler",), "schedule and execute task instances only"),
+}
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
-        "run", help="start every component (API, scheduler, ...) in one process"
-    )
-    parser.add_argument(
-        "--backend",
-        choices=["asyncio", "trio"],
-        default="asyncio",
-        help="anyio backend to run on (default: asyncio)",
-    )
-    parser.set_defaults(handler=run)
+    for command, (components, help_text) in COMMANDS.items():
+        parser = commands.add_parser(command, help=help_text)
+        parser.add_argument(
+            "--backend",
+            choices=["asyncio", "trio"],
+            default="asyncio",
+            help="anyio backend to run on (default: asyncio)",
+        )
+        parser.set_defaults(handler=partial(run, components=components))
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
+def run(args: argparse.Namespace, settings: Settings, *, components: Sequence[str]) -> int:
     configure_logging(settings.logging.level)
     prepare_home(settings)
-    return execute(settings, backend=args.backend, tree=serve_tree, user_errors=USER_ERRORS)
+    tree = partial(serve_tree, components=components)
+    return execute(settings, backend=args.backend, tree=tree, user_errors=USER_ERRORS)
 
 
 def prepare_home(settings: Settings) -> None:
@@ -55,9 +73,10 @@ async def serve_tree(
     settings: Settings,
     shutdown: Shutdown,
     *,
+    components: Sequence[str] = ALL_COMPONENTS,
     task_status: TaskStatus[dict[str, Any]] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Infrastructure (database), then the components in dependency order."""
+    """Infrastructure (database), then the chosen components in dependency order."""
     url = settings.database_url
     await ensure_schema_for_run(url)
     async with open_database(
@@ -69,11 +88,15 @@ async def serve_tree(
         log.info(
             "metadata database: %s (%s adapter)", DatabaseUrl.parse(url).redacted(), db.adapter
         )
-        ctx = ApiContext(settings=settings, db=db, shutdown=shutdown)
-        components = [
-            Component("api", partial(serve_api, ctx)),
-            Component("dag_processor", partial(serve_dag_processor, settings, db)),
-        ]
+        if "api" in components:
+            created = await ensure_admin_user(db, settings.core.home)
+            if created is not None:
+                log.warning("created user 'admin'; its password is in %s", created)
+        hub = WakeHub()
+        ctx = ApiContext(settings=settings, db=db, shutdown=shutdown, wake=hub.wake)
+        composition = await compose(settings, ctx, hub)
         await serve_components(
-            components, shutdown_trigger=shutdown.wait_drain, task_status=task_status
+            composition.components(components),
+            shutdown_trigger=shutdown.wait_drain,
+            task_status=task_status,
         )

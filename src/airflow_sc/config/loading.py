@@ -206,6 +206,19 @@ def _validate(settings: Settings) -> None:
         "seconds >= 0",
     )
     check(
+        settings.api.access_token_expiry > 0,
+        "api.access_token_expiry",
+        settings.api.access_token_expiry,
+        "seconds > 0",
+    )
+    secret_key = settings.api.secret_key
+    check(
+        secret_key is None or len(secret_key.strip()) >= 16,
+        "api.secret_key",
+        "<hidden>",
+        "at least 16 characters (or unset, to generate one under core.home)",
+    )
+    check(
         settings.scheduler.heartbeat_interval > 0,
         "scheduler.heartbeat_interval",
         settings.scheduler.heartbeat_interval,
@@ -216,6 +229,18 @@ def _validate(settings: Settings) -> None:
         "scheduler.heartbeat_timeout",
         settings.scheduler.heartbeat_timeout,
         "more seconds than scheduler.heartbeat_interval",
+    )
+    check(
+        settings.scheduler.sweep_interval > 0,
+        "scheduler.sweep_interval",
+        settings.scheduler.sweep_interval,
+        "seconds > 0",
+    )
+    check(
+        settings.scheduler.task_queued_timeout > 0,
+        "scheduler.task_queued_timeout",
+        settings.scheduler.task_queued_timeout,
+        "seconds > 0",
     )
     processor = settings.dag_processor
     check(
@@ -241,6 +266,31 @@ def _validate(settings: Settings) -> None:
         "dag_processor.refresh_interval",
         processor.refresh_interval,
         "seconds > 0",
+    )
+    executor = settings.executor
+    check(
+        executor.inprocess_capacity >= 1,
+        "executor.inprocess_capacity",
+        executor.inprocess_capacity,
+        "an integer >= 1",
+    )
+    for key, seconds in (
+        ("executor.blocking_threshold", executor.blocking_threshold),
+        ("executor.task_token_lifetime", executor.task_token_lifetime),
+    ):
+        check(seconds > 0, key, seconds, "seconds > 0")
+    check(
+        executor.terminate_grace >= 0,
+        "executor.terminate_grace",
+        executor.terminate_grace,
+        "seconds >= 0",
+    )
+    check(
+        executor.execution_api_url is None
+        or executor.execution_api_url.startswith(("http://", "https://")),
+        "executor.execution_api_url",
+        executor.execution_api_url,
+        "an http:// or https:// URL",
     )
     try:
         from zoneinfo import ZoneInfo

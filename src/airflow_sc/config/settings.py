@@ -31,6 +31,9 @@ class CoreSettings:
     shutdown_grace: float = 30.0
     #: Timezone of naive datetimes in DAG files.
     default_timezone: str = "UTC"
+    #: Fernet key(s) encrypting stored connections and variables, newest first, comma
+    #: separated (rotation). Default: generated once into `<home>/fernet.key`.
+    fernet_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,11 @@ class ApiSettings:
     port: int = 8080
     #: Seconds in-flight requests get to complete when the server stops.
     drain_timeout: float = 10.0
+    #: Key that signs API access tokens (JWT). Default: generated once and kept in
+    #: `<home>/api_signing.key` (mode 0600). Every API server of a deployment needs the same.
+    secret_key: str | None = None
+    #: Seconds an access token from `POST /auth/token` stays valid.
+    access_token_expiry: float = 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +83,18 @@ class DagProcessorSettings:
 
 @dataclass(frozen=True, slots=True)
 class SchedulerSettings:
-    """Liveness of scheduler-side components."""
+    """Liveness of scheduler-side components, and the scheduler's safety-net timer."""
 
     #: Seconds between heartbeats a component writes to the job table.
     heartbeat_interval: float = 5.0
     #: A component (or task) silent for this many seconds is presumed dead.
     heartbeat_timeout: float = 60.0
+    #: Seconds between safety-net passes of each scheduler stage. Stages wake each other
+    #: as soon as there is work; this only bounds how late a missed wake-up is noticed.
+    sweep_interval: float = 10.0
+    #: Seconds a task instance may stay queued without starting before it is requeued
+    #: (at most twice per try; then it fails). Airflow's `task_queued_timeout`.
+    task_queued_timeout: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +105,17 @@ class ExecutorSettings:
     default: Literal["local", "inprocess"] = "local"
     #: Run `async def` tasks on the in-process executor unless they name another.
     inprocess_enabled: bool = True
+    #: `async def` tries the in-process executor runs at once.
+    inprocess_capacity: int = 10000
+    #: Seconds an async task may hold the event loop before it is reported as blocking.
+    blocking_threshold: float = 0.1
+    #: Seconds a terminated (or timed-out) task gets after SIGTERM before SIGKILL.
+    terminate_grace: float = 10.0
+    #: Seconds a worker's execution-API token stays valid (heartbeats renew it).
+    task_token_lifetime: float = 600.0
+    #: URL task processes use to reach the execution API. Default:
+    #: `http://<api.host>:<api.port>/execution`.
+    execution_api_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

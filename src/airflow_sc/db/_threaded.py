@@ -99,16 +99,23 @@ class ThreadedDatabase(Database):
             await write_lock.acquire()
         try:
             async with self._slots:
-                conn = await self.offload(partial(self._begin_sync, write))
+                # Begin and commit are shielded: a cancellation that arrived while the thread
+                # ran (or before it started) would otherwise lose the connection, and with
+                # it SQLite's write lock, until the pool noticed.
+                with anyio.CancelScope(shield=True):
+                    conn = await self.offload(partial(self._begin_sync, write))
                 self._transactions += 1
                 tx = _ThreadedTransaction(self, conn)
                 try:
+                    await anyio.lowlevel.checkpoint_if_cancelled()
                     yield tx
                 except BaseException:
                     await self._cleanup(partial(_rollback_and_close_sync, conn))
                     raise
                 # On failure the thread has already rolled back and closed the connection.
-                await self.offload(partial(_commit_and_close_sync, conn))
+                with anyio.CancelScope(shield=True):
+                    await self.offload(partial(_commit_and_close_sync, conn))
+                await anyio.lowlevel.checkpoint_if_cancelled()
         finally:
             if write_lock is not None:
                 write_lock.release()

@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_POOL_SLOTS",
     "ID_LENGTH",
     "NAMING_CONVENTION",
+    "callback_request",
     "connection",
     "dag",
     "dag_run",
@@ -169,6 +170,10 @@ dag_run = Table(
     Column("clear_number", Integer, nullable=False, server_default=text("0")),
     Column("bundle_version", String(ID_LENGTH)),
     Column("updated_at", UtcDateTime),
+    # The serialized_dag version the run was created with: a run keeps using the DAG
+    # version it started with (Airflow 3's `created_dag_version_id`). No foreign key: a
+    # version row outlives nothing it would cascade to.
+    Column("created_dag_version_id", UUID_STRING),
     UniqueConstraint("dag_id", "run_id"),
     UniqueConstraint("dag_id", "logical_date"),
     Index(None, "state"),
@@ -330,6 +335,19 @@ slot_pool = Table(
 )
 
 # -- components and their work ---------------------------------------------------------
+
+# DAG-level callbacks (on_success_callback / on_failure_callback) the scheduler asks to run
+# outside its own process; the DAG processor (which loads DAG files) consumes them.
+callback_request = Table(
+    "callback_request",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("priority_weight", Integer, nullable=False, server_default=text("1")),
+    # dag_success | dag_failure
+    Column("callback_type", String(20), nullable=False),
+    Column("callback_data", JSON_DOCUMENT, nullable=False),
+)
 
 # One row per running component (scheduler, triggerer, dag_processor, api_server, ...).
 job = Table(

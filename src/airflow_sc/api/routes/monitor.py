@@ -7,15 +7,16 @@ from datetime import datetime
 from typing import Any
 
 import anyio
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from fastapi import APIRouter
+from pydantic import BaseModel
 
 from airflow_sc import __version__
-from airflow_sc.api.context import ApiContext
+from airflow_sc.api.context import Ctx
 from airflow_sc.db.queries import health as queries
 
 log = logging.getLogger(__name__)
+
+router = APIRouter()
 
 #: job.job_type (Airflow's names) -> (field in the health response, its heartbeat field)
 COMPONENTS = {
@@ -26,8 +27,37 @@ COMPONENTS = {
 DB_CHECK_TIMEOUT = 5.0
 
 
-async def health(request: Request) -> JSONResponse:
-    ctx: ApiContext = request.app.state.ctx
+class BaseInfoResponse(BaseModel):
+    status: str | None
+
+
+class SchedulerInfoResponse(BaseInfoResponse):
+    latest_scheduler_heartbeat: str | None
+
+
+class TriggererInfoResponse(BaseInfoResponse):
+    latest_triggerer_heartbeat: str | None
+
+
+class DagProcessorInfoResponse(BaseInfoResponse):
+    latest_dag_processor_heartbeat: str | None
+
+
+class HealthInfoResponse(BaseModel):
+    metadatabase: BaseInfoResponse
+    scheduler: SchedulerInfoResponse
+    triggerer: TriggererInfoResponse
+    dag_processor: DagProcessorInfoResponse | None
+
+
+class VersionInfo(BaseModel):
+    version: str
+    git_version: str | None
+
+
+@router.get("/monitor/health", tags=["Monitor"])
+async def get_health(ctx: Ctx) -> HealthInfoResponse:
+    """Health of the metadata database and of the scheduler-side components."""
     body: dict[str, Any] = {"metadatabase": {"status": "unhealthy"}}
     beats: dict[str, datetime] = {}
     with anyio.move_on_after(DB_CHECK_TIMEOUT):
@@ -48,14 +78,9 @@ async def health(request: Request) -> JSONResponse:
             else ("healthy" if (now - beat).total_seconds() <= timeout else "unhealthy")
         )
         body[field] = {"status": status, beat_field: beat.isoformat() if beat else None}
-    return JSONResponse(body)
+    return HealthInfoResponse.model_validate(body)
 
 
-async def version(request: Request) -> JSONResponse:
-    return JSONResponse({"version": __version__, "git_version": None})
-
-
-routes = [
-    Route("/monitor/health", health, methods=["GET"]),
-    Route("/version", version, methods=["GET"]),
-]
+@router.get("/version", tags=["Version"])
+async def get_version() -> VersionInfo:
+    return VersionInfo(version=__version__, git_version=None)

@@ -1,0 +1,66 @@
+"""Short-lived JWTs scoped to one task-instance try.
+
+A worker gets one token per try (`issue`); every execution-API call carries it as a bearer
+token. The token's subject is the try's `task_instance.id`: a call about another try is
+refused (403), an expired or forged token is rejected (401). Heartbeats hand back a fresh
+token, so a try that runs longer than the lifetime keeps working while it stays alive.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import jwt
+
+__all__ = ["ExecutionTokens", "TokenError", "TokenExpired", "generate_secret"]
+
+_AUDIENCE = "airflow-sc:execution"
+_ALGORITHM = "HS256"
+
+
+class TokenError(Exception):
+    """The token is missing, malformed or not signed by this deployment."""
+
+
+class TokenExpired(TokenError):
+    """The token was valid but its lifetime is over."""
+
+
+def generate_secret() -> str:
+    """A random signing secret (for one process, or to put in the settings)."""
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionTokens:
+    """Issues and checks execution-API tokens signed with `secret` (HS256)."""
+
+    secret: str = field(repr=False)
+    #: Seconds a token stays valid.
+    lifetime: float = 600.0
+    clock: Callable[[], float] = time.time
+
+    def issue(self, ti_id: str) -> str:
+        now = self.clock()
+        claims = {"sub": ti_id, "aud": _AUDIENCE, "iat": int(now), "exp": now + self.lifetime}
+        return jwt.encode(claims, self.secret, algorithm=_ALGORITHM)
+
+    def verify(self, token: str) -> str:
+        """The try id the token is scoped to; raises `TokenExpired` / `TokenError`."""
+        try:
+            claims = jwt.decode(
+                token,
+                self.secret,
+                algorithms=[_ALGORITHM],
+                audience=_AUDIENCE,
+                options={"verify_exp": False, "require": ["sub", "exp", "aud"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise TokenError(str(exc)) from exc
+        # Expiry against the injected clock (PyJWT would use the wall clock).
+        if float(claims["exp"]) <= self.clock():
+            raise TokenExpired("token expired")
+        return str(claims["sub"])

@@ -1,0 +1,540 @@
+"""DAGs: `/dags`, `/dags/{dag_id}`, details, tasks, sources, tags, stats, import errors."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import anyio
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
+
+from airflow_sc.actions import DagNotFound, set_dag_paused
+from airflow_sc.api.context import ApiContext, Ctx
+from airflow_sc.api.errors import error_responses
+from airflow_sc.api.parameters import Limit, Offset, effective_limit, parse_order_by
+from airflow_sc.api.schemas.dags import (
+    DAGCollectionResponse,
+    DAGDetailsResponse,
+    DAGPatchBody,
+    DAGResponse,
+    DagRunState,
+    DAGSourceResponse,
+    DagStatsCollectionResponse,
+    DagStatsResponse,
+    DagStatsStateResponse,
+    DAGTagCollectionResponse,
+    DagTagResponse,
+    ImportErrorCollectionResponse,
+    ImportErrorResponse,
+    TaskCollectionResponse,
+    TaskResponse,
+    TimeDelta,
+)
+from airflow_sc.api.security import requires
+from airflow_sc.auth import Permission
+from airflow_sc.db.queries import api_dags as queries
+from airflow_sc.serialization import DagSpec, SerializationError, TaskSpec
+
+router = APIRouter()
+
+_READ = [Depends(requires(Permission.DAG_READ))]
+_EDIT = [Depends(requires(Permission.DAG_EDIT))]
+_DELETE = [Depends(requires(Permission.DAG_DELETE))]
+
+DAG_RUN_STATES = ("queued", "running", "success", "failed")
+
+
+def _not_found(dag_id: str) -> HTTPException:
+    return HTTPException(404, f"The Dag with ID: `{dag_id}` was not found")
+
+
+def file_token(ctx: ApiContext, fileloc: str) -> str:
+    """An opaque token naming a DAG file (Airflow signs the path; so do we)."""
+    key = ctx.require_signing_key().encode()
+    return hmac.new(key, fileloc.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _dag_response(ctx: ApiContext, row: queries.DagRow) -> dict[str, Any]:
+    display = row.dag_display_name or row.dag_id
+    owners = [o.strip() for o in (row.owners or "").split(",") if o.strip()]
+    return {
+        "dag_id": row.dag_id,
+        "dag_display_name": display,
+        "is_paused": row.is_paused,
+        "is_stale": row.is_stale,
+        "last_parsed_time": row.last_parsed_time,
+        "last_parse_duration": None,
+        "last_expired": None,
+        "bundle_name": row.bundle_name,
+        "bundle_version": row.bundle_version,
+        "relative_fileloc": row.relative_fileloc,
+        "fileloc": row.fileloc or "",
+        "description": row.description,
+        "timetable_summary": row.timetable_summary,
+        "timetable_description": row.timetable_description,
+        "timetable_partitioned": False,
+        "timetable_periodic": row.next_dagrun is not None,
+        "tags": [
+            DagTagResponse(name=tag, dag_id=row.dag_id, dag_display_name=display)
+            for tag in row.tags
+        ],
+        "max_active_tasks": row.max_active_tasks,
+        "max_active_runs": row.max_active_runs,
+        "max_consecutive_failed_dag_runs": row.max_consecutive_failed_dag_runs,
+        "has_task_concurrency_limits": row.has_task_concurrency_limits,
+        "has_import_errors": row.has_import_errors,
+        "next_dagrun_logical_date": row.next_dagrun,
+        "next_dagrun_data_interval_start": row.next_dagrun_data_interval_start,
+        "next_dagrun_data_interval_end": row.next_dagrun_data_interval_end,
+        "next_dagrun_run_after": row.next_dagrun_create_after,
+        "allowed_run_types": None,
+        "owners": owners,
+        "is_backfillable": row.next_dagrun is not None,
+        "file_token": file_token(ctx, row.fileloc or ""),
+    }
+
+
+# -- /dags -------------------------------------------------------------------------------
+
+
+async def dag_filter(
+    tags: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
+    tags_match_mode: Literal["any", "all"] | None = None,
+    owners: Annotated[list[str], Query()] = [],  # noqa: B006
+    dag_id_pattern: str | None = None,
+    dag_id_prefix_pattern: str | None = None,
+    dag_display_name_pattern: str | None = None,
+    dag_display_name_prefix_pattern: str | None = None,
+    exclude_stale: bool = True,
+    paused: bool | None = None,
+    has_import_errors: bool | None = None,
+    last_dag_run_state: DagRunState | None = None,
+    bundle_name: str | None = None,
+    bundle_version: str | None = None,
+    has_asset_schedule: bool | None = None,
+    dag_run_start_date_gte: datetime | None = None,
+    dag_run_start_date_gt: datetime | None = None,
+    dag_run_start_date_lte: datetime | None = None,
+    dag_run_start_date_lt: datetime | None = None,
+    dag_run_end_date_gte: datetime | None = None,
+    dag_run_end_date_gt: datetime | None = None,
+    dag_run_end_date_lte: datetime | None = None,
+    dag_run_end_date_lt: datetime | None = None,
+    dag_run_state: Annotated[list[DagRunState], Query()] = [],  # noqa: B006
+    is_favorite: bool | None = None,
+) -> queries.DagFilter:
+    """The filters of `GET /dags`. airflow-sc has no favourites: `is_favorite=true` matches
+    nothing and `false` everything."""
+    run_bounds = {
+        ("start_date", ">="): dag_run_start_date_gte,
+        ("start_date", ">"): dag_run_start_date_gt,
+        ("start_date", "<="): dag_run_start_date_lte,
+        ("start_date", "<"): dag_run_start_date_lt,
+        ("end_date", ">="): dag_run_end_date_gte,
+        ("end_date", ">"): dag_run_end_date_gt,
+        ("end_date", "<="): dag_run_end_date_lte,
+        ("end_date", "<"): dag_run_end_date_lt,
+    }
+    return queries.DagFilter(
+        dag_id_pattern=dag_id_pattern,
+        dag_id_prefix_pattern=dag_id_prefix_pattern,
+        dag_display_name_pattern=dag_display_name_pattern,
+        dag_display_name_prefix_pattern=dag_display_name_prefix_pattern,
+        tags=tags,
+        tags_match_mode=tags_match_mode,
+        owners=owners,
+        exclude_stale=exclude_stale,
+        paused=paused,
+        has_import_errors=has_import_errors,
+        bundle_name=bundle_name,
+        bundle_version=bundle_version,
+        last_dag_run_state=last_dag_run_state,
+        has_asset_schedule=has_asset_schedule,
+        dag_run_bounds={k: v for k, v in run_bounds.items() if v is not None},
+        dag_run_states=dag_run_state,
+        match_nothing=bool(is_favorite),
+    )
+
+
+async def patch_dags_filter(
+    tags: Annotated[list[str], Query()] = [],  # noqa: B006
+    tags_match_mode: Literal["any", "all"] | None = None,
+    owners: Annotated[list[str], Query()] = [],  # noqa: B006
+    dag_id_pattern: str | None = None,
+    dag_id_prefix_pattern: str | None = None,
+    exclude_stale: bool = True,
+    paused: bool | None = None,
+) -> queries.DagFilter:
+    return queries.DagFilter(
+        dag_id_pattern=dag_id_pattern,
+        dag_id_prefix_pattern=dag_id_prefix_pattern,
+        tags=tags,
+        tags_match_mode=tags_match_mode,
+        owners=owners,
+        exclude_stale=exclude_stale,
+        paused=paused,
+    )
+
+
+def _dag_order(order_by: list[str]) -> list[tuple[str, bool]]:
+    fields = parse_order_by(order_by, queries.DAG_ORDER_COLUMNS, tiebreak="dag_id")
+    return [(f.key, f.descending) for f in fields]
+
+
+@router.get("/dags", tags=["DAG"], dependencies=_READ, responses=error_responses())
+async def get_dags(
+    ctx: Ctx,
+    filters: Annotated[queries.DagFilter, Depends(dag_filter)],
+    limit: Limit = 50,
+    offset: Offset = 0,
+    order_by: Annotated[list[str], Query()] = ["dag_id"],  # noqa: B006
+) -> DAGCollectionResponse:
+    """Get all Dags."""
+    rows, total = await queries.list_dags(
+        ctx.db, filters, _dag_order(order_by), limit=effective_limit(limit), offset=offset
+    )
+    return DAGCollectionResponse.model_validate(
+        {"dags": [_dag_response(ctx, r) for r in rows], "total_entries": total}
+    )
+
+
+@router.patch("/dags", tags=["DAG"], dependencies=_EDIT, responses=error_responses(400, 404))
+async def patch_dags(
+    ctx: Ctx,
+    body: DAGPatchBody,
+    filters: Annotated[queries.DagFilter, Depends(patch_dags_filter)],
+    update_mask: Annotated[list[str] | None, Query()] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> DAGCollectionResponse:
+    """Pause or unpause the Dags matching the filters (`dag_id_pattern=~` matches all)."""
+    if update_mask is not None and update_mask != ["is_paused"]:
+        raise HTTPException(400, "Only `is_paused` field can be updated through the REST API")
+    if not (filters.dag_id_pattern or filters.dag_id_prefix_pattern):
+        return DAGCollectionResponse(dags=[], total_entries=0)
+    rows, total = await queries.set_paused(
+        ctx.db,
+        filters,
+        [("dag_id", False)],
+        body.is_paused,
+        limit=effective_limit(limit),
+        offset=offset,
+    )
+    return DAGCollectionResponse.model_validate(
+        {"dags": [_dag_response(ctx, r) for r in rows], "total_entries": total}
+    )
+
+
+@router.get("/dags/{dag_id}", tags=["DAG"], dependencies=_READ, responses=error_responses(400, 404))
+async def get_dag(ctx: Ctx, dag_id: str) -> DAGResponse:
+    """Get basic information about a Dag."""
+    row = await queries.get_dag(ctx.db, dag_id)
+    if row is None:
+        raise _not_found(dag_id)
+    return DAGResponse.model_validate(_dag_response(ctx, row))
+
+
+@router.patch(
+    "/dags/{dag_id}", tags=["DAG"], dependencies=_EDIT, responses=error_responses(400, 404)
+)
+async def patch_dag(
+    ctx: Ctx,
+    dag_id: str,
+    body: DAGPatchBody,
+    update_mask: Annotated[list[str] | None, Query()] = None,
+) -> DAGResponse:
+    """Pause or unpause a Dag."""
+    if update_mask is not None and update_mask != ["is_paused"]:
+        raise HTTPException(400, "Only `is_paused` field can be updated through the REST API")
+    try:
+        await set_dag_paused(ctx.db, dag_id, body.is_paused, wake=ctx.wake)
+    except DagNotFound:
+        raise _not_found(dag_id) from None
+    row = await queries.get_dag(ctx.db, dag_id)
+    if row is None:
+        raise _not_found(dag_id)
+    return DAGResponse.model_validate(_dag_response(ctx, row))
+
+
+@router.delete(
+    "/dags/{dag_id}", tags=["DAG"], dependencies=_DELETE, responses=error_responses(400, 404, 409)
+)
+async def delete_dag(ctx: Ctx, dag_id: str) -> dict[str, Any]:
+    """Delete a Dag and its history (runs, task instances, XCom)."""
+    outcome = await queries.delete_dag(ctx.db, dag_id)
+    if outcome == "missing":
+        raise _not_found(dag_id)
+    if outcome == "running":
+        raise HTTPException(409, f"Dag {dag_id} has running task instances; try again later")
+    return {}
+
+
+# -- details and tasks -------------------------------------------------------------------
+
+
+async def _load_spec(ctx: ApiContext, dag_id: str) -> tuple[queries.DagRow, DagSpec | None, int]:
+    found = await queries.latest_serialized_dag(ctx.db, dag_id)
+    if found is None:
+        raise _not_found(dag_id)
+    row, data, versions = found
+    if data is None:
+        return row, None, versions
+    try:
+        return row, DagSpec.from_dict(data), versions
+    except SerializationError as exc:
+        raise HTTPException(404, f"The Dag with ID: `{dag_id}` cannot be read: {exc}") from None
+
+
+@router.get(
+    "/dags/{dag_id}/details", tags=["DAG"], dependencies=_READ, responses=error_responses(400, 404)
+)
+async def get_dag_details(ctx: Ctx, dag_id: str) -> DAGDetailsResponse:
+    """Get details of a Dag (its latest parsed version)."""
+    row, spec, versions = await _load_spec(ctx, dag_id)
+    base = _dag_response(ctx, row)
+    params = ctx.masker.redact(dict(spec.params)) if spec else None
+    details = {
+        **base,
+        "catchup": spec.catchup if spec else False,
+        "dag_run_timeout": spec.dagrun_timeout if spec else None,
+        "asset_expression": None,
+        "doc_md": spec.doc_md if spec else None,
+        "start_date": spec.start_date if spec else None,
+        "end_date": spec.end_date if spec else None,
+        "is_paused_upon_creation": spec.is_paused_upon_creation if spec else None,
+        "params": params,
+        "render_template_as_native_obj": False,
+        "template_search_path": list(spec.template_searchpath) if spec else None,
+        "timezone": spec.timezone if spec else None,
+        "last_parsed": row.last_parsed_time,
+        "default_args": None,
+        "concurrency": row.max_active_tasks,
+        "latest_dag_version": (
+            {"version_number": versions, "dag_id": dag_id, "bundle_name": row.bundle_name}
+            if versions
+            else None
+        ),
+    }
+    return DAGDetailsResponse.model_validate(details)
+
+
+def _timedelta(value: timedelta | None) -> TimeDelta | None:
+    if value is None:
+        return None
+    return TimeDelta(days=value.days, seconds=value.seconds, microseconds=value.microseconds)
+
+
+def _task_response(spec: DagSpec, task: TaskSpec) -> TaskResponse:
+    module, _, name = task.operator.rpartition(".")
+    return TaskResponse(
+        task_id=task.task_id,
+        task_display_name=task.task_id,
+        owner=task.owner,
+        start_date=spec.start_date,
+        end_date=spec.end_date,
+        trigger_rule=str(task.trigger_rule.value),
+        depends_on_past=task.depends_on_past,
+        wait_for_downstream=task.wait_for_downstream,
+        retries=task.retries,
+        queue=task.queue,
+        pool=task.pool,
+        pool_slots=task.pool_slots,
+        execution_timeout=_timedelta(task.execution_timeout),
+        retry_delay=_timedelta(task.retry_delay),
+        retry_exponential_backoff=float(task.retry_exponential_backoff),
+        priority_weight=task.priority_weight,
+        weight_rule=str(task.weight_rule.value),
+        ui_color=None,
+        ui_fgcolor=None,
+        template_fields=list(task.template_fields),
+        downstream_task_ids=sorted(task.downstream_task_ids),
+        doc_md=task.doc_md,
+        operator_name=name or task.operator,
+        params=None,
+        class_ref={"module_path": module or None, "class_name": name or task.operator},
+        is_mapped=False,
+        extra_links=[],
+    )
+
+
+_TASK_ORDER = ("task_id", "owner", "retries", "pool", "priority_weight", "queue")
+
+
+@router.get(
+    "/dags/{dag_id}/tasks", tags=["Task"], dependencies=_READ, responses=error_responses(400, 404)
+)
+async def get_tasks(ctx: Ctx, dag_id: str, order_by: str = "task_id") -> TaskCollectionResponse:
+    """The tasks of a Dag's latest version."""
+    _, spec, _ = await _load_spec(ctx, dag_id)
+    if spec is None:
+        raise _not_found(dag_id)
+    attribute = order_by.lstrip("-")
+    if attribute not in _TASK_ORDER:
+        raise HTTPException(400, f"Ordering with '{attribute}' is not supported")
+    tasks = [_task_response(spec, t) for t in spec.tasks.values()]
+    tasks.sort(
+        key=lambda t: (getattr(t, attribute) is None, getattr(t, attribute) or 0, t.task_id),
+        reverse=order_by.startswith("-"),
+    )
+    return TaskCollectionResponse(tasks=tasks, total_entries=len(tasks))
+
+
+@router.get(
+    "/dags/{dag_id}/tasks/{task_id}",
+    tags=["Task"],
+    dependencies=_READ,
+    responses=error_responses(400, 404),
+)
+async def get_task(ctx: Ctx, dag_id: str, task_id: str) -> TaskResponse:
+    _, spec, _ = await _load_spec(ctx, dag_id)
+    if spec is None:
+        raise _not_found(dag_id)
+    task = spec.tasks.get(task_id)
+    if task is None:
+        raise HTTPException(404, f"Task with id {task_id} not found")
+    return _task_response(spec, task)
+
+
+# -- sources, tags, stats ---------------------------------------------------------------
+
+
+@router.get(
+    "/dagSources/{dag_id}",
+    tags=["DagSource"],
+    response_model=DAGSourceResponse,
+    dependencies=_READ,
+    responses=error_responses(400, 404)
+    | {406: {"description": "Not Acceptable"}, 200: {"content": {"text/plain": {}}}},
+)
+async def get_dag_source(
+    ctx: Ctx,
+    dag_id: str,
+    version_number: int | None = None,
+    accept: Annotated[str, Header()] = "application/json",
+) -> Any:
+    """The source code of the file that defines a Dag (JSON, or `text/plain` on request)."""
+    info = await queries.get_dag_source_info(ctx.db, dag_id)
+    if info is None or info.fileloc is None:
+        raise _not_found(dag_id)
+    if version_number is not None and version_number != info.version_number:
+        raise HTTPException(
+            404, f"The source code of Dag {dag_id}, version_number {version_number} was not found"
+        )
+    try:
+        content: str | None = await anyio.Path(info.fileloc).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        content = None
+    wanted = accept.split(",")[0].split(";")[0].strip()
+    if wanted == "text/plain":
+        return Response(content or "", media_type="text/plain")
+    if wanted not in ("application/json", "*/*", ""):
+        raise HTTPException(406, "Only application/json or text/plain is supported")
+    return DAGSourceResponse(
+        content=content,
+        dag_id=dag_id,
+        version_number=info.version_number,
+        dag_display_name=info.dag_display_name or dag_id,
+    )
+
+
+@router.get("/dagTags", tags=["DAG"], dependencies=_READ, responses=error_responses())
+async def get_dag_tags(
+    ctx: Ctx,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    order_by: Annotated[list[str], Query()] = ["name"],  # noqa: B006
+    tag_name_pattern: str | None = None,
+    tag_name_prefix_pattern: str | None = None,
+) -> DAGTagCollectionResponse:
+    """The distinct tags of all Dags."""
+    fields = parse_order_by(order_by, {"name": "name"}, tiebreak="name")
+    names, total = await queries.list_dag_tags(
+        ctx.db,
+        pattern=tag_name_pattern,
+        prefix=tag_name_prefix_pattern,
+        descending=fields[0].descending,
+        limit=effective_limit(limit),
+        offset=offset,
+    )
+    return DAGTagCollectionResponse(tags=names, total_entries=total)
+
+
+@router.get("/dagStats", tags=["DagStats"], dependencies=_READ, responses=error_responses(400, 404))
+async def get_dag_stats(
+    ctx: Ctx,
+    dag_ids: Annotated[list[str], Query()] = [],  # noqa: B006
+) -> DagStatsCollectionResponse:
+    """Number of runs in each state, per Dag."""
+    found = await queries.count_runs_by_state(ctx.db, dag_ids or None)
+    dags = [
+        DagStatsResponse(
+            dag_id=dag_id,
+            dag_display_name=display or dag_id,
+            stats=[_state_count(counts, state) for state in DAG_RUN_STATES],
+        )
+        for dag_id, display, counts in found
+    ]
+    return DagStatsCollectionResponse(dags=dags, total_entries=len(dags))
+
+
+def _state_count(counts: Mapping[str, int], state: str) -> DagStatsStateResponse:
+    return DagStatsStateResponse.model_validate({"state": state, "count": counts.get(state, 0)})
+
+
+# -- import errors -------------------------------------------------------------------------
+
+
+def _import_error(row: queries.ImportErrorRow) -> ImportErrorResponse:
+    return ImportErrorResponse(
+        import_error_id=row.id,
+        timestamp=row.timestamp,
+        filename=row.filename,
+        bundle_name=row.bundle_name,
+        stack_trace=row.stacktrace or "",
+    )
+
+
+@router.get("/importErrors", tags=["Import Error"], dependencies=_READ, responses=error_responses())
+async def get_import_errors(
+    ctx: Ctx,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    order_by: Annotated[list[str], Query()] = ["id"],  # noqa: B006
+    filename_pattern: str | None = None,
+    filename_prefix_pattern: str | None = None,
+    filename: str | None = None,
+    bundle_name: str | None = None,
+) -> ImportErrorCollectionResponse:
+    """Errors from DAG files that failed to import."""
+    fields = parse_order_by(order_by, queries.IMPORT_ERROR_ORDER_COLUMNS, tiebreak="id")
+    rows, total = await queries.list_import_errors(
+        ctx.db,
+        filename_pattern=filename_pattern,
+        filename_prefix=filename_prefix_pattern,
+        filename=filename,
+        bundle_name=bundle_name,
+        order=[(f.key, f.descending) for f in fields],
+        limit=effective_limit(limit),
+        offset=offset,
+    )
+    return ImportErrorCollectionResponse(
+        import_errors=[_import_error(r) for r in rows], total_entries=total
+    )
+
+
+@router.get(
+    "/importErrors/{import_error_id}",
+    tags=["Import Error"],
+    dependencies=_READ,
+    responses=error_responses(404),
+)
+async def get_import_error(ctx: Ctx, import_error_id: int) -> ImportErrorResponse:
+    row = await queries.get_import_error(ctx.db, import_error_id)
+    if row is None:
+        raise HTTPException(
+            404, f"The ImportError with import_error_id: `{import_error_id}` was not found"
+        )
+    return _import_error(row)

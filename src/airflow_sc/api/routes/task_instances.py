@@ -1,0 +1,511 @@
+"""`/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances...`: list and read task
+instances and their tries. `~` as dag_id or dag_run_id means every DAG or every run."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, Field
+
+from airflow_sc.actions import DagNotFound, DagRunNotFound, clear_task_instances
+from airflow_sc.actions import mark_task_instances as mark_action
+from airflow_sc.api.context import ApiContext, Ctx
+from airflow_sc.api.errors import error_responses
+from airflow_sc.api.parameters import effective_limit
+from airflow_sc.api.routes.dag_runs import (
+    cleared_rows,
+    fields_to_update,
+    order_fields,
+    require_dag,
+    require_run,
+)
+from airflow_sc.api.schemas.dag_runs import UtcDatetime, datetime_range, number_range
+from airflow_sc.api.schemas.task_instances import (
+    ClearTaskInstancesBody,
+    PatchTaskInstanceBody,
+    TaskInstanceCollectionResponse,
+    TaskInstanceHistoryCollectionResponse,
+    TaskInstanceHistoryResponse,
+    TaskInstanceResponse,
+    TaskInstancesBatchBody,
+)
+from airflow_sc.api.security import requires
+from airflow_sc.auth import Permission
+from airflow_sc.db.queries import api_dags
+from airflow_sc.db.queries import api_runs as run_queries
+from airflow_sc.db.queries import api_task_instances as queries
+from airflow_sc.db.queries.api_runs import DagRunFilter, NamePattern, Page, Range
+from airflow_sc.db.queries.api_task_instances import (
+    TASK_INSTANCE_ORDER_KEYS,
+    TaskInstanceFilter,
+    TaskInstanceRow,
+)
+from airflow_sc.domain.states import TaskInstanceState
+from airflow_sc.serialization import DagSpec, SerializationError
+
+__all__ = ["TaskInstanceListQuery", "router", "ti_not_found"]
+
+router = APIRouter(tags=["Task Instance"])
+
+READ = [Depends(requires(Permission.DAG_READ))]
+EDIT = [Depends(requires(Permission.DAG_EDIT))]
+
+
+def ti_not_found(dag_id: str, run_id: str, task_id: str, map_index: int) -> HTTPException:
+    return HTTPException(
+        404,
+        f"The Task Instance with dag_id: `{dag_id}`, run_id: `{run_id}`, task_id: "
+        f"`{task_id}` and map_index: `{map_index}` was not found",
+    )
+
+
+class TaskInstanceListQuery(BaseModel):
+    """Query parameters of `GET .../taskInstances`."""
+
+    limit: int = Field(default=50, ge=0)
+    offset: int = Field(default=0, ge=0)
+    task_id: str | None = None
+    run_after_gte: UtcDatetime | None = None
+    run_after_gt: UtcDatetime | None = None
+    run_after_lte: UtcDatetime | None = None
+    run_after_lt: UtcDatetime | None = None
+    logical_date_gte: UtcDatetime | None = None
+    logical_date_gt: UtcDatetime | None = None
+    logical_date_lte: UtcDatetime | None = None
+    logical_date_lt: UtcDatetime | None = None
+    start_date_gte: UtcDatetime | None = None
+    start_date_gt: UtcDatetime | None = None
+    start_date_lte: UtcDatetime | None = None
+    start_date_lt: UtcDatetime | None = None
+    end_date_gte: UtcDatetime | None = None
+    end_date_gt: UtcDatetime | None = None
+    end_date_lte: UtcDatetime | None = None
+    end_date_lt: UtcDatetime | None = None
+    updated_at_gte: UtcDatetime | None = None
+    updated_at_gt: UtcDatetime | None = None
+    updated_at_lte: UtcDatetime | None = None
+    updated_at_lt: UtcDatetime | None = None
+    duration_gte: float | None = None
+    duration_gt: float | None = None
+    duration_lte: float | None = None
+    duration_lt: float | None = None
+    task_display_name_pattern: str | None = None
+    task_display_name_prefix_pattern: str | None = None
+    dag_id_pattern: str | None = None
+    dag_id_prefix_pattern: str | None = None
+    run_id_pattern: str | None = None
+    run_id_prefix_pattern: str | None = None
+    state: list[str] = Field(default_factory=list)
+    pool: list[str] = Field(default_factory=list)
+    pool_name_pattern: str | None = None
+    pool_name_prefix_pattern: str | None = None
+    queue: list[str] = Field(default_factory=list)
+    queue_name_pattern: str | None = None
+    queue_name_prefix_pattern: str | None = None
+    executor: list[str] = Field(default_factory=list)
+    try_number: list[int] = Field(default_factory=list)
+    operator: list[str] = Field(default_factory=list)
+    operator_name_pattern: str | None = None
+    operator_name_prefix_pattern: str | None = None
+    map_index: list[int] = Field(default_factory=list)
+    rendered_map_index_pattern: str | None = None
+    rendered_map_index_prefix_pattern: str | None = None
+    order_by: list[str] = Field(
+        default_factory=lambda: ["map_index"],
+        description="Attributes to order by, multi criteria sort is supported. Prefix with "
+        "`-` for descending order. Supported attributes: `id, state, duration, start_date, "
+        "end_date, map_index, try_number, logical_date, run_after, data_interval_start, "
+        "data_interval_end, rendered_map_index, operator`",
+    )
+
+
+def _tis_response(page: Page[TaskInstanceRow]) -> TaskInstanceCollectionResponse:
+    return TaskInstanceCollectionResponse(
+        task_instances=[TaskInstanceResponse.of(row) for row in page.items],
+        total_entries=page.total,
+    )
+
+
+@router.get(
+    "/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances",
+    dependencies=READ,
+    responses=error_responses(400, 404),
+    summary="Get Task Instances",
+    operation_id="get_task_instances",
+)
+async def get_task_instances(
+    dag_id: str,
+    dag_run_id: str,
+    query: Annotated[TaskInstanceListQuery, Query()],
+    ctx: Ctx,
+) -> TaskInstanceCollectionResponse:
+    order_by = order_fields(query.order_by, TASK_INSTANCE_ORDER_KEYS, "map_index")
+    if dag_id != "~":
+        await require_dag(ctx.db, dag_id)
+        if dag_run_id != "~":
+            await require_run(ctx.db, dag_id, dag_run_id)
+    where = TaskInstanceFilter(
+        dag_ids=None if dag_id == "~" else [dag_id],
+        run_ids=None if dag_run_id == "~" else [dag_run_id],
+        task_ids=None if query.task_id is None else [query.task_id],
+        states=query.state or None,
+        run_after=datetime_range(query, "run_after"),
+        logical_date=datetime_range(query, "logical_date"),
+        start_date=datetime_range(query, "start_date"),
+        end_date=datetime_range(query, "end_date"),
+        updated_at=datetime_range(query, "updated_at"),
+        duration=number_range(query, "duration"),
+        pools=query.pool or None,
+        queues=query.queue or None,
+        executors=query.executor or None,
+        operators=query.operator or None,
+        try_numbers=query.try_number or None,
+        map_indexes=query.map_index or None,
+        dag_id_pattern=NamePattern(query.dag_id_pattern, query.dag_id_prefix_pattern),
+        run_id_pattern=NamePattern(query.run_id_pattern, query.run_id_prefix_pattern),
+        task_display_name_pattern=NamePattern(
+            query.task_display_name_pattern, query.task_display_name_prefix_pattern
+        ),
+        pool_pattern=NamePattern(query.pool_name_pattern, query.pool_name_prefix_pattern),
+        queue_pattern=NamePattern(query.queue_name_pattern, query.queue_name_prefix_pattern),
+        operator_pattern=NamePattern(
+            query.operator_name_pattern, query.operator_name_prefix_pattern
+        ),
+        rendered_map_index_pattern=NamePattern(
+            query.rendered_map_index_pattern, query.rendered_map_index_prefix_pattern
+        ),
+    )
+    page = await queries.list_task_instances(
+        ctx.db, where, order_by=order_by, limit=effective_limit(query.limit), offset=query.offset
+    )
+    return _tis_response(page)
+
+
+@router.post(
+    "/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/list",
+    dependencies=READ,
+    responses=error_responses(404),
+    summary="Get Task Instances Batch",
+    operation_id="get_task_instances_batch",
+)
+async def get_task_instances_batch(
+    dag_id: Literal["~"], dag_run_id: Literal["~"], body: TaskInstancesBatchBody, ctx: Ctx
+) -> TaskInstanceCollectionResponse:
+    order_by = order_fields(
+        [body.order_by] if body.order_by else ["map_index"], TASK_INSTANCE_ORDER_KEYS, "map_index"
+    )
+    where = TaskInstanceFilter(
+        dag_ids=body.dag_ids,
+        run_ids=body.dag_run_ids,
+        task_ids=body.task_ids,
+        # An empty list filters nothing (as Airflow), like an absent one.
+        states=[s and str(s) for s in body.state] if body.state else None,
+        run_after=datetime_range(body, "run_after"),
+        logical_date=datetime_range(body, "logical_date"),
+        start_date=datetime_range(body, "start_date"),
+        end_date=datetime_range(body, "end_date"),
+        duration=number_range(body, "duration"),
+        pools=body.pool,
+        queues=body.queue,
+        executors=body.executor,
+    )
+    page = await queries.list_task_instances(
+        ctx.db,
+        where,
+        order_by=order_by,
+        limit=effective_limit(body.page_limit),
+        offset=body.page_offset,
+    )
+    return _tis_response(page)
+
+
+@router.get(
+    "/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}",
+    dependencies=READ,
+    responses=error_responses(404),
+    summary="Get Task Instance",
+    operation_id="get_task_instance",
+)
+async def get_task_instance(
+    dag_id: str, dag_run_id: str, task_id: str, ctx: Ctx
+) -> TaskInstanceResponse:
+    row = await queries.get_task_instance(ctx.db, dag_id, dag_run_id, task_id)
+    if row is None:
+        raise ti_not_found(dag_id, dag_run_id, task_id, -1)
+    return TaskInstanceResponse.of(row)
+
+
+@router.get(
+    "/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/tries",
+    dependencies=READ,
+    responses=error_responses(404),
+    summary="Get Task Instance Tries",
+    operation_id="get_task_instance_tries",
+)
+async def get_task_instance_tries(
+    dag_id: str, dag_run_id: str, task_id: str, ctx: Ctx, map_index: int = -1
+) -> TaskInstanceHistoryCollectionResponse:
+    """Every try of a task instance, oldest first (finished tries, then the current one)."""
+    tries = await queries.list_task_instance_tries(ctx.db, dag_id, dag_run_id, task_id, map_index)
+    if not tries:
+        raise ti_not_found(dag_id, dag_run_id, task_id, map_index)
+    return TaskInstanceHistoryCollectionResponse(
+        task_instances=[TaskInstanceHistoryResponse.of(row) for row in tries],
+        total_entries=len(tries),
+    )
+
+
+# -- writes ------------------------------------------------------------------------------
+
+#: Runs considered by one clear request; far above what a person clears at once.
+MAX_CLEARED_RUNS = 10_000
+
+
+def related_task_ids(
+    downstream_of: Mapping[str, Collection[str]],
+    task_id: str,
+    *,
+    upstream: bool,
+    downstream: bool,
+) -> set[str]:
+    """`task_id` and, if asked, every task up- and/or downstream of it (pure)."""
+    upstream_of: dict[str, set[str]] = {}
+    for parent, children in downstream_of.items():
+        for child in children:
+            upstream_of.setdefault(child, set()).add(parent)
+    chosen = {task_id}
+    for wanted, edges in ((downstream, downstream_of), (upstream, upstream_of)):
+        if not wanted:
+            continue
+        stack = [task_id]
+        while stack:
+            for nxt in edges.get(stack.pop(), ()):
+                if nxt not in chosen:
+                    chosen.add(nxt)
+                    stack.append(nxt)
+    return chosen
+
+
+async def _target_tis(
+    ctx: ApiContext, dag_id: str, run_id: str, task_id: str, map_index: int | None
+) -> list[TaskInstanceRow]:
+    where = TaskInstanceFilter(
+        dag_ids=[dag_id],
+        run_ids=[run_id],
+        task_ids=[task_id],
+        map_indexes=None if map_index is None else [map_index],
+    )
+    page = await queries.list_task_instances(ctx.db, where, limit=MAX_CLEARED_RUNS)
+    if not page.items:
+        raise ti_not_found(dag_id, run_id, task_id, -1 if map_index is None else map_index)
+    return page.items
+
+
+def _patch_fields(body: PatchTaskInstanceBody, update_mask: list[str] | None) -> set[str]:
+    fields = fields_to_update(
+        body.model_fields_set, update_mask, PatchTaskInstanceBody.model_fields
+    )
+    if "new_state" in fields and body.new_state is TaskInstanceState.SKIPPED:
+        raise HTTPException(
+            400, "Marking task instances skipped is not supported by airflow-sc yet"
+        )
+    if body.include_future or body.include_past:
+        raise HTTPException(
+            400, "include_future and include_past are not supported by airflow-sc yet"
+        )
+    return fields
+
+
+async def _dag_graph(ctx: ApiContext, dag_id: str) -> Mapping[str, Collection[str]]:
+    found = await api_dags.latest_serialized_dag(ctx.db, dag_id)
+    if found is None or found[1] is None:
+        return {}
+    try:
+        spec = DagSpec.from_dict(found[1])
+    except SerializationError:
+        return {}
+    return {t.task_id: t.downstream_task_ids for t in spec.tasks.values()}
+
+
+def _collection(rows: list[TaskInstanceRow]) -> TaskInstanceCollectionResponse:
+    return TaskInstanceCollectionResponse(
+        task_instances=[TaskInstanceResponse.of(row) for row in rows], total_entries=len(rows)
+    )
+
+
+@router.patch(
+    "/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/dry_run",
+    dependencies=EDIT,
+    responses=error_responses(400, 404),
+    summary="Patch Task Instance Dry Run",
+    operation_id="patch_task_instance_dry_run",
+)
+async def patch_task_instance_dry_run(
+    dag_id: str,
+    dag_run_id: str,
+    task_id: str,
+    body: PatchTaskInstanceBody,
+    ctx: Ctx,
+    map_index: int | None = None,
+    update_mask: Annotated[list[str] | None, Query()] = None,
+) -> TaskInstanceCollectionResponse:
+    """The task instances a PATCH with this body would change; nothing is written."""
+    fields = _patch_fields(body, update_mask)
+    targets = await _target_tis(ctx, dag_id, dag_run_id, task_id, map_index)
+    if "new_state" not in fields or body.new_state is None:
+        return _collection(targets)
+    chosen = {task_id}
+    if body.include_upstream or body.include_downstream:
+        chosen = related_task_ids(
+            await _dag_graph(ctx, dag_id),
+            task_id,
+            upstream=body.include_upstream,
+            downstream=body.include_downstream,
+        )
+    page = await queries.list_task_instances(
+        ctx.db,
+        TaskInstanceFilter(dag_ids=[dag_id], run_ids=[dag_run_id], task_ids=sorted(chosen)),
+        limit=MAX_CLEARED_RUNS,
+    )
+    new_state = str(body.new_state)
+    return _collection([row for row in page.items if row.state != new_state])
+
+
+@router.patch(
+    "/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}",
+    dependencies=EDIT,
+    responses=error_responses(400, 404, 409),
+    summary="Patch Task Instance",
+    operation_id="patch_task_instance",
+)
+async def patch_task_instance(
+    dag_id: str,
+    dag_run_id: str,
+    task_id: str,
+    body: PatchTaskInstanceBody,
+    ctx: Ctx,
+    map_index: int | None = None,
+    update_mask: Annotated[list[str] | None, Query()] = None,
+) -> TaskInstanceCollectionResponse:
+    """Mark a task instance success or failed (with its up/downstream tasks if asked).
+
+    Notes are not stored yet. 409 when the task instance already has that state.
+    """
+    fields = _patch_fields(body, update_mask)
+    await _target_tis(ctx, dag_id, dag_run_id, task_id, map_index)
+    if "new_state" in fields and body.new_state is not None:
+        try:
+            changed = await mark_action(
+                ctx.db,
+                dag_id,
+                dag_run_id,
+                [task_id],
+                "success" if body.new_state is TaskInstanceState.SUCCESS else "failed",
+                now=ctx.clock(),
+                include_downstream=body.include_downstream,
+                include_upstream=body.include_upstream,
+                wake=ctx.wake,
+            )
+        except DagRunNotFound:
+            raise ti_not_found(dag_id, dag_run_id, task_id, map_index or -1) from None
+        if not changed:
+            raise HTTPException(409, f"Task id {task_id} is already in {body.new_state} state")
+    return _collection(await _target_tis(ctx, dag_id, dag_run_id, task_id, map_index))
+
+
+def _clear_task_ids(body: ClearTaskInstancesBody) -> list[str] | None:
+    if body.task_ids is None:
+        return None
+    names: list[str] = []
+    for entry in body.task_ids:
+        if isinstance(entry, str):
+            names.append(entry)
+        elif entry[1] == -1:
+            names.append(entry[0])
+        else:
+            raise HTTPException(
+                400, "Clearing single map indexes is not supported by airflow-sc yet"
+            )
+    return names
+
+
+async def _clear_run_ids(
+    ctx: ApiContext, dag_id: str, body: ClearTaskInstancesBody
+) -> list[str] | None:
+    """The runs a clear request covers (None: every run of the DAG)."""
+    window: Range[datetime]
+    if body.dag_run_id is not None:
+        run = await run_queries.get_dag_run(ctx.db, dag_id, body.dag_run_id)
+        if run is None:
+            raise HTTPException(404, f"Dag Run id {body.dag_run_id} not found in dag {dag_id}")
+        if not (body.include_past or body.include_future) or run.logical_date is None:
+            return [body.dag_run_id]
+        window = Range(
+            gte=None if body.include_past else run.logical_date,
+            lte=None if body.include_future else run.logical_date,
+        )
+    elif body.start_date is not None or body.end_date is not None:
+        window = Range(gte=body.start_date, lte=body.end_date)
+    else:
+        return None
+    page = await run_queries.list_dag_runs(
+        ctx.db,
+        DagRunFilter(dag_ids=[dag_id], logical_date=window),
+        limit=MAX_CLEARED_RUNS,
+    )
+    return [row.run_id for row in page.items]
+
+
+@router.post(
+    "/dags/{dag_id}/clearTaskInstances",
+    dependencies=EDIT,
+    responses=error_responses(400, 404, 409),
+    summary="Post Clear Task Instances",
+    operation_id="post_clear_task_instances",
+)
+async def post_clear_task_instances(
+    dag_id: str, body: ClearTaskInstancesBody, ctx: Ctx
+) -> TaskInstanceCollectionResponse:
+    """Clear task instances so they run again; `dry_run` (the default) only lists them.
+
+    By default only failed ones are cleared (`only_failed` is true, as in Airflow).
+    """
+    if body.only_running:
+        raise HTTPException(400, "only_running is not supported by airflow-sc yet")
+    if not body.reset_dag_runs and not body.dry_run:
+        raise HTTPException(400, "reset_dag_runs=false is not supported by airflow-sc yet")
+    if not await run_queries.dag_exists(ctx.db, dag_id):
+        raise HTTPException(404, f"Dag with id {dag_id} was not found")
+    task_ids = _clear_task_ids(body)
+    run_ids = await _clear_run_ids(ctx, dag_id, body)
+
+    async def clear(dry_run: bool) -> list[tuple[str, str, int]]:
+        cleared = await clear_task_instances(
+            ctx.db,
+            dag_id,
+            now=ctx.clock(),
+            run_ids=run_ids,
+            task_ids=task_ids,
+            include_downstream=body.include_downstream,
+            include_upstream=body.include_upstream,
+            only_failed=body.only_failed,
+            dry_run=dry_run,
+            wake=ctx.wake,
+        )
+        if dry_run and body.prevent_running_task:
+            running = sorted(c.task_id for c in cleared if c.state == "running")
+            if running:
+                raise HTTPException(400, f"Task instances of tasks {running} are currently running")
+        return [(c.run_id, c.task_id, c.map_index) for c in cleared]
+
+    try:
+        # With prevent_running_task, look first: a running task instance refuses the clear.
+        keys = await clear(dry_run=body.dry_run or body.prevent_running_task)
+        if not body.dry_run and body.prevent_running_task:
+            keys = await clear(dry_run=False)
+    except DagNotFound:
+        raise HTTPException(404, f"Dag with id {dag_id} was not found") from None
+    return _collection(await cleared_rows(ctx.db, dag_id, keys))

@@ -1,0 +1,166 @@
+"""Read-side queries for the REST API's XCom routes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.sql import Select
+
+from airflow_sc.db.database import Database, Transaction
+from airflow_sc.db.models import dag, dag_run, task_instance, xcom
+from airflow_sc.db.queries.api_runs import (
+    NamePattern,
+    OrderField,
+    Page,
+    Range,
+    fetch_page,
+    order_clauses,
+)
+
+__all__ = ["XCOM_ORDER_KEYS", "XComFilter", "XComRow", "get_xcom", "list_xcoms"]
+
+
+@dataclass(frozen=True, slots=True)
+class XComRow:
+    key: str
+    timestamp: datetime
+    logical_date: datetime | None
+    run_after: datetime
+    map_index: int
+    task_id: str
+    dag_id: str
+    run_id: str
+    dag_display_name: str
+    task_display_name: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class XComFilter:
+    """Which XCom entries a listing returns; `None` does not constrain (`~` in a path)."""
+
+    dag_id: str | None = None
+    run_id: str | None = None
+    task_id: str | None = None
+    key: str | None = None
+    map_index: int | None = None
+    key_pattern: NamePattern = field(default_factory=NamePattern)
+    dag_display_name_pattern: NamePattern = field(default_factory=NamePattern)
+    run_id_pattern: NamePattern = field(default_factory=NamePattern)
+    task_id_pattern: NamePattern = field(default_factory=NamePattern)
+    logical_date: Range[datetime] = field(default_factory=Range)
+    run_after: Range[datetime] = field(default_factory=Range)
+
+
+_DAG_DISPLAY_NAME = func.coalesce(dag.c.dag_display_name, xcom.c.dag_id)
+
+
+def _select(*, with_value: bool) -> Select[Any]:
+    columns: list[ColumnElement[Any]] = [
+        xcom.c.key,
+        xcom.c.timestamp,
+        dag_run.c.logical_date,
+        dag_run.c.run_after,
+        xcom.c.map_index,
+        xcom.c.task_id,
+        xcom.c.dag_id,
+        xcom.c.run_id,
+        _DAG_DISPLAY_NAME.label("dag_display_name"),
+        func.coalesce(task_instance.c.task_display_name, xcom.c.task_id).label("task_display_name"),
+    ]
+    if with_value:
+        columns.append(xcom.c.value)
+    return select(*columns).select_from(
+        xcom.join(dag_run, dag_run.c.id == xcom.c.dag_run_id)
+        .outerjoin(dag, dag.c.dag_id == xcom.c.dag_id)
+        .outerjoin(
+            task_instance,
+            and_(
+                task_instance.c.dag_id == xcom.c.dag_id,
+                task_instance.c.run_id == xcom.c.run_id,
+                task_instance.c.task_id == xcom.c.task_id,
+                task_instance.c.map_index == xcom.c.map_index,
+            ),
+        )
+    )
+
+
+_ORDER_COLUMNS: dict[str, ColumnElement[Any]] = {
+    "key": xcom.c.key,
+    "dag_id": xcom.c.dag_id,
+    "run_id": xcom.c.run_id,
+    "task_id": xcom.c.task_id,
+    "map_index": xcom.c.map_index,
+    "timestamp": xcom.c.timestamp,
+    "run_after": dag_run.c.run_after,
+}
+#: Attributes a listing sorts by (Airflow's names).
+XCOM_ORDER_KEYS = frozenset(_ORDER_COLUMNS)
+_TIEBREAK = [xcom.c.dag_id, xcom.c.run_id, xcom.c.task_id, xcom.c.map_index, xcom.c.key]
+
+
+def _where(where: XComFilter) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    for column, value in (
+        (xcom.c.dag_id, where.dag_id),
+        (xcom.c.run_id, where.run_id),
+        (xcom.c.task_id, where.task_id),
+        (xcom.c.key, where.key),
+        (xcom.c.map_index, where.map_index),
+    ):
+        if value is not None:
+            out.append(column == value)
+    out += where.key_pattern.clauses(xcom.c.key)
+    out += where.dag_display_name_pattern.clauses(_DAG_DISPLAY_NAME)
+    out += where.run_id_pattern.clauses(xcom.c.run_id)
+    out += where.task_id_pattern.clauses(xcom.c.task_id)
+    out += where.logical_date.clauses(dag_run.c.logical_date)
+    out += where.run_after.clauses(dag_run.c.run_after)
+    return out
+
+
+async def list_xcoms(
+    db: Database,
+    where: XComFilter,
+    *,
+    order_by: Sequence[OrderField] = (),
+    limit: int,
+    offset: int = 0,
+) -> Page[XComRow]:
+    """Entries without their values (Airflow's listing leaves them out too).
+
+    Raises `UnknownOrderField` before touching the database.
+    """
+    query = (
+        _select(with_value=False)
+        .where(*_where(where))
+        .order_by(*order_clauses(order_by, _ORDER_COLUMNS, _TIEBREAK))
+    )
+
+    async def body(tx: Transaction) -> Page[XComRow]:
+        rows, total = await fetch_page(tx, query, limit=limit, offset=offset)
+        return Page([XComRow(**row._mapping, value=None) for row in rows], total)
+
+    return await db.run(body, write=False)
+
+
+async def get_xcom(
+    db: Database, dag_id: str, run_id: str, task_id: str, key: str, map_index: int = -1
+) -> XComRow | None:
+    query = _select(with_value=True).where(
+        xcom.c.dag_id == dag_id,
+        xcom.c.run_id == run_id,
+        xcom.c.task_id == task_id,
+        xcom.c.key == key,
+        xcom.c.map_index == map_index,
+    )
+
+    async def body(tx: Transaction) -> XComRow | None:
+        row = (await tx.execute(query)).first()
+        return None if row is None else XComRow(**row._mapping)
+
+    return await db.run(body, write=False)

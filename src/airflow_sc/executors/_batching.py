@@ -1,0 +1,68 @@
+"""Coalescing calls: many concurrent callers, one batched flush at a time.
+
+The first caller that finds no flush running becomes the leader and flushes everything
+pending; callers arriving meanwhile wait and are served by the next flush. One call alone
+pays no added latency; a burst of a thousand costs a handful of transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+import anyio
+
+__all__ = ["Coalescer"]
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+class _Slot(Generic[In, Out]):
+    __slots__ = ("done", "error", "item", "value")
+
+    def __init__(self, item: In) -> None:
+        self.item = item
+        self.done = False
+        self.value: Out | None = None
+        self.error: BaseException | None = None
+
+
+class Coalescer(Generic[In, Out]):
+    """`await call(item)` -> `flush([items...])[i]`, batching concurrent callers."""
+
+    def __init__(self, flush: Callable[[Sequence[In]], Awaitable[Sequence[Out]]]) -> None:
+        self._flush = flush
+        self._pending: list[_Slot[In, Out]] = []
+        self._flushing = False
+        self._flushed = anyio.Event()
+
+    async def call(self, item: In) -> Out:
+        slot: _Slot[In, Out] = _Slot(item)
+        self._pending.append(slot)
+        while not slot.done:
+            if self._flushing:
+                await self._flushed.wait()
+                continue
+            await self._lead()
+        if slot.error is not None:
+            raise slot.error
+        return slot.value  # type: ignore[return-value]
+
+    async def _lead(self) -> None:
+        self._flushing = True
+        self._flushed = anyio.Event()
+        batch, self._pending = self._pending, []
+        try:
+            results = await self._flush([slot.item for slot in batch])
+            for slot, value in zip(batch, results, strict=True):
+                slot.value = value
+        except BaseException as exc:
+            for slot in batch:
+                slot.error = RuntimeError(f"the batch this call was in failed: {exc!r}")
+            raise
+        finally:
+            for slot in batch:
+                slot.done = True
+            self._flushing = False
+            self._flushed.set()

@@ -1,0 +1,329 @@
+"""`InProcessExecutor`: ``async def`` tasks, thousands at once, in the executor's event loop.
+
+Each try is a task in the executor's task group, admitted by a `CapacityLimiter`. It goes
+through the same execution-API operations as a worker process (`ExecutionHandlers`:
+start -> RUNNING, finish with its XComs and branch skips) without the HTTP hop, so the
+contract and its checks are the same. ``execution_timeout`` is a cancel scope (in
+`arun_task`); `terminate` cancels the try's scope.
+
+A blocking call in a task stalls every other task on the loop: each step of a task is
+timed, and a step longer than `blocking_threshold` is reported in that try's log, with the
+stack a watchdog thread sampled while the loop was blocked.
+
+What a worker process reads lazily, an in-process try reads up front: the XComs of its DAG
+run are loaded at start and pushes are written with the finish. Variables and connections
+cannot be fetched synchronously from inside the event loop; a task that asks for one
+through the sync ``TaskClient`` gets an error saying so.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import anyio
+from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectSendStream
+
+from airflow_sc.db.queries.execution import FinishedTry, FinishSpec
+from airflow_sc.domain.states import TaskInstanceState
+from airflow_sc.executors._batching import Coalescer
+from airflow_sc.executors._blocking import BlockingWatchdog, timed_steps
+from airflow_sc.executors._events import event_for_report
+from airflow_sc.executors.base import Executor, TaskEvent, Workload
+from airflow_sc.secrets.masking import SecretsMasker
+from airflow_sc.task_runner.dag_files import DagFiles, load_dag_files
+from airflow_sc.task_runner.execute import arun_task
+from airflow_sc.task_runner.logs import close_try_logger, open_try_logger, try_log_path
+from airflow_sc.task_runner.outcome import TaskOutcome
+from airflow_sc.task_runner.supervisor import TryReport
+from airflow_sc.task_runner.try_context import TryContext
+
+__all__ = ["InProcessExecutor", "SnapshotTaskClient", "TryGateway"]
+
+log = logging.getLogger(__name__)
+_TI = TaskInstanceState
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TryGateway(Protocol):
+    """The execution-API operations an in-process try goes through, batched.
+
+    `airflow_sc.api.execution.ExecutionHandlers` is the implementation: the same checks
+    and writes as the HTTP routes, without the HTTP hop.
+    """
+
+    async def start_many(
+        self, ti_ids: Sequence[str], *, hostname: str, pid: int, unixname: str | None = None
+    ) -> list[TryContext | None]: ...
+
+    async def run_xcoms_many(
+        self, ti_ids: Sequence[str]
+    ) -> list[dict[tuple[str, int, str], Any]]: ...
+
+    async def finish_many(self, requests: Sequence[FinishSpec]) -> list[FinishedTry | None]: ...
+
+
+class SnapshotTaskClient:
+    """A `TaskClient` for an in-process try: XComs read from a snapshot, pushes buffered."""
+
+    def __init__(self, task_id: str, map_index: int, xcoms: dict[tuple[str, int, str], Any]):
+        self._task_id = task_id
+        self._map_index = map_index
+        self._xcoms = xcoms
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_pull(self, task_id: str, key: str, map_index: int = -1) -> Any:
+        if task_id == self._task_id and map_index == self._map_index and key in self.pushed:
+            return self.pushed[key]
+        return self._xcoms.get((task_id, map_index, key))
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+    def get_variable(self, key: str) -> str | None:
+        raise RuntimeError(
+            f"variable {key!r}: an async task on the in-process executor cannot read variables "
+            "synchronously; run the task on the local executor (executor='local')"
+        )
+
+    def get_connection(self, conn_id: str) -> Any:
+        raise RuntimeError(
+            f"connection {conn_id!r}: an async task on the in-process executor cannot read "
+            "connections synchronously; run the task on the local executor (executor='local')"
+        )
+
+
+class _DagCache:
+    """DAG files imported into this process, re-imported when the file changes."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, tuple[int, DagFiles]] = {}
+        self._lock = anyio.Lock()
+
+    async def get_task(self, context: TryContext) -> tuple[Any, Any]:
+        if not context.dag_fileloc:
+            raise LookupError(f"DAG {context.dag_id!r} has no file recorded")
+        path = context.dag_fileloc
+        # A stat is microseconds: checked inline, so a burst of tries is not serialised.
+        cached = self._files.get(path)
+        if cached is None or cached[0] != os.stat(path).st_mtime_ns:
+            async with self._lock:
+                mtime = os.stat(path).st_mtime_ns
+                cached = self._files.get(path)
+                if cached is None or cached[0] != mtime:
+                    loaded = await anyio.to_thread.run_sync(load_dag_files, Path(path))
+                    cached = (mtime, loaded)
+                    self._files[path] = cached
+        dag = cached[1].dags.get(context.dag_id)
+        if dag is None:
+            raise LookupError(f"DAG {context.dag_id!r} not found in {path}")
+        return dag.get_task(context.task_id), dag
+
+
+class InProcessExecutor(Executor):
+    """Runs ``async def`` tasks concurrently in the current event loop."""
+
+    name = "inprocess"
+
+    def __init__(
+        self,
+        *,
+        handlers: TryGateway,
+        base_log_folder: Path,
+        capacity: int = 10_000,
+        blocking_threshold: float = 0.1,
+        shutdown_grace: float = 30.0,
+        clock: Callable[[], datetime] = _utcnow,
+        name: str = "inprocess",
+    ) -> None:
+        self.name = name
+        self.handlers = handlers
+        self.base_log_folder = base_log_folder
+        self.capacity = capacity
+        self.blocking_threshold = blocking_threshold
+        self.shutdown_grace = shutdown_grace
+        self.clock = clock
+        self._queue: MemoryObjectSendStream[Workload] | None = None
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._scopes: dict[str, anyio.CancelScope] = {}
+        self._terminated: dict[str, str] = {}
+        self._dags = _DagCache()
+        self._masker = SecretsMasker()
+        self._hostname = socket.gethostname()
+        # A burst of tries starts and finishes in a few transactions, not one per try.
+        self._starts = Coalescer(self._start_many)
+        self._xcoms = Coalescer(handlers.run_xcoms_many)
+        self._finishes = Coalescer(handlers.finish_many)
+
+    async def _start_many(self, ti_ids: Sequence[str]) -> list[TryContext | None]:
+        return await self.handlers.start_many(ti_ids, hostname=self._hostname, pid=os.getpid())
+
+    async def serve(
+        self,
+        events: MemoryObjectSendStream[TaskEvent],
+        *,
+        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        send, receive = anyio.create_memory_object_stream[Workload](math.inf)
+        self._limiter = limiter = anyio.CapacityLimiter(self.capacity)
+        watchdog = BlockingWatchdog(self.blocking_threshold)
+        watchdog.start()
+        try:
+            async with events, send, receive, anyio.create_task_group() as tg:
+                self._queue = send
+                task_status.started()
+                try:
+                    async for workload in receive:
+                        tg.start_soon(self._run, workload, events, limiter, watchdog)
+                except anyio.get_cancelled_exc_class():
+                    self._queue = None
+                    self._drain()
+                    raise
+        finally:
+            self._queue = None
+            watchdog.stop()
+
+    async def submit(self, workloads: Sequence[Workload]) -> None:
+        if self._queue is None:
+            raise RuntimeError(f"executor {self.name!r} is not serving")
+        for workload in workloads:
+            self._queue.send_nowait(workload)
+
+    async def terminate(self, ti_id: str, *, reason: str) -> None:
+        self._terminated[ti_id] = reason
+        scope = self._scopes.get(ti_id)
+        if scope is not None:
+            scope.cancel()
+
+    def open_slots(self) -> int | None:
+        if self._limiter is None:
+            return None
+        return max(0, math.floor(self._limiter.available_tokens))
+
+    def _drain(self) -> None:
+        """Shutdown: running tries get `shutdown_grace`, then their scopes are cancelled."""
+        deadline = anyio.current_time() + self.shutdown_grace
+        for ti_id, scope in self._scopes.items():
+            self._terminated.setdefault(ti_id, "the executor shut down before the task finished")
+            scope.deadline = min(scope.deadline, deadline)
+
+    async def _run(
+        self,
+        workload: Workload,
+        events: MemoryObjectSendStream[TaskEvent],
+        limiter: anyio.CapacityLimiter,
+        watchdog: BlockingWatchdog,
+    ) -> None:
+        async with limiter:
+            if (reason := self._terminated.pop(workload.ti_id, None)) is not None:
+                await events.send(self._failed(workload, reason))
+                return
+            # Shielded: a shutdown gives the try its grace (`_drain`) instead of cancelling it.
+            event: TaskEvent | None = None
+            with anyio.CancelScope(shield=True) as scope:
+                self._scopes[workload.ti_id] = scope
+                try:
+                    event = await self._execute(workload, events, watchdog)
+                finally:
+                    del self._scopes[workload.ti_id]
+            if scope.cancelled_caught:
+                reason = self._terminated.pop(workload.ti_id, "terminated")
+                event = self._failed(workload, reason)
+            if event is not None:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                    await events.send(event)
+
+    def _failed(self, workload: Workload, reason: str) -> TaskEvent:
+        return TaskEvent(workload.ti_id, workload.key, _TI.FAILED, self.clock(), info=reason)
+
+    async def _execute(
+        self,
+        workload: Workload,
+        events: MemoryObjectSendStream[TaskEvent],
+        watchdog: BlockingWatchdog,
+    ) -> TaskEvent | None:
+        context = await self._starts.call(workload.ti_id)
+        if context is None:
+            log.warning("Not running %s: the try is not queued", workload.ti_id)
+            return None
+        await events.send(TaskEvent(workload.ti_id, workload.key, _TI.RUNNING, self.clock()))
+        path = try_log_path(
+            self.base_log_folder,
+            dag_id=context.dag_id,
+            run_id=context.run_id,
+            task_id=context.task_id,
+            map_index=context.map_index,
+            try_number=context.try_number,
+        )
+        logger = open_try_logger(path, self._masker, name=f"airflow.task.{workload.ti_id}")
+        try:
+            xcoms = await self._xcoms.call(workload.ti_id)
+            client = SnapshotTaskClient(context.task_id, context.map_index, xcoms)
+            outcome = await self._outcome(context, client, logger, watchdog)
+            request = FinishSpec(
+                workload.ti_id,
+                outcome.state,
+                tuple(outcome.skip),
+                tuple(client.pushed.items()),
+            )
+            with anyio.CancelScope(shield=True):  # a finished try is always recorded
+                if await self._finishes.call(request) is None:
+                    logger.warning("The try was no longer running; its state was not recorded")
+        finally:
+            close_try_logger(logger)
+        report = TryReport(
+            state=outcome.state.value,
+            info=(outcome.error or "").strip().splitlines()[-1] if outcome.error else None,
+            retry_allowed=outcome.retry_allowed,
+            skip=tuple(sorted(outcome.skip)),
+        )
+        return event_for_report(workload, report, exit="", reason=None, at=self.clock())
+
+    async def _outcome(
+        self,
+        context: TryContext,
+        client: SnapshotTaskClient,
+        logger: logging.Logger,
+        watchdog: BlockingWatchdog,
+    ) -> TaskOutcome:
+        try:
+            task, dag = await self._dags.get_task(context)
+        except Exception as exc:
+            logger.exception("Could not load task %s of DAG %s", context.task_id, context.dag_id)
+            failed = _TI.UP_FOR_RETRY if context.try_number <= context.max_tries else _TI.FAILED
+            return TaskOutcome(
+                state=failed, try_number=context.try_number, duration=0.0, error=str(exc)
+            )
+
+        def blocked(seconds: float, stack: str | None) -> None:
+            logger.warning(
+                "Blocking call detected: this task held the event loop for %.3f s without "
+                "awaiting, stalling every other task on it (use an async API or "
+                "`await anyio.to_thread.run_sync(...)`).%s",
+                seconds,
+                f"\nWhere it was blocked:\n{stack}" if stack else "",
+            )
+
+        return await timed_steps(
+            arun_task(
+                task,
+                dag=dag,
+                run=context.run_info(),
+                try_number=context.try_number,
+                max_tries=context.max_tries,
+                client=client,
+                log=logger,
+            ),
+            watchdog,
+            blocked,
+        )

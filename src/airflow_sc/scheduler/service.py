@@ -1,0 +1,136 @@
+"""`serve_scheduler`: the scheduler as a task group of stages (DESIGN section 2).
+
+Start order: the job row and its heartbeat, the executors (each gets a clone of the event
+stream), executor_events, schedule_tis, then the stages that take new work (create_runs,
+start_runs, enqueue) and any extra stages. On `shutdown_trigger()` the new-work stages stop,
+task instances already handed to executors get `shutdown_grace` seconds to finish (their
+events are still applied), then everything is cancelled and the job row closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+import anyio
+from anyio.abc import TaskStatus
+
+from airflow_sc.db.queries import scheduling
+from airflow_sc.executors.base import TaskEvent
+from airflow_sc.heartbeats import open_job
+from airflow_sc.scheduler.deps import SchedulerDeps, StageDeps
+from airflow_sc.scheduler.stages import (
+    serve_create_runs,
+    serve_enqueue,
+    serve_executor_events,
+    serve_schedule_tis,
+    serve_start_runs,
+)
+from airflow_sc.scheduler.wakeups import StageWakeups
+
+__all__ = ["SchedulerHandle", "serve_scheduler"]
+
+log = logging.getLogger(__name__)
+
+#: Events buffered between the executors and executor_events (backpressure beyond it).
+EVENT_BUFFER = 10_000
+
+
+@dataclass(frozen=True)
+class SchedulerHandle:
+    """What `serve_scheduler` hands its parent: in-process wake-ups and progress."""
+
+    job_id: int
+    wakeups: StageWakeups
+
+    def wake_dag_changed(self) -> None:
+        """A DAG was added, changed, paused or unpaused."""
+        self.wakeups.create_runs.set()
+        self.wakeups.start_runs.set()
+        self.wakeups.schedule_tis.set()
+        self.wakeups.enqueue.set()
+
+    def wake_run_created(self, run_pk: int | None = None) -> None:
+        """A run was created (manually or by a backfill): start it now."""
+        self.wakeups.start_runs.set()
+
+    def wake_runs_changed(self, run_pks: Iterable[int] = ()) -> None:
+        """Task instances or runs were changed from outside (cleared, marked)."""
+        self.wakeups.mark_dirty(set(run_pks))
+        self.wakeups.start_runs.set()
+        self.wakeups.enqueue.set()
+
+    def wake(self, run_pks: Iterable[int] = ()) -> None:
+        """Wake every stage and mark these runs dirty (what operator actions call)."""
+        self.wakeups.mark_dirty(set(run_pks))
+        self.wakeups.wake_all()
+
+    async def wait_until(self, predicate: Callable[[], Awaitable[bool]]) -> None:
+        """Wait until `predicate()` holds, re-checking after every stage pass.
+
+        The caller bounds the wait (`anyio.fail_after`).
+        """
+        while True:
+            seen = self.wakeups.passes.count
+            if await predicate():
+                return
+            await self.wakeups.passes.wait_beyond(seen)
+
+
+async def serve_scheduler(
+    deps: SchedulerDeps,
+    *,
+    shutdown_trigger: Callable[[], Awaitable[None]],
+    task_status: TaskStatus[SchedulerHandle] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the scheduler until `shutdown_trigger()` returns and its work is drained."""
+    if not deps.executors:
+        raise ValueError("the scheduler needs at least one executor")
+    async with open_job(deps.db, "SchedulerJob", interval=deps.heartbeat_interval) as job_id:
+        stage_deps = StageDeps(deps, job_id)
+        wakeups = StageWakeups()
+        send, receive = anyio.create_memory_object_stream[TaskEvent](EVENT_BUFFER)
+        async with anyio.create_task_group() as executors_tg:
+            async with send:
+                for executor in deps.executors:
+                    await executors_tg.start(executor.serve, send.clone())
+            async with anyio.create_task_group() as core:
+                await core.start(serve_executor_events, stage_deps, wakeups, receive)
+                await core.start(serve_schedule_tis, stage_deps, wakeups)
+                async with anyio.create_task_group() as intake:
+                    await intake.start(serve_create_runs, stage_deps, wakeups)
+                    await intake.start(serve_start_runs, stage_deps, wakeups)
+                    await intake.start(serve_enqueue, stage_deps, wakeups)
+                    async with anyio.create_task_group() as extras:
+                        for stage in deps.extra_stages:
+                            await extras.start(stage, stage_deps, wakeups)
+                        task_status.started(SchedulerHandle(job_id, wakeups))
+                        await shutdown_trigger()
+                        # Stop taking new work: the built-in stages finish the batch they
+                        # are in; extra stages (which need not watch `stopping`) are cancelled.
+                        stage_deps.stopping.set()
+                        wakeups.wake_all()
+                        extras.cancel_scope.cancel()
+                with anyio.move_on_after(deps.shutdown_grace) as grace:
+                    await _wait_drained(stage_deps, wakeups)
+                if grace.cancelled_caught:
+                    log.warning(
+                        "shutdown: task instances still running after %.0fs", deps.shutdown_grace
+                    )
+                stage_deps.finish()
+                wakeups.schedule_tis.set()
+            executors_tg.cancel_scope.cancel()
+
+
+async def _wait_drained(deps: StageDeps, wakeups: StageWakeups) -> None:
+    """Wait until nothing this scheduler queued is still queued or running."""
+    while True:
+        seen = wakeups.passes.count
+        remaining = await deps.db.run(
+            lambda tx: scheduling.owned_unfinished(tx, deps.job_id or -1), write=False
+        )
+        if remaining == 0:
+            return
+        with anyio.move_on_after(deps.deps.sweep_interval):
+            await wakeups.passes.wait_beyond(seen)

@@ -1,0 +1,216 @@
+"""schedule_tis: decide the task instances of running dag runs, one run at a time.
+
+Dirty runs are handled in transactions of up to `RUNS_PER_TRANSACTION` runs. For each run
+marked dirty (or, on a sweep, every running run) the run row is locked
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL: another scheduler's run is skipped, not waited
+for), its task instances are planned (`run_plan.plan_run`: trigger rules, retries, past
+dependencies, EmptyOperator short-circuit, dagrun_timeout, completion) and the plan is
+written. A finished run records its end and, if the DAG defines the matching callback, a
+`callback_request` row: DAG callbacks run outside the scheduler, in the DAG processor that
+can load the DAG file.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import anyio
+from anyio.abc import TaskStatus
+
+from airflow_sc.db import Transaction
+from airflow_sc.db.queries import scheduling
+from airflow_sc.domain import DagRunState, TaskInstanceState
+from airflow_sc.scheduler.deps import StageDeps
+from airflow_sc.scheduler.policy import PastSnapshot
+from airflow_sc.scheduler.run_plan import PlannedInstance, RunPlan, plan_run
+from airflow_sc.scheduler.stages._loop import run_stage
+from airflow_sc.scheduler.wakeups import StageWakeups
+from airflow_sc.serialization.spec import DagSpec
+
+__all__ = [
+    "RUNS_PER_TRANSACTION",
+    "RunResult",
+    "schedule_run",
+    "schedule_runs",
+    "serve_schedule_tis",
+]
+
+log = logging.getLogger(__name__)
+TI = TaskInstanceState
+
+#: Dirty runs decided in one transaction at most (each still row-locked on its own).
+RUNS_PER_TRANSACTION = 64
+
+
+@dataclass
+class RunResult:
+    scheduled: int = 0
+    finished: DagRunState | None = None
+    next_due: datetime | None = None
+    interrupted: list[str] = field(default_factory=list)
+
+
+async def serve_schedule_tis(
+    deps: StageDeps, wakeups: StageWakeups, *, task_status: TaskStatus[None]
+) -> None:
+    async def one_pass(woken: bool) -> float | None:
+        dirty = wakeups.take_dirty()
+        if not woken or not dirty:
+            dirty |= set(await deps.db.run(scheduling.running_run_ids, write=False))
+        next_due: datetime | None = None
+        ordered = sorted(dirty)
+        for start in range(0, len(ordered), RUNS_PER_TRANSACTION):
+            for result in await schedule_runs(deps, ordered[start : start + RUNS_PER_TRANSACTION]):
+                if result.scheduled:
+                    wakeups.enqueue.set()
+                if result.finished is not None:
+                    wakeups.start_runs.set()
+                    wakeups.create_runs.set()
+                if result.interrupted:
+                    await _terminate(deps, result.interrupted)
+                if result.next_due is not None:
+                    due = result.next_due
+                    next_due = due if next_due is None else min(next_due, due)
+        if next_due is None:
+            return None
+        return (next_due - deps.now()).total_seconds() + 0.001
+
+    await run_stage(
+        wakeups.schedule_tis,
+        one_pass,
+        sweep_interval=deps.deps.sweep_interval,
+        passes=wakeups.passes,
+        stop=deps.finished,
+        task_status=task_status,
+    )
+
+
+async def schedule_run(deps: StageDeps, run_pk: int) -> RunResult:
+    """Plan and write one run in one transaction (nothing if another scheduler holds it)."""
+    return (await schedule_runs(deps, [run_pk]))[0]
+
+
+async def schedule_runs(deps: StageDeps, run_pks: list[int]) -> list[RunResult]:
+    """Plan and write these runs, one after another, in one transaction."""
+    now = deps.now()
+
+    async def body(tx: Transaction) -> list[RunResult]:
+        return [await _schedule_one(tx, deps, run_pk, now) for run_pk in run_pks]
+
+    results = await deps.db.run(body)
+    for run_pk, result in zip(run_pks, results, strict=True):
+        if result.finished is not None:
+            log.info("dag run %d finished: %s", run_pk, result.finished.value)
+    return results
+
+
+async def _schedule_one(tx: Transaction, deps: StageDeps, run_pk: int, now: datetime) -> RunResult:
+    run = await scheduling.lock_running_run(tx, run_pk)
+    if run is None or run.version_id is None:
+        return RunResult()
+    spec = (await deps.versions.get(tx, [run.version_id])).get(run.version_id)
+    if spec is None:
+        return RunResult()
+    rows = await scheduling.run_task_instances(tx, run.dag_id, run.run_id, lock=True)
+    tis = [
+        PlannedInstance(
+            r.id, r.task_id, None if r.state is None else TI(r.state), r.try_number, r.end_date
+        )
+        for r in rows
+        if r.map_index == -1
+    ]
+    past = await _past_snapshots(tx, spec, tis, run.logical_date)
+    plan = plan_run(
+        spec, tis, now=now, start_date=run.start_date, logical_date=run.logical_date, past=past
+    )
+    await _write_plan(tx, plan, now)
+    if plan.finished is not None:
+        state = plan.finished.state
+        await scheduling.finish_run(tx, run.id, state=state.value, now=now)
+        await _request_callback(tx, spec, run.run_id, state, plan, now)
+    else:
+        await scheduling.touch_run(tx, run.id, now=now)
+    return RunResult(
+        scheduled=len(plan.moves.get(TI.SCHEDULED, ())),
+        finished=None if plan.finished is None else plan.finished.state,
+        next_due=plan.next_due,
+        interrupted=plan.interrupted,
+    )
+
+
+async def _write_plan(tx: Transaction, plan: RunPlan, now: datetime) -> None:
+    for state, ids in plan.moves.items():
+        values: dict[str, Any] = {"updated_at": now}
+        if state is TI.SCHEDULED:
+            values["scheduled_dttm"] = now
+        elif state is TI.SUCCESS:
+            values.update(start_date=now, end_date=now, duration=0.0)
+        else:
+            values["end_date"] = now
+        await scheduling.set_task_states(tx, ids, state.value, values)
+
+
+async def _past_snapshots(
+    tx: Transaction, spec: DagSpec, tis: list[PlannedInstance], logical_date: datetime | None
+) -> dict[str, PastSnapshot]:
+    wanting = [
+        ti.task_id
+        for ti in tis
+        if ti.state is None
+        and (spec.tasks[ti.task_id].depends_on_past or spec.tasks[ti.task_id].wait_for_downstream)
+    ]
+    if not wanting or logical_date is None:
+        return {}
+    previous = await scheduling.previous_run_states(tx, spec.dag_id, logical_date)
+    done = {TI.SUCCESS.value, TI.SKIPPED.value}
+    snapshots: dict[str, PastSnapshot] = {}
+    for task_id in wanting:
+        task = spec.tasks[task_id]
+        has_task = previous is not None and task_id in previous
+        unsuccessful = has_task and previous is not None and previous[task_id] not in done
+        snapshots[task_id] = PastSnapshot(
+            depends_on_past=task.depends_on_past,
+            wait_for_downstream=task.wait_for_downstream,
+            ignore_first_depends_on_past=task.ignore_first_depends_on_past,
+            previous_run_exists=previous is not None,
+            previous_run_has_task=has_task,
+            previous_unsuccessful=int(unsuccessful),
+            previous_downstream_unsuccessful=previous is not None
+            and any(previous.get(d, "success") not in done for d in task.downstream_task_ids),
+            any_prior_instance=has_task,
+        )
+    return snapshots
+
+
+async def _request_callback(
+    tx: Transaction, spec: DagSpec, run_id: str, state: DagRunState, plan: RunPlan, now: datetime
+) -> None:
+    failed = state is DagRunState.FAILED
+    wanted = "on_failure_callback" if failed else "on_success_callback"
+    if wanted not in spec.callbacks:
+        return
+    reason = "timed_out" if plan.timed_out else (plan.finished.outcome if plan.finished else None)
+    await scheduling.request_callback(
+        tx,
+        callback_type="dag_failure" if failed else "dag_success",
+        data={
+            "dag_id": spec.dag_id,
+            "run_id": run_id,
+            "fileloc": spec.fileloc,
+            "dag_hash": spec.dag_hash,
+            "is_failure_callback": failed,
+            "msg": None if reason is None else str(reason),
+        },
+        now=now,
+    )
+
+
+async def _terminate(deps: StageDeps, ti_ids: list[str]) -> None:
+    """Stop tries of a timed-out run; never let a slow executor hold the stage for long."""
+    with anyio.move_on_after(5, shield=True):
+        for executor in deps.deps.executors:
+            for ti_id in ti_ids:
+                await executor.terminate(ti_id, reason="dagrun_timeout")

@@ -1,0 +1,154 @@
+"""`ExecutionApiClient`: a `TaskClient` over the execution API, holding one try's token.
+
+This is what a worker process uses: it has no database URL, only the API's base URL and a
+token scoped to its try. Calls are sync (task code is sync). Secrets read through it are
+added to the process's `SecretsMasker`, so they are masked in the try's log.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import ssl
+import threading
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from airflow_sc.domain.states import TaskInstanceState
+from airflow_sc.secrets.connection import Connection
+from airflow_sc.secrets.masking import SecretsMasker
+from airflow_sc.task_runner.try_context import TryContext
+
+__all__ = [
+    "ExecutionApiClient",
+    "ExecutionApiError",
+    "TryNoLongerRunning",
+    "default_ssl_context",
+]
+
+
+class ExecutionApiError(Exception):
+    """The execution API refused a call (status and detail in the message)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"execution API answered {status}: {detail}")
+        self.status = status
+
+
+class TryNoLongerRunning(ExecutionApiError):
+    """409: the task instance no longer holds this try in the state the call needs."""
+
+
+@functools.cache
+def default_ssl_context() -> ssl.SSLContext:
+    """One TLS context per process (building one costs milliseconds: a forked child
+    inherits the worker's)."""
+    return ssl.create_default_context()
+
+
+def _segment(text: str) -> str:
+    return quote(text, safe="")
+
+
+class ExecutionApiClient:
+    """The execution API as one try sees it (also the try's `TaskClient`)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        ti_id: str,
+        token: str,
+        masker: SecretsMasker | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.ti_id = ti_id
+        self._token = token
+        self._lock = threading.Lock()  # the heartbeat thread refreshes the token
+        self._masker = masker
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            transport=transport,
+            timeout=30,
+            verify=default_ssl_context(),
+        )
+        self._context: TryContext | None = None
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        with self._lock:
+            token = self._token
+        response = self._http.request(
+            method, path, headers={"authorization": f"Bearer {token}"}, **kwargs
+        )
+        if response.status_code >= 400 and response.status_code != 404:
+            try:
+                detail = str(response.json().get("detail"))
+            except ValueError:
+                detail = response.text
+            error = TryNoLongerRunning if response.status_code == 409 else ExecutionApiError
+            raise error(response.status_code, detail)
+        return response
+
+    @property
+    def _ti(self) -> str:
+        return f"/task-instances/{_segment(self.ti_id)}"
+
+    # -- the try's lifecycle ---------------------------------------------------------------
+
+    def start(self) -> TryContext:
+        """QUEUED -> RUNNING; raises `TryNoLongerRunning` when the try is not queued."""
+        body = {"hostname": socket.gethostname(), "pid": os.getpid()}
+        response = self._call("PATCH", f"{self._ti}/run", json=body)
+        self._context = TryContext.from_json(response.json())
+        return self._context
+
+    def heartbeat(self) -> None:
+        """Report liveness and take the refreshed token; `TryNoLongerRunning` means stop."""
+        response = self._call("PUT", f"{self._ti}/heartbeat")
+        with self._lock:
+            self._token = str(response.json()["token"])
+
+    def finish(self, state: TaskInstanceState, *, skip: Iterable[str] = ()) -> None:
+        body = {"state": state.value, "skip": sorted(skip)}
+        self._call("PATCH", f"{self._ti}/state", json=body)
+
+    # -- TaskClient -------------------------------------------------------------------------
+
+    def xcom_pull(self, task_id: str, key: str, map_index: int = -1) -> Any:
+        response = self._call(
+            "GET",
+            f"{self._ti}/xcoms/{_segment(task_id)}/{_segment(key)}",
+            params={"map_index": map_index},
+        )
+        return None if response.status_code == 404 else response.json()["value"]
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        if self._context is None:
+            raise RuntimeError("xcom_push before the try started")
+        path = f"{self._ti}/xcoms/{_segment(self._context.task_id)}/{_segment(key)}"
+        self._call("POST", path, json={"value": value})
+
+    def get_variable(self, key: str) -> str | None:
+        response = self._call("GET", f"/variables/{_segment(key)}")
+        if response.status_code == 404:
+            return None
+        value = str(response.json()["value"])
+        if self._masker is not None:
+            self._masker.add_variable(key, value)
+        return value
+
+    def get_connection(self, conn_id: str) -> Connection | None:
+        response = self._call("GET", f"/connections/{_segment(conn_id)}")
+        if response.status_code == 404:
+            return None
+        conn = Connection.from_dict(conn_id, response.json())
+        if self._masker is not None:
+            self._masker.add_connection(conn)
+        return conn

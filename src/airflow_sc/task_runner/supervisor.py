@@ -1,0 +1,230 @@
+"""What runs inside the isolated child process of one try (the local executor's fork).
+
+`run_try(request, report)`: capture output into the try's log file, move the try to
+RUNNING through the execution API, load the DAG file, run the task with heartbeats in a
+background thread, record the outcome through the API, and hand a short `TryReport` to the
+parent through `report` (the executor turns it into the terminal `TaskEvent`).
+
+SIGTERM (terminate, shutdown) raises `TaskTerminated` in the task's thread, so the task's
+``on_kill`` and failure callbacks run; a task that ignores it is killed by the parent after
+the grace period. A 409 on heartbeat (the try was taken away, e.g. cleared) sends SIGTERM
+to the child's own process group.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from airflow_sc.domain.states import TaskInstanceState
+from airflow_sc.scheduler.policy.retries import should_retry
+from airflow_sc.sdk.exceptions import AirflowException
+from airflow_sc.secrets.masking import SecretsMasker
+from airflow_sc.task_runner.dag_files import load_dag_files
+from airflow_sc.task_runner.execute import run_task
+from airflow_sc.task_runner.http_client import (
+    ExecutionApiClient,
+    ExecutionApiError,
+    TryNoLongerRunning,
+)
+from airflow_sc.task_runner.logs import capture_process_output, try_log_path
+from airflow_sc.task_runner.outcome import TaskOutcome
+from airflow_sc.task_runner.try_context import TryContext
+
+__all__ = ["TaskRequest", "TaskTerminated", "TryReport", "run_try", "warm_up"]
+
+_TI = TaskInstanceState
+log = logging.getLogger("airflow.task")
+
+
+class TaskTerminated(AirflowException):
+    """The try received SIGTERM (terminated by the executor, or the deployment stopping)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskRequest:
+    """Everything a child needs to run one try; no database credentials."""
+
+    ti_id: str
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    try_number: int
+    api_url: str
+    token: str
+    base_log_folder: str
+    heartbeat_interval: float = 5.0
+
+    def log_path(self) -> Path:
+        return try_log_path(
+            Path(self.base_log_folder),
+            dag_id=self.dag_id,
+            run_id=self.run_id,
+            task_id=self.task_id,
+            map_index=self.map_index,
+            try_number=self.try_number,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TaskRequest:
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TryReport:
+    """How the try ended, as the child saw it. `state` None: the try never started."""
+
+    state: str | None
+    info: str | None = None
+    retry_allowed: bool = True
+    skip: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "skip": list(self.skip)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TryReport:
+        return cls(
+            state=data.get("state"),
+            info=data.get("info"),
+            retry_allowed=bool(data.get("retry_allowed", True)),
+            skip=tuple(data.get("skip") or ()),
+        )
+
+
+def warm_up() -> None:
+    """Import and build, once, what every try needs (a worker calls this before forking).
+
+    Without it each forked child would import the HTTP stack, Jinja and the like itself:
+    about 100 ms per try instead of a few.
+    """
+    import airflow_sc.sdk.templating  # noqa: F401 - Jinja, used to render every task
+
+    ExecutionApiClient("http://127.0.0.1", ti_id="warm-up", token="").close()
+
+
+def run_try(request: TaskRequest, report: Callable[[TryReport], None]) -> None:
+    """Run one try in this (disposable) process; `report` gets the outcome once."""
+    masker = SecretsMasker()
+    log_file = capture_process_output(request.log_path(), masker)
+    client = ExecutionApiClient(
+        request.api_url, ti_id=request.ti_id, token=request.token, masker=masker
+    )
+    try:
+        report(_run(request, client))
+    finally:
+        client.close()
+        log_file.flush()
+
+
+def _run(request: TaskRequest, client: ExecutionApiClient) -> TryReport:
+    try:
+        context = client.start()
+    except TryNoLongerRunning as exc:
+        log.warning("Not running try %s: %s", request.ti_id, exc)
+        return TryReport(state=None, info=f"the try could not start: {exc}")
+    stop = threading.Event()
+    beat = threading.Thread(
+        target=_heartbeat, args=(client, request.heartbeat_interval, stop), daemon=True
+    )
+    beat.start()
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        outcome = _execute(context, client)
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        stop.set()
+    try:
+        client.finish(outcome.state, skip=outcome.skip)
+    except ExecutionApiError as exc:
+        log.warning("Could not record the try's state %s: %s", outcome.state.value, exc)
+    log.info("Task finished: %s", outcome.state.value)
+    return TryReport(
+        state=outcome.state.value,
+        info=_summary(outcome.error),
+        retry_allowed=outcome.retry_allowed,
+        skip=tuple(sorted(outcome.skip)),
+    )
+
+
+def _execute(context: TryContext, client: ExecutionApiClient) -> TaskOutcome:
+    try:
+        task, dag = _load_task(context)
+    except Exception as exc:
+        log.exception("Could not load task %s of DAG %s", context.task_id, context.dag_id)
+        retry = should_retry(context.try_number, context.max_tries)
+        return TaskOutcome(
+            state=_TI.UP_FOR_RETRY if retry else _TI.FAILED,
+            try_number=context.try_number,
+            duration=0.0,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+    return run_task(
+        task,
+        dag=dag,
+        run=context.run_info(),
+        try_number=context.try_number,
+        max_tries=context.max_tries,
+        client=client,
+        log=log,
+    )
+
+
+def _load_task(context: TryContext) -> tuple[Any, Any]:
+    if not context.dag_fileloc:
+        raise LookupError(f"DAG {context.dag_id!r} has no file recorded")
+    found = load_dag_files(Path(context.dag_fileloc))
+    dag = found.dags.get(context.dag_id)
+    if dag is None:
+        error = found.errors.get(Path(context.dag_fileloc).resolve())
+        raise LookupError(
+            f"DAG {context.dag_id!r} not found in {context.dag_fileloc}"
+            + (f":\n{error}" if error else "")
+        )
+    return dag.get_task(context.task_id), dag
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM kills at once
+    raise TaskTerminated("the task received SIGTERM")
+
+
+def _heartbeat(client: ExecutionApiClient, interval: float, stop: threading.Event) -> None:
+    while not stop.wait(interval):
+        try:
+            client.heartbeat()
+        except TryNoLongerRunning:
+            log.error("The try is no longer running on the server (cleared?); stopping")
+            os.killpg(os.getpgrp(), signal.SIGTERM)
+            return
+        except Exception as exc:
+            log.warning("Heartbeat failed: %s", exc)
+
+
+def _summary(error: str | None) -> str | None:
+    if not error:
+        return None
+    lines = [line for line in error.strip().splitlines() if line.strip()]
+    return lines[-1][:1000] if lines else None
+
+
+def report_to_fd(fd: int) -> Callable[[TryReport], None]:
+    """A `report` callable writing the JSON report to a pipe (the forked child's way)."""
+
+    def write(result: TryReport) -> None:
+        with os.fdopen(fd, "wb") as out:
+            out.write(json.dumps(result.to_json()).encode())
+
+    return write

@@ -1,0 +1,385 @@
+"""The local executor with real worker processes, a real execution API and a real database.
+
+Each test drives the executor through its port (submit / events / terminate) the way the
+scheduler does, and checks what a user would see: the task's state in the database, its
+log file, its XComs, and that no process of the task survives.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import pytest
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from airflow_sc.db import Database
+from airflow_sc.db.engine import open_database
+from airflow_sc.domain import TaskInstanceState
+from airflow_sc.executors.base import TaskEvent
+from airflow_sc.executors.local import LocalExecutor, worker_environment
+from airflow_sc.secrets import Connection, InMemoryBackend
+from airflow_sc.task_runner.logs import try_log_path
+from airflow_sc.testing import open_service_group
+from tests.executors.world import (
+    DAG_ID,
+    ServedApi,
+    add_run,
+    add_ti,
+    serve_execution_api,
+    ti_row,
+    workload,
+)
+
+pytestmark = pytest.mark.anyio
+
+_TI = TaskInstanceState
+
+
+@pytest.fixture
+async def db(sqlite_database_url: str) -> AsyncIterator[Database]:
+    async with open_database(sqlite_database_url) as database:
+        await add_run(database)
+        yield database
+
+
+PASSWORD = "s3cr3t-pass-word"
+
+
+@pytest.fixture
+async def served(db: Database) -> AsyncIterator[ServedApi]:
+    warehouse = Connection("warehouse", "postgres", host="db.local", password=PASSWORD)
+    secrets = InMemoryBackend(connections={"warehouse": warehouse})
+    async with serve_execution_api(db, secrets=secrets) as served:
+        yield served
+
+
+#: Events still unread when an `open_local` block ended (the shutdown's reports).
+LEFTOVER: list[TaskEvent] = []
+
+
+@asynccontextmanager
+async def open_local(
+    served: ServedApi, logs: Path, **options: float
+) -> AsyncIterator[tuple[LocalExecutor, MemoryObjectReceiveStream[TaskEvent]]]:
+    send, receive = anyio.create_memory_object_stream[TaskEvent](1000)
+    executor = LocalExecutor(
+        parallelism=int(options.pop("parallelism", 2)),
+        api_url=served.url,
+        issue_token=served.api.tokens.issue,
+        base_log_folder=logs,
+        heartbeat_interval=0.2,
+        terminate_grace=options.pop("terminate_grace", 1.0),
+        shutdown_grace=options.pop("shutdown_grace", 5.0),
+    )
+    LEFTOVER.clear()
+    with receive:
+        async with open_service_group() as tg:
+            await tg.start(executor.serve, send)
+            yield executor, receive
+        LEFTOVER.extend([event async for event in receive])
+
+
+async def until_done(
+    events: MemoryObjectReceiveStream[TaskEvent], ti_id: str, *, within: float = 20
+) -> list[TaskEvent]:
+    """This try's events up to and including its terminal one."""
+    seen: list[TaskEvent] = []
+    with anyio.fail_after(within):
+        async for event in events:
+            if event.ti_id != ti_id:
+                continue
+            seen.append(event)
+            if event.state is not _TI.RUNNING:
+                return seen
+    raise AssertionError(f"the event stream ended before {ti_id} finished: {seen}")
+
+
+def log_text(logs: Path, task_id: str, try_number: int = 1) -> str:
+    path = try_log_path(logs, dag_id=DAG_ID, run_id="run_1", task_id=task_id, try_number=try_number)
+    return path.read_text()
+
+
+def gone(pid: int) -> bool:
+    """The process no longer runs (absent, or a zombie waiting for init to reap it)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+async def wait_for_file(path: Path) -> str:
+    marker = anyio.Path(path)
+    with anyio.fail_after(20):
+        while not await marker.exists() or not await marker.read_text():
+            await anyio.sleep(0.02)
+    return await marker.read_text()
+
+
+@pytest.fixture
+async def any_db(database_url: str) -> AsyncIterator[Database]:
+    """SQLite and PostgreSQL (the other tests use SQLite only, to stay quick)."""
+    async with open_database(database_url) as database:
+        await add_run(database)
+        yield database
+
+
+async def test_a_task_succeeds_with_its_log_and_xcom_and_the_next_pulls_it(
+    any_db: Database, tmp_path: Path
+) -> None:
+    async with serve_execution_api(any_db) as served:
+        await _succeed_then_pull(any_db, served, tmp_path)
+
+
+async def _succeed_then_pull(db: Database, served: ServedApi, tmp_path: Path) -> None:
+    first = await add_ti(db, "succeed")
+    second = await add_ti(db, "pull")
+    async with open_local(served, tmp_path) as (executor, events):
+        await executor.submit([workload(first, "succeed")])
+        states = [e.state for e in await until_done(events, first)]
+        await executor.submit([workload(second, "pull")])
+        pulled = await until_done(events, second)
+
+    assert states == [_TI.RUNNING, _TI.SUCCESS]
+    assert pulled[-1].state is _TI.SUCCESS
+    assert (await ti_row(db, first)).state == "success"
+    assert "hello from the task" in log_text(tmp_path, "succeed")
+    assert "pulled {'answer': 42}" in log_text(tmp_path, "pull")
+    value = await served.api.handlers.get_xcom(
+        second, task_id="pull", key="return_value", map_index=-1
+    )
+    assert value == 43
+
+
+async def test_secrets_read_by_a_task_are_masked_in_its_log(
+    db: Database, served: ServedApi, tmp_path: Path
+) -> None:
+    ti_id = await add_ti(db, "read_secret")
+    async with open_local(served, tmp_path) as (executor, events):
+        await executor.submit([workload(ti_id, "read_secret")])
+        final = (await until_done(events, ti_id))[-1]
+
+    assert final.state is _TI.SUCCESS
+    text = log_text(tmp_path, "read_secret")
+    assert "the password is ***" in text
+    assert PASSWORD not in text
+
+
+async def test_a_raising_task_fails_with_its_traceback_in_the_log(
+    db: Database, served: ServedApi, tmp_path: Path
+) -> None:
+    ti_id = await add_ti(db, "boom")
+    async with open_local(served, tmp_path) as (executor, events):
+        await executor.submit([workload(ti_id, "boom")])
+        final = (await until_done(events, ti_id))[-1]
+
+    assert final.state is _TI.FAILED
+    assert "the task broke on purpose" in (final.info or "")
+    assert (await ti_row(db, ti_id)).state == "failed"
+    text = log_text(tmp_path, "boom")
+    assert "Traceback (most recent call last)" in text
+    assert "ValueError: the task broke on purpose" in text
+
+
+async def test_exit_and_segfault_fail_the_try_and_not_the_worker_pool(
+    db: Database, served: ServedApi, tmp_path: Path
+) -> None:
+    exits = await add_ti(db, "exit_3")
+    crashes = await add_ti(db, "segfault")
+    after = await add_ti(db, "succeed")
+    async with open_local(served, tmp_path, parallelism=1) as (executor, events):
+        await executor.submit([workload(exits, "exit_3")])
+        exited = (await until_done(events, exits))[-1]
+        await executor.submit([workload(crashes, "segfault")])
+        crashed = (await until_done(events, crashes))[-1]
+        await executor.submit([workload(after, "succeed")])
+        fine = (await until_done(events, after))[-1]
+
+    assert exited.state is _TI.FAILED
+    assert exited.info == "the task process exited with code 3 without reporting a result"
+    assert "about to exit" in log_text(tmp_path, "exit_3")
+    assert crashed.state is _TI.FAILED
+    assert "killed by SIGSEGV" in (crashed.info or "")
+    assert "Fatal Python error: Segmentation fault" in log_text(tmp_path, "segfault")
+    assert fine.state is _TI.SUCCESS  # the same single worker slot still runs tasks
+
+
+async def test_execution_timeout_kills_the_task_and_its_process_group(
+    db: Database, served: ServedApi, tmp_path: Path
+) -> None:
+    ti_id = await add_ti(db, "hang")
+    async with open_local(served, tmp_path) as (executor, events):
+        started = time.monotonic()
+        await executor.submit([workload(ti_id, "hang", execution_timeout=0.5)])
+        final = (await until_done(events, ti_id))[-1]
+        elapsed = time.monotonic() - started
+
+    assert final.state is _TI.FAILED
+    assert "execution_timeout of 0.5s exceeded" in (final.info or "")
+    assert final.retry_allowed
+    assert 0.5 <= elapsed < 5
+    pid = (await ti_row(db, ti_id)).pid
+    assert gone(pid)
+
+
+async def test_terminate_kills_a_task_that_ignores_sigterm_after_the_grace(
+    db: Database, served: ServedApi, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    await add_run(db, "run_2", conf={"marker": str(marker)})
+    ti_id = await add_ti(db, "ignore_sigterm", run_id="run_2")
+    async with open_local(served, tmp_path, terminate_grace=0.3) as (executor, events):
+        await executor.submit([workload(ti_id, "ignore_sigterm", run_id="run_2")])
+        await wait_for_file(marker)
+        await executor.terminate(ti_id, reason="stopped by the user")
+        final = (await until_done(events, ti_id))[-1]
+
+    assert final.state is _TI.FAILED
+    assert final.info == "stopped by the user (killed by SIGKILL)"
+    assert gone((await ti_row(db, ti_id)).pid)
+
+
+async def test_a_grandchild_forked_by_the_task_dies_with_it(
+    db: Database, served: ServedApi, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    await add_run(db, "run_2", conf={"marker": str(marker)})
+    ti_id = await add_ti(db, "fork_grandchild", run_id="run_2")
+    async with open_local(served, tmp_path) as (executor, events):
+        await executor.submit([workload(ti_id, "fork_grandchild", run_id="run_2")])
+        grandchild = int(await wait_for_file(marker))
+        assert not gone(grandchild)
+        await executor.terminate(ti_id, reason="stopped")
+        final = (await until_done(events, ti_id))[-1]
+
+    assert final.state is _TI.FAILED
+    with anyio.fail_after(5):
+        while not gone(grandchild):
+            await anyio.sleep(0.02)
+
+
+async def test_shutdown_lets_running_tasks_finish_within_the_grace(
+    db: Database, served: ServedApi, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    await add_run(db, "run_2", conf={"marker": str(marker), "seconds": 0.5})
+    ti_id = await add_ti(db, "slow", run_id="run_2")
+    async with open_local(served, tmp_path, shutdown_grace=10) as (executor, _):
+        await executor.submit([workload(ti_id, "slow", run_id="run_2")])
+        await wait_for_file(marker)
+    # Leaving the block cancelled the executor; the try still finished and was reported.
+    reported = [e.state for e in LEFTOVER if e.ti_id == ti_id]
+    assert reported == [_TI.RUNNING, _TI.SUCCESS]
+    assert (await ti_row(db, ti_id)).state == "success"
+
+
+async def test_shutdown_kills_what_outlives_the_grace_and_reports_it(
+    db: Database, served: ServedApi, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    await add_run(db, "run_2", conf={"marker": str(marker)})
+    ti_id = await add_ti(db, "ignore_sigterm", run_id="run_2")
+    started = time.monotonic()
+    async with open_local(served, tmp_path, shutdown_grace=0.2, terminate_grace=0.2) as (
+        executor,
+        _,
+    ):
+        await executor.submit([workload(ti_id, "ignore_sigterm", run_id="run_2")])
+        await wait_for_file(marker)
+    elapsed = time.monotonic() - started
+    final = [e for e in LEFTOVER if e.ti_id == ti_id][-1]
+    assert final.state is _TI.FAILED
+    assert "shut down" in (final.info or "")
+    assert elapsed < 10
+    assert gone((await ti_row(db, ti_id)).pid)
+
+
+async def test_a_dead_worker_is_replaced_and_its_try_fails_without_orphans(
+    db: Database, served: ServedApi, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    await add_run(db, "run_2", conf={"marker": str(marker)})
+    ti_id = await add_ti(db, "fork_grandchild", run_id="run_2")
+    after = await add_ti(db, "succeed")
+    async with open_local(served, tmp_path, parallelism=1) as (executor, events):
+        await executor.submit([workload(ti_id, "fork_grandchild", run_id="run_2")])
+        grandchild = int(await wait_for_file(marker))
+        (worker,) = executor.statistics().workers
+        os.kill(worker, signal.SIGKILL)
+        final = (await until_done(events, ti_id))[-1]
+        await executor.submit([workload(after, "succeed")])
+        fine = (await until_done(events, after))[-1]
+        (replacement,) = executor.statistics().workers
+
+    assert final.state is _TI.FAILED
+    assert final.info == "the worker process running the task died"
+    assert fine.state is _TI.SUCCESS
+    assert replacement != worker
+    task_pid = (await ti_row(db, ti_id)).pid
+    with anyio.fail_after(5):
+        while not (gone(grandchild) and gone(task_pid)):
+            await anyio.sleep(0.02)
+
+
+async def test_the_reason_a_task_was_stopped_is_in_its_log(
+    db: Database, served: ServedApi, tmp_path: Path
+) -> None:
+    ti_id = await add_ti(db, "hang")
+    async with open_local(served, tmp_path) as (executor, events):
+        await executor.submit([workload(ti_id, "hang", execution_timeout=0.3)])
+        await until_done(events, ti_id)
+
+    text = log_text(tmp_path, "hang")
+    assert "Stopping the task: execution_timeout of 0.3s exceeded" in text
+    assert "TaskTerminated: the task received SIGTERM" in text
+
+
+def test_task_processes_do_not_inherit_the_database_url_or_other_settings() -> None:
+    environ = {
+        "PATH": "/usr/bin",
+        "AIRFLOW_SC__DATABASE__URL": "postgresql://user:pw@db/airflow",
+        "AIRFLOW_SC__API__SECRET_KEY": "signing",
+        "AIRFLOW_CONN_WAREHOUSE": "postgres://h",
+    }
+    assert worker_environment(environ) == {
+        "PATH": "/usr/bin",
+        "AIRFLOW_CONN_WAREHOUSE": "postgres://h",
+    }
+
+
+async def test_terminating_a_try_still_waiting_for_a_worker_never_starts_it(
+    db: Database, served: ServedApi, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    await add_run(db, "run_2", conf={"marker": str(marker), "seconds": 0.3})
+    busy = await add_ti(db, "slow", run_id="run_2")
+    waiting = await add_ti(db, "succeed")
+    async with open_local(served, tmp_path, parallelism=1) as (executor, events):
+        await executor.submit(
+            [workload(busy, "slow", run_id="run_2"), workload(waiting, "succeed")]
+        )
+        await wait_for_file(marker)
+        assert executor.open_slots() == 0
+        await executor.terminate(waiting, reason="cancelled before it started")
+        seen: list[TaskEvent] = []
+        with anyio.fail_after(20):
+            async for event in events:
+                seen.append(event)
+                if event.ti_id == busy and event.state is not _TI.RUNNING:
+                    break
+
+    stopped = [e for e in seen if e.ti_id == waiting]
+    assert [e.state for e in stopped] == [_TI.FAILED]
+    assert stopped[0].info == "cancelled before it started"
+    assert seen[-1].state is _TI.SUCCESS
+    assert (await ti_row(db, waiting)).state == "queued"  # never started: the scheduler decides
