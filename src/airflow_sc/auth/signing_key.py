@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import secrets
-import tempfile
 from pathlib import Path
 from typing import Final
+
+from airflow_sc.keyfiles import load_or_create_key_file
 
 __all__ = ["SIGNING_KEY_FILE", "SigningKeyError", "load_or_create_signing_key"]
 
@@ -25,30 +25,12 @@ def load_or_create_signing_key(home: Path, configured: str | None) -> str:
     """
     if configured is not None and configured.strip():
         return configured.strip()
-    path = home.expanduser() / SIGNING_KEY_FILE
-    try:
-        return _read_key(path)
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd, name = tempfile.mkstemp(prefix=f".{SIGNING_KEY_FILE}.", dir=path.parent)  # mode 0600
-    temporary = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(key + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(temporary, path)
-    except FileExistsError:
-        return _read_key(path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return key
+    return load_or_create_key_file(
+        home.expanduser() / SIGNING_KEY_FILE, lambda: secrets.token_urlsafe(48), _check_key
+    )
 
 
-def _read_key(path: Path) -> str:
-    key = path.read_text(encoding="ascii").strip()
+def _check_key(key: str, path: Path) -> None:
     if not key:
         raise SigningKeyError(f"{path} is empty: delete it to generate a new signing key")
     if path.stat().st_mode & 0o077:
@@ -56,4 +38,3 @@ def _read_key(path: Path) -> str:
             f"{path} is readable by other users: run chmod 600 {path} (anyone holding the "
             "key can sign API tokens)"
         )
-    return key

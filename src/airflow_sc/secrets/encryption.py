@@ -11,13 +11,12 @@ kept in `<home>/fernet.key` (mode 0600); a value that no configured key decrypts
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Final
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from airflow_sc.keyfiles import load_or_create_key_file
 from airflow_sc.secrets.errors import DecryptionError, FernetKeyError
 
 __all__ = ["FERNET_KEY_FILE", "SecretsCipher", "generate_fernet_key", "load_or_create_fernet_key"]
@@ -82,32 +81,12 @@ def load_or_create_fernet_key(home: Path, configured: str | None) -> str:
     if configured is not None and configured.strip():
         SecretsCipher(configured)  # validate now, not at the first secret
         return configured.strip()
-    path = home.expanduser() / FERNET_KEY_FILE
-    try:
-        return _read_key(path)
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = generate_fernet_key()
-    # Write a private temporary file, then link it into place: the key file appears whole
-    # or not at all, and of two processes starting at once exactly one key wins.
-    fd, name = tempfile.mkstemp(prefix=f".{FERNET_KEY_FILE}.", dir=path.parent)  # mode 0600
-    temporary = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(key + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(temporary, path)
-    except FileExistsError:
-        return _read_key(path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return key
+    return load_or_create_key_file(
+        home.expanduser() / FERNET_KEY_FILE, generate_fernet_key, _check_key
+    )
 
 
-def _read_key(path: Path) -> str:
-    key = path.read_text(encoding="ascii").strip()
+def _check_key(key: str, path: Path) -> None:
     if not key:
         raise FernetKeyError(f"{path} is empty: restore the key or delete the file")
     SecretsCipher(key)
@@ -116,4 +95,3 @@ def _read_key(path: Path) -> str:
             f"{path} is readable by other users: run chmod 600 {path} (it holds the key "
             "that decrypts every stored password)"
         )
-    return key
