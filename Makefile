@@ -33,10 +33,24 @@ unit: $(VENV)/.installed-dev
 
 test: lint type unit
 
+# The workloads of WORKLOADS.md (W1, W2, W3, W1a, W2a) x {SQLite, PostgreSQL} x {asyncio,
+# trio}, 3 runs each, then the database ceiling, API latency with and without W1 running
+# and the component benchmarks. Results: benchmarks/results/*.json; docs/performance.md.
 bench: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.workloads --workload all --database both --backend both --repeat 3
+	$(BIN)/python benchmarks/db_ceiling.py
+	$(BIN)/python -m benchmarks.api_latency --under W1
+	$(BIN)/python benchmarks/scheduler_throughput.py
+	$(BIN)/python benchmarks/executor_overhead.py
 	$(BIN)/python benchmarks/db_roundtrips.py
 	$(BIN)/python benchmarks/dag_parsing.py
 	$(BIN)/python benchmarks/secrets_lookups.py
+
+# A reduced set in well under two minutes: W2, W2a and a 10-DAG W1 on SQLite and asyncio,
+# one run each, and a short database ceiling.
+bench-quick: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.workloads --workload W2,W2a,W1 --dags 10 --repeat 1
+	$(BIN)/python benchmarks/db_ceiling.py --seconds 1 --connections 1,8 --batch 1
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,36 +1,29 @@
 """REST API latency under 50 concurrent clients: GET /api/v2/dags and POST .../dagRuns.
 
-    python benchmarks/api_latency.py [--database sqlite|postgres|both] [--dags 50]
-        [--tasks 20] [--clients 50] [--requests 1000] [--seconds 30] [--backend asyncio|trio]
+    python -m benchmarks.api_latency [--under W1] [--database sqlite|postgres|both]
+        [--dags 50] [--tasks 20] [--clients 50] [--requests 1000] [--seconds 30]
+        [--backend asyncio|trio]
 
 For each database (PostgreSQL only if 127.0.0.1:5432 answers), in a fresh AIRFLOW_SC_HOME:
 
-1. writes `--dags` generated DAG files (`--tasks` EmptyOperator tasks in a chain each,
-   no schedule), starts a real `airflow-sc run` subprocess on a free 127.0.0.1 port and
-   waits until the DAG processor has stored every DAG;
+1. writes `--dags` target DAG files (`--tasks` EmptyOperator tasks in a chain each, no
+   schedule; they stay paused, so the runs the clients trigger stay queued), starts a real
+   `airflow-sc run` subprocess on a free 127.0.0.1 port and waits until the DAG processor
+   has stored every DAG;
 2. creates a user with `airflow-sc users create` and logs in through `POST /auth/token`;
 3. without load: `--clients` httpx clients send `--requests` requests (or stop after
-   `--seconds`) to GET /api/v2/dags, then to POST /api/v2/dags/{id}/dagRuns (DAGs paused,
-   so the triggered runs stay queued);
-4. with a W1-like load: unpauses the DAGs and triggers one run of each at once (50 x 20
-   task instances), then measures the same while those runs execute. When the process
-   has no scheduler (the health endpoint reports none), this phase is skipped and the
-   result says so.
+   `--seconds`) to GET /api/v2/dags, then to POST /api/v2/dags/{id}/dagRuns of the targets;
+4. with `--under W1` (or another workload of `benchmarks.workloads`): the workload's DAG
+   files are written too; after the idle phase they are unpaused and one run of each is
+   triggered at once, and the same two measurements repeat while those runs execute. The
+   result says how many of the workload's task instances succeeded during each
+   measurement and by its end (end_date read from the database afterwards): a
+   measurement after the load is not one under load, and one during which the load made
+   no progress says the API starved the scheduler.
 
 Prints a table and writes JSON to `benchmarks/results/api_latency-<timestamp>.json`.
-Every request goes to 127.0.0.1; loops are bounded in count and time.
-
-Measured on the 2-core machine (2026-11-23, asyncio, 50 DAGs x 20 tasks, 50 clients,
-1000 requests each; the clients share the 2 cores with the server):
-
-| database | endpoint | req/s | p50 | p99 |
-|---|---|---|---|---|
-| SQLite | GET /api/v2/dags (limit 50) | 170 | 114 ms | 1868 ms |
-| SQLite | POST /api/v2/dags/{id}/dagRuns | 138 | 360 ms | 1756 ms |
-| PostgreSQL | GET /api/v2/dags (limit 50) | 219 | 200 ms | 1199 ms |
-| PostgreSQL | POST /api/v2/dags/{id}/dagRuns | 156 | 308 ms | 615 ms |
-
-No errors. The W1 phase was skipped: `airflow-sc run` had no scheduler yet.
+Every request goes to 127.0.0.1; loops are bounded in count and time. The clients share
+the machine's cores with the server.
 """
 
 from __future__ import annotations
@@ -49,6 +42,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -74,6 +68,13 @@ class Figures:
     p50_ms: float
     p99_ms: float
     max_ms: float
+    #: When the measured requests began and ended (UTC, ISO 8601).
+    started_at: str = ""
+    ended_at: str = ""
+    #: Task instances of the load workload that succeeded during this measurement, and
+    #: by its end (read from the database afterwards: end_date inside the window).
+    load_task_instances_during: int | None = None
+    load_task_instances_done: int | None = None
 
 
 @dataclass
@@ -83,6 +84,7 @@ class Result:
     dags: int
     tasks_per_dag: int
     clients: int
+    under: str | None = None
     figures: list[Figures] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -107,6 +109,15 @@ def write_dags(folder: Path, dags: int, tasks: int) -> list[str]:
             f"    chain(*[EmptyOperator(task_id=f't{{i:02d}}') for i in range({tasks})])\n"
         )
     return dag_ids
+
+
+def write_load_dags(folder: Path, under: str | None) -> list[str]:
+    """The DAG files of the load workload (`benchmarks.workloads`), if any."""
+    if under is None:
+        return []
+    from benchmarks.workloads.shapes import WORKLOADS, write_dag_files
+
+    return write_dag_files(WORKLOADS[under], folder)
 
 
 def postgres_reachable() -> bool:
@@ -257,10 +268,14 @@ async def measure_phase(
     ):
         # A short warm-up (connections, caches) that is not counted.
         await hammer(http, send, clients=args.clients, requests=args.clients, seconds=5)
+        started_at = datetime.now(UTC)
         latencies, statuses, seconds = await hammer(
             http, send, clients=args.clients, requests=args.requests, seconds=args.seconds
         )
-        figures.append(summarize(endpoint, phase, latencies, statuses, seconds))
+        measured = summarize(endpoint, phase, latencies, statuses, seconds)
+        measured.started_at = started_at.isoformat()
+        measured.ended_at = datetime.now(UTC).isoformat()
+        figures.append(measured)
     return figures
 
 
@@ -270,24 +285,70 @@ async def scheduler_running(http: httpx.AsyncClient) -> bool:
     return scheduler.get("status") == "healthy"
 
 
-async def finished_task_instances(http: httpx.AsyncClient) -> int:
-    page = await http.get(
-        "/api/v2/dags/~/dagRuns/~/taskInstances", params={"state": "success", "limit": 1}
-    )
-    return int(page.json().get("total_entries") or 0)
+async def run_under_load(
+    http: httpx.AsyncClient,
+    dag_ids: list[str],
+    load_ids: list[str],
+    database_url: str,
+    result: Result,
+    args: argparse.Namespace,
+) -> None:
+    """Unpause and trigger the workload's DAGs, then measure again while their runs execute."""
+    if not await scheduler_running(http):
+        result.notes.append(f"{args.under} phase skipped: no healthy scheduler")
+        return
+    for dag_id in load_ids:
+        (await http.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False})).raise_for_status()
+    async with anyio.create_task_group() as tg:
+        for dag_id in load_ids:
+            tg.start_soon(
+                partial(http.post, f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None})
+            )
+    load_phase = f"{args.under.lower()}_load"
+    measured = await measure_phase(http, dag_ids, load_phase, args)
+    ends = await anyio.to_thread.run_sync(partial(load_end_dates, database_url, set(load_ids)))
+    expected = args.load_task_instances
+    for figures in measured:
+        began = datetime.fromisoformat(figures.started_at)
+        ended = datetime.fromisoformat(figures.ended_at)
+        figures.load_task_instances_during = sum(1 for end in ends if began <= end < ended)
+        figures.load_task_instances_done = sum(1 for end in ends if end < ended)
+        result.figures.append(figures)
+        result.notes.append(
+            f"{figures.endpoint} under {args.under}: {figures.load_task_instances_during} task "
+            f"instances of it succeeded during the measurement, "
+            f"{figures.load_task_instances_done} of {expected} by its end"
+        )
+
+
+def load_end_dates(database_url: str, dag_ids: set[str]) -> list[datetime]:
+    """end_date of every successful task instance of `dag_ids`, from the database."""
+    from benchmarks.workloads.database import Metadata
+
+    metadata = Metadata(database_url)
+    try:
+        return [
+            t.end
+            for t in metadata.task_timings()
+            if t.dag_id in dag_ids and t.state == "success" and t.end is not None
+        ]
+    finally:
+        metadata.close()
 
 
 async def run_database(database: str, url: str | None, args: argparse.Namespace) -> Result:
-    result = Result(database, args.backend, args.dags, args.tasks, args.clients)
+    result = Result(database, args.backend, args.dags, args.tasks, args.clients, args.under)
     with tempfile.TemporaryDirectory(prefix="api-latency-") as tmp:
         home = Path(tmp)
         dag_ids = write_dags(home / "dags", args.dags, args.tasks)
+        load_ids = write_load_dags(home / "dags", args.under)
         port = free_port()
         env = {
             **os.environ,
             "AIRFLOW_SC_HOME": str(home),
             "AIRFLOW_SC__API__PORT": str(port),
             "AIRFLOW_SC__CORE__LOAD_EXAMPLES": "false",
+            "AIRFLOW_SC__DAG_PROCESSOR__DAGS_ARE_PAUSED_AT_CREATION": "true",
             "AIRFLOW_SC__LOGGING__LEVEL": "WARNING",
         }
         if url is not None:
@@ -326,35 +387,14 @@ async def run_database(database: str, url: str | None, args: argparse.Namespace)
 
                 async def parsed() -> bool:
                     page = await http.get("/api/v2/dags", params={"limit": 1})
-                    return page.status_code == 200 and page.json()["total_entries"] >= args.dags
+                    total = args.dags + len(load_ids)
+                    return page.status_code == 200 and page.json()["total_entries"] >= total
 
                 await wait_until("every DAG was parsed", parsed, seconds=180, process=process)
-                for dag_id in dag_ids:
-                    (
-                        await http.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": True})
-                    ).raise_for_status()
-
                 result.figures += await measure_phase(http, dag_ids, "idle", args)
-
-                if not await scheduler_running(http):
-                    result.notes.append(
-                        "W1 load phase skipped: `airflow-sc run` reports no healthy scheduler "
-                        "(the scheduler and executors are not wired into it yet)"
-                    )
-                    return result
-                for dag_id in dag_ids:
-                    (
-                        await http.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False})
-                    ).raise_for_status()
-                before = await finished_task_instances(http)
-                for dag_id in dag_ids:
-                    await http.post(
-                        f"/api/v2/dags/{dag_id}/dagRuns",
-                        json={"dag_run_id": "w1", "logical_date": None},
-                    )
-                result.figures += await measure_phase(http, dag_ids, "w1_load", args)
-                done = await finished_task_instances(http) - before
-                result.notes.append(f"task instances finished during the load phase: {done}")
+                if load_ids:
+                    database_url = url or f"sqlite:///{home / 'airflow-sc.db'}"
+                    await run_under_load(http, dag_ids, load_ids, database_url, result, args)
     return result
 
 
@@ -402,10 +442,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=30.0)
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--under",
+        choices=["W1", "W1a", "W3"],
+        default=None,
+        help="also measure while this workload of benchmarks.workloads runs",
+    )
+    args = parser.parse_args(argv)
+    args.load_task_instances = 0
+    if args.under is not None:
+        from benchmarks.workloads.shapes import WORKLOADS
+
+        args.load_task_instances = WORKLOADS[args.under].task_instances
+    return args
 
 
 if __name__ == "__main__":
+    if not __package__:
+        # Run as a script: make `benchmarks.workloads` importable from the checkout.
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     arguments = parse_args()
     measured = anyio.run(main, arguments)
     print_table(measured)

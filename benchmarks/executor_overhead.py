@@ -1,33 +1,38 @@
 """What running one try costs: warm fork vs a fresh interpreter, and the execution API's HTTP.
 
     python benchmarks/executor_overhead.py [--tasks N] [--backend asyncio|trio]
+        [--channel pipe|http] [--repeat N]
 
 Measures, on a throwaway SQLite database and the execution API on 127.0.0.1:
 1. spawn cost alone: `fork()` of a warm worker vs a fresh `python` that imports the task
    runner (what a per-task interpreter would pay before running any user code);
 2. local executor, one try at a time: submit -> SUCCESS event latency (p50/p95) for a
    trivial task (start, load DAG file, run, finish through the API, report);
-3. local executor, parallelism 8: tries per second for N trivial tasks, and CPU-seconds
-   per try of this process plus its workers and their children;
+3. local executor, parallelism 8: tries per second for N trivial tasks, p50/p95 from the
+   batch's submit to each try's SUCCESS event, and CPU-seconds per try of the whole
+   process tree (this process, the workers, the forked children; psutil, so the workers'
+   start-up is left out: it is paid once, not per try); the median of `--repeat` runs;
 4. the execution API per call: a heartbeat over HTTP (httpx) vs the handler called directly.
 
 Prints JSON and writes it to `benchmarks/results/executor_overhead-<timestamp>.json`.
 
-Measured on the 2-core machine (2026-11-23, SQLite; asyncio / trio):
+Measured on the 2-core machine (2026-11-24, SQLite, asyncio, parallelism 8, 200 trivial
+tries, median of 3 runs; the machine was shared, load average 1-4 on 2 cores):
 
-| figure | asyncio | trio |
-|---|---|---|
-| fork of a warm worker | 2.1 ms | 2.4 ms |
-| new interpreter importing the runner (bare `python -c pass`) | 406 (9.5) ms | 535 (11.7) ms |
-| one try, submit -> SUCCESS event, p50 / p95 | 23 / 28 ms | 25 / 34 ms |
-| parallelism 8, 200 trivial tries | 62 tries/s | 66 tries/s |
-| CPU per try, this process + workers + children (incl. worker start-up) | 45 ms | 44 ms |
-| heartbeat over HTTP / handler called directly | 44.5* / 0.7 ms | 2.7 / 0.5 ms |
+| figure | before (HTTP, per-try import) | http | pipe (default) |
+|---|---|---|---|
+| one try alone, submit -> SUCCESS p50 / p95 | 22 / 28 ms | 18 / 26 ms | 14 / 21 ms (trio 10 / 12) |
+| tries per second | 66 | 81 | 146 (trio 116) |
+| CPU per try, whole tree | 25.4 ms | 19.8 ms | 11.6 ms (trio 12.0) |
+| - of which the executor process (API server included) | 5.4 ms | 4.9 ms | 2.6 ms |
+| - the workers (fork, relay, reaping) | 2.6 ms | 2.1 ms | 2.7 ms |
+| - the forked children | 17.2 ms | 12.9 ms | 6.3 ms |
 
-*asyncio + hypercorn on a listening socket without TCP_NODELAY: Nagle and delayed ACKs
-add ~40 ms to some requests; with TCP_NODELAY set on the socket it is 2-3.5 ms.
-So: forking a warm worker is ~200x cheaper than a fresh interpreter that imports the task
-runner, and the HTTP hop of the execution API costs ~2 ms of a 20-25 ms try.
+"before" is the code before the local channel and the workers' DAG import cache; "http"
+has the cache (and Jinja's extension module imported by the worker) but still sends the
+execution API calls over HTTP. What is left is mostly the kernel's: a fork plus exit of the
+warm worker (about 40 MB resident) costs 2.5-3.5 ms of CPU here (parent and child) before
+the try does anything, and the child's copy-on-write faults (~1400 per try) about as much.
 """
 
 from __future__ import annotations
@@ -35,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -48,6 +52,7 @@ from typing import Any
 
 import anyio
 import httpx
+import psutil
 from sqlalchemy import insert
 
 from airflow_sc.api.execution import (
@@ -62,7 +67,7 @@ from airflow_sc.db.engine import open_database
 from airflow_sc.db.models import dag, dag_run, task_instance
 from airflow_sc.domain import TaskInstanceKey, TaskInstanceState
 from airflow_sc.executors.base import TaskEvent, Workload
-from airflow_sc.executors.local import LocalExecutor
+from airflow_sc.executors.local import LocalChannel, LocalExecutor
 from airflow_sc.runtime import serve_http
 from airflow_sc.testing.databases import copy_sqlite_template, migrate_sqlite_template
 
@@ -153,17 +158,18 @@ def workloads(ids: list[str], run_id: str, fileloc: str) -> list[Workload]:
     ]
 
 
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def tree_cpu(pids: tuple[int, ...]) -> dict[str, float]:
+    """CPU-seconds of this process, of the workers `pids`, and of the children they reaped."""
+    own = psutil.Process().cpu_times()
+    out = {"executor": own.user + own.system, "workers": 0.0, "children": 0.0}
+    for pid in pids:
+        times = psutil.Process(pid).cpu_times()
+        out["workers"] += times.user + times.system
+        out["children"] += times.children_user + times.children_system
+    return out
 
 
-def self_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-async def bench(tasks: int, workdir: Path) -> dict[str, Any]:
+async def bench(tasks: int, workdir: Path, channel: LocalChannel, repeat: int) -> dict[str, Any]:
     url = copy_sqlite_template(migrate_sqlite_template(workdir), workdir)
     fileloc = workdir / "bench_dag.py"
     fileloc.write_text(DAG_FILE + "\n# airflow\n")
@@ -179,8 +185,14 @@ async def bench(tasks: int, workdir: Path) -> dict[str, Any]:
         app = create_execution_app(ExecutionApi(handlers, tokens))
         async with anyio.create_task_group() as tg:
             endpoint = await tg.start(_serve, app)
-            out["latency"] = await _latency(db, endpoint.url, tokens, workdir, fileloc, 30)
-            out["throughput"] = await _throughput(db, endpoint.url, tokens, workdir, fileloc, tasks)
+            api = ExecutionApi(handlers, tokens)
+            make = _factory(endpoint.url, api, channel, workdir / "logs")
+            out["latency"] = await _latency(db, make, fileloc, 30)
+            runs = [await _throughput(db, make, fileloc, tasks, i) for i in range(repeat)]
+            out["throughput_runs"] = runs
+            out["throughput"] = {
+                key: statistics.median(run[key] for run in runs) for key in runs[0]
+            }
             out["api"] = await _api_cost(db, endpoint.url, tokens, handlers)
             tg.cancel_scope.cancel()
     return out
@@ -197,22 +209,29 @@ async def _serve(app: Any, *, task_status: Any) -> None:
     )
 
 
-def _executor(url: str, tokens: ExecutionTokens, logs: Path, parallelism: int) -> LocalExecutor:
-    return LocalExecutor(
-        parallelism=parallelism,
-        api_url=url,
-        issue_token=tokens.issue,
-        base_log_folder=logs,
-        heartbeat_interval=30,
-    )
+Factory = Any  # (parallelism) -> LocalExecutor
 
 
-async def _latency(
-    db: Database, url: str, tokens: ExecutionTokens, workdir: Path, fileloc: Path, count: int
-) -> dict[str, float]:
+def _factory(url: str, api: ExecutionApi, channel: LocalChannel, logs: Path) -> Factory:
+    def make(parallelism: int) -> LocalExecutor:
+        return LocalExecutor(
+            parallelism=parallelism,
+            channel=channel,
+            api_url=url,
+            handlers=api.handlers,
+            issue_token=api.tokens.issue,
+            verify_token=api.tokens.verify,
+            base_log_folder=logs,
+            heartbeat_interval=30,
+        )
+
+    return make
+
+
+async def _latency(db: Database, make: Factory, fileloc: Path, count: int) -> dict[str, float]:
     ids = await add_tis(db, count, "latency")
     send, receive = anyio.create_memory_object_stream[TaskEvent](100)
-    executor = _executor(url, tokens, workdir / "logs", 1)
+    executor = make(1)
     samples = []
     with receive:
         async with anyio.create_task_group() as tg:
@@ -234,32 +253,40 @@ async def _latency(
 
 
 async def _throughput(
-    db: Database, url: str, tokens: ExecutionTokens, workdir: Path, fileloc: Path, count: int
+    db: Database, make: Factory, fileloc: Path, count: int, index: int
 ) -> dict[str, float]:
-    ids = await add_tis(db, count, "throughput")
+    run_id = f"throughput-{index}"
+    ids = await add_tis(db, count, run_id)
     send, receive = anyio.create_memory_object_stream[TaskEvent](count * 2)
-    executor = _executor(url, tokens, workdir / "logs", 8)
+    executor = make(8)
+    latencies = []
     with receive:
         async with anyio.create_task_group() as tg:
             await tg.start(executor.serve, send)
-            cpu_before = self_cpu() + children_cpu()
+            workers = executor.statistics().workers
+            cpu_before = tree_cpu(workers)
             started = time.perf_counter()
-            await executor.submit(workloads(ids, "throughput", str(fileloc)))
-            done = 0
+            await executor.submit(workloads(ids, run_id, str(fileloc)))
             async for event in receive:
                 if event.state is not TaskInstanceState.RUNNING:
-                    done += 1
-                    if done == count:
+                    assert event.state is TaskInstanceState.SUCCESS, event
+                    latencies.append(time.perf_counter() - started)
+                    if len(latencies) == count:
                         break
             elapsed = time.perf_counter() - started
+            # Every child was reaped by its worker before the worker reported it.
+            cpu_after = tree_cpu(workers)
             tg.cancel_scope.cancel()
-    # Children's CPU is counted once they are reaped (the workers at shutdown).
-    cpu = self_cpu() + children_cpu() - cpu_before
+    latencies.sort()
+    cpu = {part: cpu_after[part] - cpu_before[part] for part in cpu_before}
     return {
         "tasks": count,
         "seconds": elapsed,
         "per_second": count / elapsed,
-        "cpu_ms_per_try_incl_workers": cpu / count * 1e3,
+        "cpu_ms_per_try": sum(cpu.values()) / count * 1e3,
+        **{f"cpu_ms_per_try_{part}": seconds / count * 1e3 for part, seconds in cpu.items()},
+        "submit_to_success_p50_ms": statistics.median(latencies) * 1e3,
+        "submit_to_success_p95_ms": latencies[int(len(latencies) * 0.95) - 1] * 1e3,
     }
 
 
@@ -288,11 +315,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
+    parser.add_argument("--channel", choices=("pipe", "http"), default="pipe")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-spawn", action="store_true", help="skip the spawn-cost part")
     args = parser.parse_args()
-    result: dict[str, Any] = {"backend": args.backend, "database": "sqlite"}
-    result["spawn"] = spawn_costs(100)
+    result: dict[str, Any] = {
+        "backend": args.backend,
+        "database": "sqlite",
+        "channel": args.channel,
+        "load_average": os.getloadavg(),
+    }
+    if not args.no_spawn:
+        result["spawn"] = spawn_costs(100)
     with tempfile.TemporaryDirectory() as tmp:
-        result.update(anyio.run(bench, args.tasks, Path(tmp), backend=args.backend))
+        result.update(
+            anyio.run(bench, args.tasks, Path(tmp), args.channel, args.repeat, backend=args.backend)
+        )
     print(json.dumps(result, indent=2))
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")

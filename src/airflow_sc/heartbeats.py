@@ -11,6 +11,8 @@ import anyio
 from airflow_sc.db import Database
 from airflow_sc.db.queries import jobs
 
+__all__ = ["JobLost", "open_job", "utcnow"]
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -27,7 +29,9 @@ async def open_job(
     """Register a job row, beat it every `interval` seconds, and close it on exit.
 
     The row ends `success` after a normal exit and `failed` after an error; a process that
-    dies without closing it is recognised by its stale heartbeat.
+    dies without closing it is recognised by its stale heartbeat. If another process ends
+    the job while it runs (it judged the heartbeat stale and adopted its work), the body is
+    cancelled and `JobLost` raised.
     """
     job_id = await jobs.start_job(db, job_type, now=clock())
     state = "failed"
@@ -44,7 +48,18 @@ async def open_job(
             await jobs.finish_job(db, job_id, state=state, now=clock())
 
 
+class JobLost(Exception):
+    """Another process ended this component's job: its heartbeat was judged stale."""
+
+
 async def _beat(db: Database, job_id: int, interval: float, clock: Callable[[], datetime]) -> None:
     while True:
         await anyio.sleep(interval)
-        await jobs.heartbeat(db, job_id, now=clock())
+        if not await jobs.heartbeat(db, job_id, now=clock()):
+            # Another scheduler has already adopted (reset) this job's task instances: going
+            # on would run that work a second time. Stop; a restart registers a new job.
+            raise JobLost(
+                f"job {job_id} was marked failed by another process after its heartbeat "
+                "went stale (longer than scheduler.heartbeat_timeout); stopping so that its "
+                "work is not run twice"
+            )

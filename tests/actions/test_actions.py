@@ -13,6 +13,7 @@ from airflow_sc.actions import (
     mark_dag_run,
     mark_task_instances,
     set_dag_paused,
+    set_dags_paused,
     trigger_dag_run,
 )
 from airflow_sc.db import Database
@@ -112,7 +113,7 @@ async def test_mark_task_success_lets_the_run_go_on(db: Database, clock: FakeClo
         changed = await mark_task_instances(
             db, "manual", run.run_id, ["a"], "success", now=clock.now, wake=running.handle.wake
         )
-        assert changed == ["a"]
+        assert [(m.task_id, m.map_index) for m in changed] == [("a", -1)]
         await executor.wait_submitted(2)
         assert executor.submitted[1].key.task_id == "b"
         executor.release()  # a's own (late) report is ignored; b succeeds
@@ -147,3 +148,41 @@ async def test_paused_dag_does_not_start_triggered_runs(db: Database, clock: Fak
         await running.wait_run_state("manual", "success")
     with pytest.raises(DagNotFound):
         await set_dag_paused(db, "nope", True)
+
+
+async def test_mark_dry_run_and_skipped(db: Database, clock: FakeClock) -> None:
+    await store_dag(db, manual_dag(), now=clock.now)
+    executor = InMemoryExecutor(hold=True)
+    async with open_scheduler(db, [executor], clock) as running:
+        run = await trigger_dag_run(db, "manual", now=clock.now, wake=running.handle.wake)
+        await executor.wait_submitted(1)
+        preview = await mark_task_instances(
+            db, "manual", run.run_id, ["b"], "skipped", now=clock.now,
+            include_downstream=True, dry_run=True,
+        )  # fmt: skip
+        assert [m.task_id for m in preview] == ["b", "c"]
+        assert states(await tis(db, "manual"))["b"] is None  # the dry run wrote nothing
+        await mark_task_instances(
+            db, "manual", run.run_id, ["b"], "skipped", now=clock.now,
+            include_downstream=True, wake=running.handle.wake,
+        )  # fmt: skip
+        executor.release()
+        await running.wait_run_state("manual", "success")
+    assert states(await tis(db, "manual")) == {"a": "success", "b": "skipped", "c": "skipped"}
+
+
+async def test_a_finished_run_set_to_queued_runs_again(db: Database, clock: FakeClock) -> None:
+    await store_dag(db, manual_dag(), now=clock.now)
+    # Paused, the DAG's queued runs wait: what the actions wrote can be read back.
+    assert await set_dags_paused(db, ["manual", "nope"], True) == ["manual"]
+    executor = InMemoryExecutor()
+    async with open_scheduler(db, [executor], clock) as running:
+        run = await trigger_dag_run(db, "manual", now=clock.now, wake=running.handle.wake)
+        await mark_dag_run(db, "manual", run.run_id, "success", now=clock.now)
+        await mark_dag_run(db, "manual", run.run_id, "queued", now=clock.now)
+        (queued,) = await runs(db, "manual")
+        assert (queued["state"], queued["start_date"], queued["end_date"]) == ("queued", None, None)
+        unpaused = await set_dags_paused(db, ["manual"], False, wake=running.handle.wake)
+        assert unpaused == ["manual"]
+        (again,) = await running.wait_run_state("manual", "success")
+    assert again["start_date"] is not None

@@ -4,6 +4,8 @@
   `.headers(role)`); the database is `database_url` (migrated, SQLite and PostgreSQL).
 - `client`: an httpx client on it, authenticated as admin.
 - `clock`: the server's clock (a `FakeClock`; `.advance(seconds)` moves it).
+- `api_db` holds one user per role, named after it (`seed_role_users`), whose tokens
+  `role_token` issues; no password logs them in.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import httpx
 import pytest
 
 from airflow_sc.api import ApiContext, prepare_context, serve_api
-from airflow_sc.auth import Role, issue_token
+from airflow_sc.auth import Role, credential_stamp, issue_token
 from airflow_sc.config import load_settings
 from airflow_sc.db import Database
 from airflow_sc.db.engine import open_database
+from airflow_sc.db.queries.users import StoredUser, insert_user
 from airflow_sc.runtime import Shutdown
 from airflow_sc.testing import open_service_group
 
@@ -38,6 +41,29 @@ ONE_BACKEND_PER_DATABASE = pytest.mark.parametrize(
     ],
     indirect=True,
 )
+
+
+def seeded_hash(role: Role) -> str:
+    """The stored password hash of the seeded user of `role`: no password matches it."""
+    return f"unusable:{role.value}"
+
+
+async def seed_role_users(db: Database) -> None:
+    """One user per role, named after the role (`admin`, `op`, `user`, `viewer`)."""
+    for role in Role:
+        await insert_user(db, StoredUser(role.value, seeded_hash(role), role.value, START))
+
+
+def role_token(ctx: ApiContext, role: Role, now: datetime) -> str:
+    """A token of the seeded user of `role`, as `POST /auth/token` would issue it."""
+    return issue_token(
+        key=ctx.require_signing_key(),
+        username=role.value,
+        role=role,
+        now=now,
+        lifetime=ctx.token_lifetime,
+        stamp=credential_stamp(role.value, seeded_hash(role)),
+    )
 
 
 class FakeClock:
@@ -63,14 +89,8 @@ class ApiServer:
     def db(self) -> Database:
         return self.ctx.db
 
-    def token(self, role: Role, username: str | None = None) -> str:
-        return issue_token(
-            key=self.ctx.require_signing_key(),
-            username=username or role.value,
-            role=role,
-            now=self.clock(),
-            lifetime=self.ctx.token_lifetime,
-        )
+    def token(self, role: Role) -> str:
+        return role_token(self.ctx, role, self.clock())
 
     def headers(self, role: Role) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(role)}"}
@@ -84,6 +104,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 async def api_db(database_url: str) -> AsyncIterator[Database]:
     async with open_database(database_url) as database:
+        await seed_role_users(database)
         yield database
 
 

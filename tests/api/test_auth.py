@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy import update
 
-from airflow_sc.auth import Role, create_user, decode_token
+from airflow_sc.auth import (
+    DEFAULT_RECHECK,
+    Role,
+    create_user,
+    decode_token,
+    delete_user,
+    issue_token,
+    reset_password,
+)
+from airflow_sc.db import Database, Transaction
+from airflow_sc.db.models import user
 from tests.api.conftest import ApiServer
 
 pytestmark = pytest.mark.anyio
@@ -80,3 +91,66 @@ async def test_public_routes_need_no_token(api_server: ApiServer) -> None:
         docs = await http.get("/api/v2/docs")
         assert docs.status_code == 200
         assert "/api/v2/openapi.json" in docs.text
+
+
+async def _login(http: httpx.AsyncClient, username: str, password: str) -> dict[str, str]:
+    response = await http.post("/auth/token", json={"username": username, "password": password})
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def _set_role(db: Database, username: str, role: Role) -> None:
+    async def body(tx: Transaction) -> None:
+        await tx.execute(update(user).where(user.c.username == username).values(role=role.value))
+
+    await db.run(body)
+
+
+async def test_a_deleted_users_token_is_401_within_the_recheck_interval(
+    api_server: ApiServer, alice: str
+) -> None:
+    async with httpx.AsyncClient(base_url=api_server.url) as http:
+        headers = await _login(http, alice, "correct horse")
+        assert (await http.get("/api/v2/dags", headers=headers)).status_code == 200
+        await delete_user(api_server.db, alice)
+        # Rechecks are cached per user for DEFAULT_RECHECK, then the users table decides.
+        api_server.clock.advance(DEFAULT_RECHECK.total_seconds())
+        gone = await http.get("/api/v2/dags", headers=headers)
+        assert gone.status_code == 401
+        assert gone.headers["www-authenticate"] == "Bearer"
+        assert gone.json() == {"detail": "The token's user was deleted or changed"}
+        # The same name created again is another user: the old token stays refused.
+        await create_user(api_server.db, alice, "correct horse", Role.VIEWER)
+        api_server.clock.advance(DEFAULT_RECHECK.total_seconds())
+        assert (await http.get("/api/v2/dags", headers=headers)).status_code == 401
+
+
+async def test_a_changed_role_or_password_retires_old_tokens(
+    api_server: ApiServer, alice: str
+) -> None:
+    async with httpx.AsyncClient(base_url=api_server.url) as http:
+        as_viewer = await _login(http, alice, "correct horse")
+        await _set_role(api_server.db, alice, Role.ADMIN)
+        api_server.clock.advance(DEFAULT_RECHECK.total_seconds())
+        # The old token does not gain (or keep) power: it names the old role.
+        assert (await http.get("/api/v2/variables", headers=as_viewer)).status_code == 401
+        as_admin = await _login(http, alice, "correct horse")
+        assert (await http.get("/api/v2/variables", headers=as_admin)).status_code == 200
+        await reset_password(api_server.db, alice, "battery staple")
+        api_server.clock.advance(DEFAULT_RECHECK.total_seconds())
+        assert (await http.get("/api/v2/variables", headers=as_admin)).status_code == 401
+        fresh = await _login(http, alice, "battery staple")
+        assert (await http.get("/api/v2/variables", headers=fresh)).status_code == 200
+
+
+async def test_a_token_without_a_credential_stamp_is_401(api_server: ApiServer) -> None:
+    bare = issue_token(
+        key=api_server.ctx.require_signing_key(),
+        username="admin",
+        role=Role.ADMIN,
+        now=api_server.clock(),
+        lifetime=api_server.ctx.token_lifetime,
+    )
+    async with httpx.AsyncClient(base_url=api_server.url) as http:
+        response = await http.get("/api/v2/dags", headers={"Authorization": f"Bearer {bare}"})
+    assert response.status_code == 401

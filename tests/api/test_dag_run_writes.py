@@ -181,7 +181,9 @@ async def test_trigger_with_logical_date_gets_airflows_run_id_and_interval(
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["dag_run_id"] == "manual__2026-11-01T00:00:00+00:00"
+    # Airflow 3.3: run_after defaults to the time of the request and names the run.
+    assert body["dag_run_id"] == "manual__2026-11-23T12:00:00+00:00"
+    assert body["run_after"] == "2026-11-23T12:00:00Z"
     assert body["logical_date"] == "2026-11-01T00:00:00Z"
     assert body["data_interval_end"] is not None
     # The same logical date again is a conflict.
@@ -190,6 +192,89 @@ async def test_trigger_with_logical_date_gets_airflows_run_id_and_interval(
         json={"dag_run_id": "other", "logical_date": "2026-11-01T00:00:00Z"},
     )
     assert again.status_code == 409
+
+
+@ONE_BACKEND_PER_DATABASE
+async def test_trigger_honours_run_after_data_interval_and_note(
+    etl: WriteServer, writer: httpx.AsyncClient
+) -> None:
+    response = await writer.post(
+        "/api/v2/dags/etl/dagRuns",
+        json={
+            "logical_date": "2026-11-01T00:00:00Z",
+            "run_after": "2026-11-24T06:00:00Z",
+            "data_interval_start": "2026-10-31T00:00:00Z",
+            "data_interval_end": "2026-11-01T00:00:00Z",
+            "note": "rerun for the audit",
+        },
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["dag_run_id"] == "manual__2026-11-24T06:00:00+00:00"
+    assert body["run_after"] == "2026-11-24T06:00:00Z"
+    assert (body["data_interval_start"], body["data_interval_end"]) == (
+        "2026-10-31T00:00:00Z",
+        "2026-11-01T00:00:00Z",
+    )
+    assert body["note"] == "rerun for the audit"
+    stored = await writer.get(f"/api/v2/dags/etl/dagRuns/{body['dag_run_id']}")
+    assert stored.json()["note"] == "rerun for the audit"
+    # Without a logical date a run has no data interval, even when one is sent (Airflow).
+    bare = await writer.post(
+        "/api/v2/dags/etl/dagRuns",
+        json={
+            "logical_date": None,
+            "run_after": None,
+            "data_interval_start": "2026-10-31T00:00:00Z",
+            "data_interval_end": "2026-11-01T00:00:00Z",
+        },
+    )
+    assert bare.status_code == 200, bare.text
+    assert bare.json()["run_after"] == "2026-11-23T12:00:00Z"
+    assert bare.json()["data_interval_start"] is None
+    assert bare.json()["note"] is None
+
+
+@ONE_BACKEND_PER_DATABASE
+async def test_concurrent_triggers_of_one_run_id_give_one_run_and_409s(
+    etl: WriteServer, writer: httpx.AsyncClient
+) -> None:
+    statuses: list[int] = []
+
+    async def trigger() -> None:
+        response = await writer.post(
+            "/api/v2/dags/etl/dagRuns", json={"dag_run_id": "race", "logical_date": None}
+        )
+        statuses.append(response.status_code)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(6):
+            tg.start_soon(trigger)
+    assert sorted(statuses) == [200, 409, 409, 409, 409, 409]
+    listed = await writer.get("/api/v2/dags/etl/dagRuns", params={"run_id_pattern": "race"})
+    assert listed.json()["total_entries"] == 1
+
+
+@ONE_BACKEND_PER_DATABASE
+async def test_bulk_pause_goes_through_the_action_and_wakes_the_scheduler(
+    etl: WriteServer, writer: httpx.AsyncClient
+) -> None:
+    paused = await writer.patch(
+        "/api/v2/dags", params={"dag_id_pattern": "~"}, json={"is_paused": True}
+    )
+    assert paused.status_code == 200, paused.text
+    assert [(d["dag_id"], d["is_paused"]) for d in paused.json()["dags"]] == [("etl", True)]
+    assert (await writer.get("/api/v2/dags/etl")).json()["is_paused"] is True
+    unpaused = await writer.patch(
+        "/api/v2/dags", params={"dag_id_prefix_pattern": "et"}, json={"is_paused": False}
+    )
+    assert unpaused.json()["dags"][0]["is_paused"] is False
+    assert etl.wakes.calls == [set(), set()]
+    nothing = await writer.patch(
+        "/api/v2/dags", params={"dag_id_pattern": "zzz"}, json={"is_paused": True}
+    )
+    assert nothing.json() == {"dags": [], "total_entries": 0}
+    assert len(etl.wakes.calls) == 2
 
 
 @ONE_BACKEND_PER_DATABASE
@@ -296,6 +381,32 @@ async def test_patch_errors_and_update_mask(etl: WriteServer, writer: httpx.Asyn
     assert etl.wakes.calls == []
 
 
+@ONE_BACKEND_PER_DATABASE
+async def test_patch_note_is_stored_returned_and_removed(
+    etl: WriteServer, writer: httpx.AsyncClient
+) -> None:
+    url = "/api/v2/dags/etl/dagRuns/done"
+    noted = await writer.patch(url, json={"note": "checked by ops"})
+    assert noted.status_code == 200, noted.text
+    assert noted.json()["note"] == "checked by ops"
+    assert noted.json()["state"] == "success"
+    assert etl.wakes.calls == []  # a note changes nothing the scheduler looks at
+    listed = await writer.get("/api/v2/dags/etl/dagRuns")
+    notes = {r["dag_run_id"]: r["note"] for r in listed.json()["dag_runs"]}
+    assert notes == {"done": "checked by ops", "broken": None, "busy": None}
+    # update_mask picks what applies: the state only, the note is kept.
+    masked = await writer.patch(
+        url, params={"update_mask": "state"}, json={"state": "failed", "note": "ignored"}
+    )
+    assert (masked.json()["state"], masked.json()["note"]) == ("failed", "checked by ops")
+    both = await writer.patch(url, json={"state": "queued", "note": "once more"})
+    assert (both.json()["state"], both.json()["note"]) == ("queued", "once more")
+    cleared = await writer.patch(url, json={"note": None})
+    assert cleared.json()["note"] is None
+    too_long = await writer.patch(url, json={"note": "x" * 1001})
+    assert too_long.status_code == 422
+
+
 # -- clear -------------------------------------------------------------------------------
 
 
@@ -328,6 +439,17 @@ async def test_clear_resets_task_instances_and_requeues_the_run(
     assert await run_state(etl.db, "etl", "done") == ("queued", 1)
     assert await ti_states(etl.db, "etl", "done") == {"extract": None, "load": None}
     assert len(etl.wakes.calls) == 1
+
+
+@ONE_BACKEND_PER_DATABASE
+async def test_clear_with_a_note_notes_the_run(etl: WriteServer, writer: httpx.AsyncClient) -> None:
+    url = "/api/v2/dags/etl/dagRuns/broken/clear"
+    dry = await writer.post(url, json={"dry_run": True, "note": "not yet"})
+    assert dry.status_code == 200
+    assert (await writer.get("/api/v2/dags/etl/dagRuns/broken")).json()["note"] is None
+    done = await writer.post(url, json={"dry_run": False, "note": "flaky upstream"})
+    assert done.status_code == 200, done.text
+    assert done.json()["note"] == "flaky upstream"
 
 
 @ONE_BACKEND_PER_DATABASE

@@ -32,11 +32,12 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from airflow_sc.api import ApiContext, prepare_context, serve_api
-from airflow_sc.auth import Role, issue_token
+from airflow_sc.auth import Role
 from airflow_sc.config import load_settings
 from airflow_sc.db import Database
 from airflow_sc.db.engine import open_database
 from airflow_sc.runtime import Shutdown
+from tests.api.conftest import role_token, seed_role_users
 from tests.api.dag_seeds import example_dag, store_dags
 from tests.api.test_dag_runs_rows import add_run, add_ti
 
@@ -72,6 +73,7 @@ async def _serve(url: str, home: Path, *, task_status: anyio.abc.TaskStatus[Fuzz
     )
     async with open_database(url) as db:
         await _seed(db, home, datetime.now(UTC))
+        await seed_role_users(db)
         ctx = await prepare_context(ApiContext(settings=settings_, db=db, shutdown=Shutdown()))
         async with anyio.create_task_group() as tg:
             endpoint = await tg.start(
@@ -79,13 +81,7 @@ async def _serve(url: str, home: Path, *, task_status: anyio.abc.TaskStatus[Fuzz
                     ctx, shutdown_trigger=anyio.sleep_forever, task_status=task_status
                 )
             )
-            token = issue_token(
-                key=ctx.require_signing_key(),
-                username="admin",
-                role=Role.ADMIN,
-                now=datetime.now(UTC),
-                lifetime=ctx.token_lifetime,
-            )
+            token = role_token(ctx, Role.ADMIN, datetime.now(UTC))
             task_status.started(FuzzTarget(endpoint.url, token))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from airflow_sc.api.routes.task_instances import related_task_ids
 from airflow_sc.auth import Role
 from tests.api.conftest import ONE_BACKEND_PER_DATABASE
 from tests.api.test_dag_run_writes import (
@@ -16,20 +15,13 @@ from tests.api.test_dag_run_writes import (
     write_server_fixture,
     writer_fixture,
 )
+from tests.api.test_dag_runs_rows import add_ti
 
 #: The fixtures this module shares with the DAG run write tests.
 __fixtures__ = (etl_fixture, write_server_fixture, writer_fixture)
 
 TIS = "/api/v2/dags/etl/dagRuns/{run}/taskInstances/{task}"
 CLEAR = "/api/v2/dags/etl/clearTaskInstances"
-
-
-def test_related_tasks_follow_the_graph_both_ways() -> None:
-    graph = {"a": {"b"}, "b": {"c", "d"}, "c": set(), "d": set(), "e": {"a"}}
-    assert related_task_ids(graph, "b", upstream=False, downstream=False) == {"b"}
-    assert related_task_ids(graph, "b", upstream=False, downstream=True) == {"b", "c", "d"}
-    assert related_task_ids(graph, "b", upstream=True, downstream=False) == {"a", "b", "e"}
-    assert related_task_ids(graph, "a", upstream=True, downstream=True) == set(graph)
 
 
 # -- PATCH a task instance ------------------------------------------------------------------
@@ -105,6 +97,76 @@ async def test_patch_errors(etl: WriteServer, writer: httpx.AsyncClient) -> None
     )
     assert bad_mask.status_code == 400
     assert etl.wakes.calls == []
+
+
+@pytest.mark.anyio
+@ONE_BACKEND_PER_DATABASE
+async def test_mark_skipped(etl: WriteServer, writer: httpx.AsyncClient) -> None:
+    response = await writer.patch(
+        TIS.format(run="busy", task="load"), json={"new_state": "skipped"}
+    )
+    assert response.status_code == 200, response.text
+    assert [ti["state"] for ti in response.json()["task_instances"]] == ["skipped"]
+    assert await ti_states(etl.db, "etl", "busy") == {"extract": "running", "load": "skipped"}
+    assert len(etl.wakes.calls) == 1
+
+
+@pytest.mark.anyio
+@ONE_BACKEND_PER_DATABASE
+async def test_map_index_narrows_mark_dry_run_and_note(
+    etl: WriteServer, writer: httpx.AsyncClient
+) -> None:
+    for index in range(3):
+        await add_ti(etl.db, "etl", "busy", "fan", map_index=index, state="running")
+    url = TIS.format(run="busy", task="fan")
+    dry = await writer.patch(
+        url + "/dry_run", params={"map_index": 1}, json={"new_state": "failed"}
+    )
+    assert [ti["map_index"] for ti in dry.json()["task_instances"]] == [1]
+    every = await writer.patch(url + "/dry_run", json={"new_state": "failed"})
+    assert [ti["map_index"] for ti in every.json()["task_instances"]] == [0, 1, 2]
+    marked = await writer.patch(
+        url, params={"map_index": 1}, json={"new_state": "failed", "note": "one bad shard"}
+    )
+    assert marked.status_code == 200, marked.text
+    assert [
+        (ti["map_index"], ti["state"], ti["note"]) for ti in marked.json()["task_instances"]
+    ] == [(1, "failed", "one bad shard")]
+    # Airflow's other spelling: the map index in the path.
+    by_path_dry = await writer.patch(url + "/2/dry_run", json={"new_state": "skipped"})
+    assert [ti["map_index"] for ti in by_path_dry.json()["task_instances"]] == [2]
+    by_path = await writer.patch(url + "/2", json={"new_state": "skipped"})
+    assert by_path.status_code == 200, by_path.text
+    listed = await writer.get(
+        "/api/v2/dags/etl/dagRuns/busy/taskInstances", params={"task_id": "fan"}
+    )
+    assert [(ti["state"], ti["note"]) for ti in listed.json()["task_instances"]] == [
+        ("running", None),
+        ("failed", "one bad shard"),
+        ("skipped", None),
+    ]
+    assert (await writer.patch(url + "/7", json={"new_state": "failed"})).status_code == 404
+
+
+@pytest.mark.anyio
+@ONE_BACKEND_PER_DATABASE
+async def test_task_instance_note_alone(etl: WriteServer, writer: httpx.AsyncClient) -> None:
+    url = TIS.format(run="done", task="load")
+    noted = await writer.patch(url, json={"note": "slow but fine"})
+    assert noted.status_code == 200, noted.text
+    assert noted.json()["task_instances"][0]["note"] == "slow but fine"
+    assert noted.json()["task_instances"][0]["state"] == "success"
+    assert etl.wakes.calls == []
+    single = await writer.get(url)
+    assert single.json()["note"] == "slow but fine"
+    # As Airflow: a null note changes nothing unless update_mask names it.
+    kept = await writer.patch(url, json={"note": None})
+    assert kept.json()["task_instances"][0]["note"] == "slow but fine"
+    removed = await writer.patch(url, params={"update_mask": "note"}, json={"note": None})
+    assert removed.json()["task_instances"][0]["note"] is None
+    # The dry run of a note lists the task instance and writes nothing.
+    dry = await writer.patch(url + "/dry_run", json={"note": "maybe"})
+    assert [ti["note"] for ti in dry.json()["task_instances"]] == [None]
 
 
 @pytest.mark.anyio

@@ -175,3 +175,31 @@ async def test_bulk_connections(client: httpx.AsyncClient) -> None:
     got = (await client.get("/api/v2/connections/warehouse")).json()
     assert got["host"] == "new.internal"
     assert got["password"] == "***"
+
+
+async def test_api_writes_reach_the_process_secrets_cache_at_once(
+    api_server: ApiServer, client: httpx.AsyncClient
+) -> None:
+    # Tasks of this process (execution API, in-process executor) read through this cache.
+    secrets = api_server.ctx.require_secrets()
+    assert await secrets.get_variable("threshold") is None  # cached as absent
+    await client.post("/api/v2/variables", json={"key": "threshold", "value": "5"})
+    assert await secrets.get_variable("threshold") == "5"
+    await client.patch("/api/v2/variables/threshold", json={"key": "threshold", "value": "6"})
+    assert await secrets.get_variable("threshold") == "6"
+    bulk = {"actions": [{"action": "update", "entities": [{"key": "threshold", "value": "7"}]}]}
+    assert (await client.patch("/api/v2/variables", json=bulk)).status_code == 200
+    assert await secrets.get_variable("threshold") == "7"
+    await client.delete("/api/v2/variables/threshold")
+    assert await secrets.get_variable("threshold") is None
+
+    await client.post("/api/v2/connections", json={"connection_id": "wh", "conn_type": "http"})
+    assert (await secrets.get_connection("wh")) is not None
+    await client.patch(
+        "/api/v2/connections/wh", json={"connection_id": "wh", "conn_type": "http", "host": "h2"}
+    )
+    found = await secrets.get_connection("wh")
+    assert found is not None
+    assert found.host == "h2"
+    await client.delete("/api/v2/connections/wh")
+    assert await secrets.get_connection("wh") is None

@@ -15,6 +15,7 @@ from airflow_sc.auth import (
     UserError,
     authenticate,
     create_user,
+    credential_stamp,
     decode_token,
     ensure_admin_user,
     hash_password,
@@ -49,6 +50,20 @@ def test_tokens_carry_user_and_role_and_expire() -> None:
         decode_token(token, key="x" * 32, now=NOW)
     with pytest.raises(InvalidToken, match="not valid yet"):
         decode_token(token, key=key, now=NOW - timedelta(minutes=5))
+
+
+def test_tokens_carry_the_users_credential_stamp() -> None:
+    key = "k" * 32
+    hashed = hash_password("pw")
+    stamp = credential_stamp("op", hashed)
+    token = issue_token(
+        key=key, username="ada", role=Role.OP, now=NOW, lifetime=timedelta(hours=1), stamp=stamp
+    )
+    assert decode_token(token, key=key, now=NOW).stamp == stamp
+    # The stamp moves with the role and with the password (a new hash has a new salt).
+    assert credential_stamp("admin", hashed) != stamp
+    assert credential_stamp("op", hash_password("pw")) != stamp
+    assert len(stamp) == 32  # a digest: neither the hash nor the role in clear
 
 
 def test_signing_key_is_generated_once_and_private(tmp_path: Path) -> None:

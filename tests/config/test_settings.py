@@ -101,4 +101,5 @@ def test_items_lists_every_section(tmp_path: Path) -> None:
         "dag_processor",
         "executor",
         "logging",
+        "secrets",
     }

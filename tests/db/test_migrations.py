@@ -6,15 +6,17 @@ from pathlib import Path
 
 import anyio
 import pytest
-from sqlalchemy import create_engine, insert, inspect, select
+from sqlalchemy import create_engine, insert, inspect, select, update
 from sqlalchemy.pool import NullPool
 
 from airflow_sc.db import schema
 from airflow_sc.db.models import (
     DEFAULT_POOL_NAME,
     DEFAULT_POOL_SLOTS,
+    dag_run,
     metadata,
     slot_pool,
+    task_instance,
     variable,
 )
 from airflow_sc.db.url import DatabaseUrl
@@ -114,3 +116,38 @@ def test_each_test_gets_the_shared_postgres_database_as_migrated(
 def test_each_test_gets_its_own_sqlite_copy(sqlite_database_url: str, tmp_path: Path) -> None:
     assert DatabaseUrl.parse(sqlite_database_url).sqlite_path == str(tmp_path / "metadata.db")
     assert schema.inspect_schema_sync(sqlite_database_url).state == "up_to_date"
+
+
+def test_notes_migration_keeps_existing_runs_and_task_instances(empty_database_url: str) -> None:
+    # A database from before notes existed, with a run and a task instance in it.
+    schema.migrate_sync(empty_database_url, "0002")
+    engine = create_engine(DatabaseUrl.parse(empty_database_url).sync_url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO dag_run (dag_id, run_id, state, run_type, run_after) "
+                "VALUES ('etl', 'r1', 'success', 'manual', '2026-11-23 00:00:00')"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO task_instance (id, dag_id, run_id, task_id, pool) VALUES "
+                "('00000000-0000-0000-0000-000000000001', 'etl', 'r1', 'extract', 'default_pool')"
+            )
+
+        schema.migrate_sync(empty_database_url)
+
+        with engine.begin() as connection:
+            assert connection.execute(select(dag_run.c.run_id, dag_run.c.note)).all() == [
+                ("r1", None)
+            ]
+            connection.execute(update(task_instance).values(note="looked at it"))
+            assert connection.execute(select(task_instance.c.note)).scalars().all() == [
+                "looked at it"
+            ]
+
+        schema.downgrade_sync(empty_database_url, "0002")
+        with engine.connect() as connection:
+            columns = {c["name"] for c in inspect(connection).get_columns("task_instance")}
+            assert "note" not in columns
+            assert connection.exec_driver_sql("SELECT count(*) FROM task_instance").scalar() == 1
+    finally:
+        engine.dispose()

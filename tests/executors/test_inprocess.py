@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -16,7 +17,7 @@ from airflow_sc.db import Database
 from airflow_sc.db.engine import open_database
 from airflow_sc.domain import TaskInstanceState
 from airflow_sc.executors.base import TaskEvent
-from airflow_sc.executors.inprocess import InProcessExecutor
+from airflow_sc.executors.inprocess import InProcessExecutor, TryGateway
 from airflow_sc.task_runner.logs import try_log_path
 from airflow_sc.testing import open_service_group
 from tests.executors.world import DAG_ID, add_run, add_ti, ti_row, workload
@@ -35,11 +36,14 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 @asynccontextmanager
 async def open_inprocess(
-    db: Database, logs: Path
+    db: Database, logs: Path, *, handlers: TryGateway | None = None, **options: Any
 ) -> AsyncIterator[tuple[InProcessExecutor, MemoryObjectReceiveStream[TaskEvent]]]:
     send, receive = anyio.create_memory_object_stream[TaskEvent](10_000)
     executor = InProcessExecutor(
-        handlers=ExecutionHandlers(db=db), base_log_folder=logs, blocking_threshold=0.1
+        handlers=handlers or ExecutionHandlers(db=db),
+        base_log_folder=logs,
+        blocking_threshold=0.1,
+        **options,
     )
     with receive:
         async with open_service_group() as tg:
@@ -164,3 +168,109 @@ async def test_terminate_cancels_one_try_and_leaves_the_others(
     assert done[hanging].state is _TI.FAILED
     assert done[hanging].info == "stopped by the user"
     assert done[napper].state is _TI.SUCCESS
+
+
+class CountedHeartbeats:
+    """The real handlers (a `TryGateway`), recording the ids of each batched heartbeat."""
+
+    def __init__(self, db: Database) -> None:
+        self._handlers = ExecutionHandlers(db=db)
+        self.calls: list[set[str]] = []
+        self._beat = anyio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handlers, name)
+
+    async def heartbeat_many(self, ti_ids: Sequence[str]) -> set[str]:
+        alive = await self._handlers.heartbeat_many(ti_ids)
+        self.calls.append(set(ti_ids))
+        self._beat.set()
+        self._beat = anyio.Event()
+        return alive
+
+    async def next_heartbeat(self) -> None:
+        with anyio.fail_after(10):
+            await self._beat.wait()
+
+
+async def running(events: MemoryObjectReceiveStream[TaskEvent], ti_ids: set[str]) -> None:
+    """Wait for the RUNNING events of `ti_ids`."""
+    seen: set[str] = set()
+    with anyio.fail_after(30):
+        async for event in events:
+            if event.state is _TI.RUNNING:
+                seen.add(event.ti_id)
+                if seen >= ti_ids:
+                    return
+
+
+async def test_running_tries_heartbeat_together_so_none_looks_like_a_zombie(
+    db: Database, tmp_path: Path
+) -> None:
+    await add_run(db, "run_2")
+    first, second = await add_ti(db, "async_hang"), await add_ti(db, "async_hang", run_id="run_2")
+    handlers = CountedHeartbeats(db)
+    async with open_inprocess(db, tmp_path, handlers=handlers, heartbeat_interval=0.05) as (
+        executor,
+        events,
+    ):
+        await executor.submit(
+            [
+                workload(first, "async_hang", is_async=True),
+                workload(second, "async_hang", run_id="run_2", is_async=True),
+            ]
+        )
+        await running(events, {first, second})
+        started = {ti_id: (await ti_row(db, ti_id)).last_heartbeat_at for ti_id in (first, second)}
+        # Two heartbeats after both started: the second saw them both (the first may not have).
+        await handlers.next_heartbeat()
+        await handlers.next_heartbeat()
+        rows = {ti_id: await ti_row(db, ti_id) for ti_id in (first, second)}
+        await executor.terminate(first, reason="done")
+        await executor.terminate(second, reason="done")
+        await terminal_events(events, 2)
+
+    assert handlers.calls[-1] >= {first, second}  # one call per interval for every try
+    for ti_id, row in rows.items():
+        assert row.state == "running"
+        assert row.last_heartbeat_at > started[ti_id]
+
+
+async def test_a_try_the_heartbeat_finds_taken_away_is_cancelled(
+    db: Database, tmp_path: Path
+) -> None:
+    from sqlalchemy import update
+
+    from airflow_sc.db.models import task_instance
+
+    await add_run(db, "run_2")
+    taken, kept = await add_ti(db, "async_hang"), await add_ti(db, "async_hang", run_id="run_2")
+    handlers = CountedHeartbeats(db)
+    async with open_inprocess(db, tmp_path, handlers=handlers, heartbeat_interval=0.05) as (
+        executor,
+        events,
+    ):
+        await executor.submit(
+            [
+                workload(taken, "async_hang", is_async=True),
+                workload(kept, "async_hang", run_id="run_2", is_async=True),
+            ]
+        )
+        await running(events, {taken, kept})
+
+        async def clear(tx) -> None:  # type: ignore[no-untyped-def]
+            # What clearing a running try does: the row no longer holds it as running.
+            await tx.execute(
+                update(task_instance).where(task_instance.c.id == taken).values(state="restarting")
+            )
+
+        await db.run(clear)
+        done = await terminal_events(events, 1)
+        still = await ti_row(db, kept)
+        await executor.terminate(kept, reason="done")
+        await terminal_events(events, 1)
+
+    assert done[taken].state is _TI.FAILED
+    assert "no longer running" in (done[taken].info or "")
+    assert "Stopping the task: the try is no longer running" in log_text(tmp_path, "async_hang")
+    assert still.state == "running"

@@ -12,21 +12,25 @@ import signal
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import anyio
 import pytest
 from anyio.streams.memory import MemoryObjectReceiveStream
+from sqlalchemy import update
 
-from airflow_sc.db import Database
+from airflow_sc.db import Database, Transaction
 from airflow_sc.db.engine import open_database
+from airflow_sc.db.models import dag
 from airflow_sc.domain import TaskInstanceState
-from airflow_sc.executors.base import TaskEvent
-from airflow_sc.executors.local import LocalExecutor, worker_environment
+from airflow_sc.executors.base import TaskEvent, Workload
+from airflow_sc.executors.local import LocalChannel, LocalExecutor, worker_environment
 from airflow_sc.secrets import Connection, InMemoryBackend
 from airflow_sc.task_runner.logs import try_log_path
 from airflow_sc.testing import open_service_group
 from tests.executors.world import (
+    DAG_FILE,
     DAG_ID,
     ServedApi,
     add_run,
@@ -65,17 +69,21 @@ LEFTOVER: list[TaskEvent] = []
 
 @asynccontextmanager
 async def open_local(
-    served: ServedApi, logs: Path, **options: float
+    served: ServedApi, logs: Path, *, channel: LocalChannel = "pipe", **options: float
 ) -> AsyncIterator[tuple[LocalExecutor, MemoryObjectReceiveStream[TaskEvent]]]:
     send, receive = anyio.create_memory_object_stream[TaskEvent](1000)
     executor = LocalExecutor(
         parallelism=int(options.pop("parallelism", 2)),
+        channel=channel,
         api_url=served.url,
+        handlers=served.api.handlers,
         issue_token=served.api.tokens.issue,
+        verify_token=served.api.tokens.verify,
         base_log_folder=logs,
         heartbeat_interval=0.2,
         terminate_grace=options.pop("terminate_grace", 1.0),
         shutdown_grace=options.pop("shutdown_grace", 5.0),
+        dag_import_timeout=options.pop("dag_import_timeout", 30.0),
     )
     LEFTOVER.clear()
     with receive:
@@ -100,8 +108,8 @@ async def until_done(
     raise AssertionError(f"the event stream ended before {ti_id} finished: {seen}")
 
 
-def log_text(logs: Path, task_id: str, try_number: int = 1) -> str:
-    path = try_log_path(logs, dag_id=DAG_ID, run_id="run_1", task_id=task_id, try_number=try_number)
+def log_text(logs: Path, task_id: str, try_number: int = 1, *, run_id: str = "run_1") -> str:
+    path = try_log_path(logs, dag_id=DAG_ID, run_id=run_id, task_id=task_id, try_number=try_number)
     return path.read_text()
 
 
@@ -141,10 +149,18 @@ async def test_a_task_succeeds_with_its_log_and_xcom_and_the_next_pulls_it(
         await _succeed_then_pull(any_db, served, tmp_path)
 
 
-async def _succeed_then_pull(db: Database, served: ServedApi, tmp_path: Path) -> None:
+async def test_over_http_a_task_succeeds_and_the_next_pulls_its_xcom(
+    db: Database, served: ServedApi, tmp_path: Path
+) -> None:
+    await _succeed_then_pull(db, served, tmp_path, channel="http")
+
+
+async def _succeed_then_pull(
+    db: Database, served: ServedApi, tmp_path: Path, *, channel: LocalChannel = "pipe"
+) -> None:
     first = await add_ti(db, "succeed")
     second = await add_ti(db, "pull")
-    async with open_local(served, tmp_path) as (executor, events):
+    async with open_local(served, tmp_path, channel=channel) as (executor, events):
         await executor.submit([workload(first, "succeed")])
         states = [e.state for e in await until_done(events, first)]
         await executor.submit([workload(second, "pull")])
@@ -161,11 +177,12 @@ async def _succeed_then_pull(db: Database, served: ServedApi, tmp_path: Path) ->
     assert value == 43
 
 
+@pytest.mark.parametrize("channel", ["pipe", "http"])
 async def test_secrets_read_by_a_task_are_masked_in_its_log(
-    db: Database, served: ServedApi, tmp_path: Path
+    db: Database, served: ServedApi, tmp_path: Path, channel: LocalChannel
 ) -> None:
     ti_id = await add_ti(db, "read_secret")
-    async with open_local(served, tmp_path) as (executor, events):
+    async with open_local(served, tmp_path, channel=channel) as (executor, events):
         await executor.submit([workload(ti_id, "read_secret")])
         final = (await until_done(events, ti_id))[-1]
 
@@ -383,3 +400,125 @@ async def test_terminating_a_try_still_waiting_for_a_worker_never_starts_it(
     assert stopped[0].info == "cancelled before it started"
     assert seen[-1].state is _TI.SUCCESS
     assert (await ti_row(db, waiting)).state == "queued"  # never started: the scheduler decides
+
+
+# -- DAG files imported by the worker, once -------------------------------------------------
+
+COUNTING_DAG = """
+import datetime
+from pathlib import Path
+
+from airflow_sc.sdk import DAG, task
+
+with Path({marker!r}).open("a") as imports:
+    imports.write("imported\\n")
+{extra}
+with DAG("behaviours", schedule=None, start_date=datetime.datetime(2026, 1, 1)) as dag:
+
+    @task
+    def succeed() -> str:
+        return "ok"
+
+    succeed()
+"""
+
+
+async def _use_dag_file(db: Database, path: Path) -> None:
+    async def move(tx: Transaction) -> None:
+        await tx.execute(update(dag).where(dag.c.dag_id == DAG_ID).values(fileloc=str(path)))
+
+    await db.run(move)
+
+
+def _dag_workload(
+    ti_id: str, path: Path, *, run_id: str = "run_1", execution_timeout: float | None = None
+) -> Workload:
+    item = workload(ti_id, "succeed", run_id=run_id, execution_timeout=execution_timeout)
+    return replace(item, dag_fileloc=str(path))
+
+
+async def test_a_worker_imports_a_dag_file_once_and_again_after_it_changes(
+    db: Database, served: ServedApi, tmp_path: Path
+) -> None:
+    marker = tmp_path / "imports.txt"
+    dag_file = tmp_path / "dags" / "counting.py"
+    dag_file.parent.mkdir()
+    dag_file.write_text(COUNTING_DAG.format(marker=str(marker), extra=""))
+    await _use_dag_file(db, dag_file)
+    runs = ["run_1", "run_2", "run_3", "run_4"]
+    for run_id in runs[1:]:
+        await add_run(db, run_id)
+    tries = {run_id: await add_ti(db, "succeed", run_id=run_id) for run_id in runs}
+    finals = []
+    async with open_local(served, tmp_path, parallelism=1) as (executor, events):
+        for run_id in runs:
+            if run_id == "run_4":
+                imports_before_change = marker.read_text().count("imported")
+                dag_file.write_text(COUNTING_DAG.format(marker=str(marker), extra="# changed\n"))
+            ti_id = tries[run_id]
+            await executor.submit([_dag_workload(ti_id, dag_file, run_id=run_id)])
+            finals.append((await until_done(events, ti_id))[-1])
+
+    assert [final.state for final in finals] == [_TI.SUCCESS] * 4
+    assert imports_before_change == 1  # three tries, one import (the children inherit it)
+    assert marker.read_text().count("imported") == 2
+
+
+async def test_a_dag_file_whose_import_hangs_fails_its_try_and_not_the_worker(
+    db: Database, served: ServedApi, tmp_path: Path
+) -> None:
+    marker = tmp_path / "imports.txt"
+    hanging = tmp_path / "dags" / "hanging.py"
+    hanging.parent.mkdir()
+    hanging.write_text(
+        COUNTING_DAG.format(marker=str(marker), extra="import time\ntime.sleep(600)\n")
+    )
+    await _use_dag_file(db, hanging)
+    stuck = await add_ti(db, "succeed")
+    await add_run(db, "run_2")
+    after = await add_ti(db, "succeed", run_id="run_2")
+    options = {"parallelism": 1, "dag_import_timeout": 0.3}
+    async with open_local(served, tmp_path, **options) as (executor, events):
+        workers = executor.statistics().workers
+        await executor.submit([_dag_workload(stuck, hanging, execution_timeout=1.0)])
+        failed = (await until_done(events, stuck))[-1]
+        await _use_dag_file(db, DAG_FILE)
+        await executor.submit([workload(after, "succeed", run_id="run_2")])
+        fine = (await until_done(events, after))[-1]
+        assert executor.statistics().workers == workers  # not replaced: it never hung
+
+    assert failed.state is _TI.FAILED
+    assert "execution_timeout of 1s exceeded" in (failed.info or "")
+    assert fine.state is _TI.SUCCESS  # the same single worker took the next try
+
+
+# -- the local channel checks tokens like the HTTP API ----------------------------------------
+
+
+async def test_the_local_channel_refuses_forged_and_other_tries_tokens(
+    db: Database, served: ServedApi
+) -> None:
+    from airflow_sc.executors._channel_server import ChannelServer
+
+    mine = await add_ti(db, "succeed")
+    other = await add_ti(db, "pull")
+    tokens = served.api.tokens
+    channel = ChannelServer(
+        served.api.handlers, verify_token=tokens.verify, issue_token=tokens.issue
+    )
+
+    def call(op: str, token: str, **args: object) -> dict[str, object]:
+        return {"id": 1, "op": op, "token": token, "args": {"hostname": "h", "pid": 1, **args}}
+
+    forged = await channel.answer(mine, call("start", "not-a-token"))
+    foreign = await channel.answer(mine, call("start", tokens.issue(other)))
+    unknown = await channel.answer(mine, call("drop_tables", tokens.issue(mine)))
+    started = await channel.answer(mine, call("start", tokens.issue(mine)))
+    again = await channel.answer(mine, call("start", tokens.issue(mine)))
+
+    assert (forged["status"], foreign["status"], unknown["status"]) == (401, 403, 400)
+    assert started["status"] == 200
+    assert again["status"] == 409  # no longer queued
+    row = await ti_row(db, mine)
+    assert (row.state, row.pid) == ("running", 1)
+    assert (await ti_row(db, other)).state == "queued"

@@ -37,11 +37,17 @@ def test_sigterm_drains_and_exits_zero(tmp_path: Path, backend: str) -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_drain_deadline_cancels_what_is_left(tmp_path: Path, backend: str) -> None:
-    env = clean_env(tmp_path, AIRFLOW_SC__CORE__SHUTDOWN_GRACE="0.5")
+    # The deadline: shutdown_grace + terminate_grace + the API's drain + DRAIN_MARGIN (5 s).
+    env = clean_env(
+        tmp_path,
+        AIRFLOW_SC__CORE__SHUTDOWN_GRACE="0.5",
+        AIRFLOW_SC__EXECUTOR__TERMINATE_GRACE="0",
+        AIRFLOW_SC__API__DRAIN_TIMEOUT="0",
+    )
     with running(tree("stubborn", backend), env, tmp_path) as proc:
         proc.wait_ready()
         proc.send(signal.SIGTERM)
-        assert proc.wait_exit(timeout=10) == 0
+        assert proc.wait_exit(timeout=15) == 0
     assert "did not finish within the shutdown grace period" in proc.text
     assert "stubborn: cancelled" in proc.text
 

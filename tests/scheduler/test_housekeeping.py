@@ -19,9 +19,10 @@ from sqlalchemy import insert, select
 
 from airflow_sc.config.errors import ConfigError
 from airflow_sc.config.loading import load_settings
-from airflow_sc.db import Database
+from airflow_sc.db import Database, Transaction
 from airflow_sc.db.engine import open_database
 from airflow_sc.db.models import dag, dag_run, job, log, task_instance, task_instance_history
+from airflow_sc.db.queries import housekeeping as queries
 from airflow_sc.domain.keys import TaskInstanceKey
 from airflow_sc.domain.states import TaskInstanceState as TI
 from airflow_sc.executors.base import Workload
@@ -231,6 +232,26 @@ async def test_zombies_fail_or_retry_with_a_history_row_and_a_reason(db: Databas
     # A second pass finds nothing more to do.
     again = await housekeeping_once(db, now=NOW, limits=LIMITS, job_id=None)
     assert again.decisions == []
+
+
+async def test_a_heartbeat_left_by_an_earlier_try_does_not_make_a_candidate(
+    db: Database,
+) -> None:
+    # Candidates are read in batches: rows the rule then rejects would fill every batch
+    # (and make the pass repeat at once) without ever being judged zombies.
+    await add_run(db)
+    await add_ti(
+        db, "second_try", "running", try_number=2, start_date=ago(5), last_heartbeat_at=ago(600)
+    )
+    silent_id = await add_ti(db, "silent", "running", start_date=ago(300))
+
+    async def candidates(tx: Transaction) -> list[str]:
+        rows = await queries.running_silent_since(
+            tx, stale_before=NOW - timedelta(seconds=60), queued_by=None, limit=10
+        )
+        return [r["id"] for r in rows]
+
+    assert await db.run(candidates, write=False) == [silent_id]
 
 
 async def test_stuck_in_queued_is_requeued_then_failed(db: Database) -> None:

@@ -1,183 +1,370 @@
-"""Random DAGs and executor outcomes (seeded, SQLite) against the scheduler's invariants,
-and cancellation of the whole pipeline at each of its transactions followed by a restart."""
+"""Random DAGs and executor outcomes against the scheduler's invariants (hypothesis, stateful).
+
+A `RuleBasedStateMachine` draws a small world (pools with a few slots, two or three DAGs of
+up to five tasks with random dependencies, trigger rules, pools and pool_slots, priority
+weights and retries) and then interleaves the real stage passes (create and start runs,
+schedule_tis, enqueue, executor_events) with random executor behaviour (tries finishing
+with success or failure, in any order, events delivered late or twice) and the clock
+moving on, on a real SQLite database with the in-memory executor. After every step:
+
+- a try is never handed to an executor twice (no task instance runs twice in one try);
+- no pool holds more slots than it has; no more than `PARALLELISM` instances are active;
+- after each enqueue pass, within a pool, no lower-priority instance was queued while a
+  higher-priority one that fitted (no more pool_slots, its run under max_active_tasks)
+  stayed scheduled.
+
+At the end of each example the world is driven to completion: every run must reach a
+terminal state.
+
+The machine drives the stage functions by hand through a blocking portal (on each anyio
+backend), so the order of passes is hypothesis's to choose (and to shrink). It runs on
+SQLite only: each example needs its own database, a file copy on SQLite but a TRUNCATE of
+every table on PostgreSQL, and the stages' decisions do not depend on the dialect (the
+stage tests and the two-scheduler test cover PostgreSQL's locking).
+"""
 
 from __future__ import annotations
 
-import random
+import itertools
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
-import anyio
-import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
-from airflow_sc.db import Database, DatabaseStatistics, Transaction
+from airflow_sc.db import Database
 from airflow_sc.db.engine import open_database
+from airflow_sc.db.queries import jobs, scheduling
 from airflow_sc.domain import TaskInstanceState
-from airflow_sc.executors.base import Workload
-from airflow_sc.scheduler.housekeeping_rules import HousekeepingLimits
-from airflow_sc.scheduler.stages.housekeeping import serve_housekeeping
+from airflow_sc.executors.base import TaskEvent
+from airflow_sc.scheduler.deps import SchedulerDeps, StageDeps
+from airflow_sc.scheduler.stages.create_runs import create_due_runs
+from airflow_sc.scheduler.stages.enqueue import enqueue_scheduled
+from airflow_sc.scheduler.stages.executor_events import apply_events
+from airflow_sc.scheduler.stages.schedule_tis import schedule_runs
+from airflow_sc.scheduler.stages.start_runs import start_queued_runs
 from airflow_sc.sdk import DAG, PythonOperator, TriggerRule
 from airflow_sc.testing import InMemoryExecutor
-from tests.scheduler.dags import T0, FakeClock, all_tis, open_scheduler, runs, set_pool, store_dag
+from airflow_sc.testing.databases import copy_sqlite_template
+from tests.scheduler.dags import T0, FakeClock, all_tis, runs, set_pool, store_dag
 
-pytestmark = pytest.mark.anyio
 TI = TaskInstanceState
-POOLS = {"default_pool": 128, "narrow": 2, "single": 1}
 PARALLELISM = 4
+RETRY_DELAY = timedelta(seconds=30)
+TRIGGER_RULES = [
+    TriggerRule.ALL_SUCCESS,
+    TriggerRule.ALL_DONE,
+    TriggerRule.ONE_SUCCESS,
+    TriggerRule.ONE_FAILED,
+    TriggerRule.NONE_FAILED,
+    TriggerRule.ALL_FAILED,
+]
+ACTIVE = ("queued", "running")
+#: Tries one `tries_finish` step can end, and the outcomes it draws them from.
+MASK_BITS = 12
+OUTCOMES = (TI.SUCCESS, TI.SUCCESS, TI.FAILED)
+TERMINAL_RUN = ("success", "failed")
 
 
 def noop() -> None:
     return None
 
 
-def random_dag(rng: random.Random, dag_id: str) -> DAG:
+@dataclass(frozen=True)
+class TaskPlan:
+    upstream: tuple[int, ...]
+    trigger_rule: TriggerRule
+    pool: str
+    pool_slots: int
+    priority_weight: int
+    retries: int
+
+
+@dataclass(frozen=True)
+class DagPlan:
+    tasks: tuple[TaskPlan, ...]
+    max_active_tasks: int
+    runs: int
+
+
+@dataclass(frozen=True)
+class World:
+    pools: dict[str, int]
+    dags: tuple[DagPlan, ...]
+
+
+@st.composite
+def worlds(draw: st.DrawFn) -> World:
+    pools = {
+        "default_pool": 128,
+        "narrow": draw(st.integers(1, 3)),
+        "wide": draw(st.integers(2, 4)),
+    }
+    dags = []
+    for _ in range(draw(st.integers(1, 3))):
+        tasks = []
+        for index in range(draw(st.integers(1, 5))):
+            pool = draw(st.sampled_from(sorted(pools)))
+            tasks.append(
+                TaskPlan(
+                    upstream=tuple(
+                        sorted(draw(st.sets(st.integers(0, index - 1), max_size=2)))
+                        if index
+                        else ()
+                    ),
+                    trigger_rule=draw(st.sampled_from(TRIGGER_RULES)),
+                    pool=pool,
+                    # Never more than the pool has: such a task would wait forever.
+                    pool_slots=draw(st.integers(1, min(2, pools[pool]))),
+                    priority_weight=draw(st.integers(1, 5)),
+                    retries=draw(st.integers(0, 1)),
+                )
+            )
+        dags.append(DagPlan(tuple(tasks), draw(st.integers(1, 4)), draw(st.integers(1, 2))))
+    return World(pools, tuple(dags))
+
+
+def build_dag(dag_id: str, plan: DagPlan) -> DAG:
     with DAG(
         dag_id,
         schedule="@daily",
-        start_date=T0 - timedelta(days=rng.randint(1, 2)),
+        start_date=T0 - timedelta(days=plan.runs),
         catchup=True,
-        max_active_tasks=rng.randint(1, 4),
+        max_active_tasks=plan.max_active_tasks,
+        fileloc=f"/dags/{dag_id}.py",
     ) as dag:
-        previous: list[PythonOperator] = []
-        for layer in range(rng.randint(1, 3)):
-            current = [
-                PythonOperator(
-                    task_id=f"l{layer}_{i}",
-                    python_callable=noop,
-                    pool=rng.choice(list(POOLS)),
-                    priority_weight=rng.randint(1, 5),
-                    retries=rng.randint(0, 1),
-                    retry_delay=timedelta(seconds=1),
-                    trigger_rule=rng.choice([TriggerRule.ALL_SUCCESS, TriggerRule.ALL_DONE]),
-                )
-                for i in range(rng.randint(1, 3))
-            ]
-            for up in previous:
-                for down in current:
-                    if rng.random() < 0.7:
-                        up >> down
-            previous = current
+        operators: list[PythonOperator] = []
+        for index, task in enumerate(plan.tasks):
+            operator = PythonOperator(
+                task_id=f"t{index}",
+                python_callable=noop,
+                trigger_rule=task.trigger_rule,
+                pool=task.pool,
+                pool_slots=task.pool_slots,
+                priority_weight=task.priority_weight,
+                # Absolute: the row's weight is the drawn one, easy to read in a failure.
+                weight_rule="absolute",
+                retries=task.retries,
+                retry_delay=RETRY_DELAY,
+            )
+            for up in task.upstream:
+                operators[up] >> operator
+            operators.append(operator)
     return dag
 
 
-def check_invariants(found: list[dict[str, Any]], executor: InMemoryExecutor) -> None:
-    active = [ti for ti in found if ti["state"] in ("queued", "running")]
-    assert len(active) <= PARALLELISM, "parallelism exceeded"
-    used = Counter[str]()
-    for ti in active:
-        used[ti["pool"]] += ti["pool_slots"]
-    for pool, slots in used.items():
-        assert slots <= POOLS[pool], f"pool {pool} over-committed: {slots}"
-    tries = Counter(w.key for w in executor.submitted)
-    assert max(tries.values(), default=1) == 1, "a try was submitted twice"
+Key = tuple[str, str, str, int]
 
 
-@pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("database_kind", ["sqlite"], indirect=True)
-async def test_random_dags_keep_the_invariants(db: Database, clock: FakeClock, seed: int) -> None:
-    rng = random.Random(seed)
-    for pool, slots in POOLS.items():
-        await set_pool(db, pool, slots)
-    dag_ids = [f"random_{seed}_{i}" for i in range(3)]
-    for dag_id in dag_ids:
-        await store_dag(db, random_dag(rng, dag_id), now=clock.now)
+def key_of(ti: dict[str, Any]) -> Key:
+    return (ti["dag_id"], ti["run_id"], ti["task_id"], ti["map_index"])
 
-    def outcome(workload: Workload) -> TI:
-        return TI.FAILED if rng.random() < 0.3 else TI.SUCCESS
 
-    executor = InMemoryExecutor(hold=True, outcome=outcome, clock=clock)
-    async with open_scheduler(db, [executor], clock, parallelism=PARALLELISM) as running:
-        for _ in range(200):
-            await running.settle()
-            check_invariants(await all_tis(db), executor)
-            states = [r["state"] for d in dag_ids for r in await runs(db, d)]
-            if states and all(s in ("success", "failed") for s in states):
+class SchedulerMachine(RuleBasedStateMachine):
+    """One example: a fresh database, a world of DAGs, and random passes and outcomes."""
+
+    portal: BlockingPortal
+    template: Path
+    workdir: Path
+    examples: Iterator[int]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack = ExitStack()
+        directory = self.workdir / f"example-{next(self.examples)}"
+        directory.mkdir()
+        url = copy_sqlite_template(self.template, directory)
+        self.db: Database = self.stack.enter_context(
+            self.portal.wrap_async_context_manager(open_database(url))
+        )
+        self.clock = FakeClock()
+        self.executor = InMemoryExecutor(hold=True, clock=self.clock)
+        job_id = self.portal.call(lambda: jobs.start_job(self.db, "SchedulerJob", now=T0))
+        self.deps = StageDeps(
+            SchedulerDeps(
+                db=self.db,
+                executors=[self.executor],
+                clock=self.clock,
+                parallelism=PARALLELISM,
+            ),
+            job_id,
+        )
+        self.pools: dict[str, int] = {}
+        self.max_active_tasks: dict[str, int] = {}
+        #: Events the executor reported that executor_events has not applied yet.
+        self.pending: list[TaskEvent] = []
+        #: The last batch applied (executors may deliver an event twice).
+        self.applied: list[TaskEvent] = []
+
+    # -- the world -------------------------------------------------------------------
+
+    @initialize(world=worlds())
+    def create_world(self, world: World) -> None:
+        self.pools = world.pools
+        for name, slots in world.pools.items():
+            self.portal.call(set_pool, self.db, name, slots)
+        for index, plan in enumerate(world.dags):
+            dag_id = f"dag{index}"
+            self.max_active_tasks[dag_id] = plan.max_active_tasks
+            dag = build_dag(dag_id, plan)
+            self.portal.call(partial(store_dag, self.db, dag, now=T0))
+
+    # -- stage passes ----------------------------------------------------------------
+
+    @rule()
+    def create_and_start_runs(self) -> None:
+        self.portal.call(create_due_runs, self.deps)
+        self.portal.call(start_queued_runs, self.deps)
+
+    @rule()
+    def schedule_tis(self) -> None:
+        self.portal.call(self._schedule_all)
+
+    async def _schedule_all(self) -> None:
+        running = await self.db.run(scheduling.running_run_ids, write=False)
+        if running:
+            await schedule_runs(self.deps, running)
+
+    @rule()
+    def enqueue(self) -> None:
+        before = {key_of(t): t for t in self._tis() if t["state"] == "scheduled"}
+        self.portal.call(enqueue_scheduled, self.deps)
+        after = self._tis()
+        queued = [t for t in after if t["state"] == "queued" and key_of(t) in before]
+        waiting = [t for t in after if t["state"] == "scheduled"]
+        self._check_priorities(queued, waiting, after)
+
+    @rule()
+    def apply_events(self) -> None:
+        batch, self.pending = self.pending, []
+        if batch:
+            self.portal.call(apply_events, self.deps, batch)
+            self.applied = batch
+
+    @rule()
+    def apply_the_last_batch_again(self) -> None:
+        if self.applied:
+            self.portal.call(apply_events, self.deps, self.applied)
+
+    # -- the executor and the clock --------------------------------------------------
+
+    @rule(data=st.data())
+    def tries_finish(self, data: st.DataObject) -> None:
+        # Draws must not depend on the world's state (ti ids are random uuids, and how
+        # many tries run varies): a fixed-width bit mask over the tries in key order and
+        # one outcome per bit, so hypothesis can replay and shrink a failing example.
+        running = sorted(self.executor.running.items(), key=lambda item: item[1].key)
+        mask = data.draw(st.integers(1, 2**MASK_BITS - 1))
+        outcomes = data.draw(
+            st.lists(st.sampled_from(OUTCOMES), min_size=MASK_BITS, max_size=MASK_BITS)
+        )
+        for bit, (ti_id, _) in enumerate(running[:MASK_BITS]):
+            if mask >> bit & 1:
+                self.executor.release([ti_id], outcomes[bit])
+        self._collect()
+
+    @rule(seconds=st.sampled_from([1, 31, 600]))
+    def time_passes(self, seconds: int) -> None:
+        self.clock.advance(timedelta(seconds=seconds))
+
+    def _collect(self) -> None:
+        self.pending.extend(self.executor.drain_events())
+
+    # -- invariants ------------------------------------------------------------------
+
+    @invariant()
+    def no_try_is_handed_out_twice(self) -> None:
+        tries = Counter(w.key for w in self.executor.submitted)
+        assert max(tries.values(), default=1) == 1, "a try was submitted twice"
+
+    @invariant()
+    def limits_hold(self) -> None:
+        if not self.pools:
+            return
+        active = [t for t in self._tis() if t["state"] in ACTIVE]
+        assert len(active) <= PARALLELISM, f"parallelism exceeded: {len(active)}"
+        used = Counter[str]()
+        for t in active:
+            used[t["pool"]] += t["pool_slots"]
+        for pool, slots in used.items():
+            assert slots <= self.pools[pool], f"pool {pool} over-committed: {slots}"
+
+    def _check_priorities(
+        self,
+        queued: list[dict[str, Any]],
+        waiting: list[dict[str, Any]],
+        after: list[dict[str, Any]],
+    ) -> None:
+        per_run = Counter((t["dag_id"], t["run_id"]) for t in after if t["state"] in ACTIVE)
+        for w in waiting:
+            if per_run[(w["dag_id"], w["run_id"])] >= self.max_active_tasks[w["dag_id"]]:
+                continue  # its run is at max_active_tasks: it could not go
+            for q in queued:
+                assert not (
+                    q["pool"] == w["pool"]
+                    and q["priority_weight"] < w["priority_weight"]
+                    and q["pool_slots"] >= w["pool_slots"]
+                ), f"{key_of(q)} (weight {q['priority_weight']}) queued before {key_of(w)}"
+
+    def _tis(self) -> list[dict[str, Any]]:
+        return self.portal.call(all_tis, self.db)
+
+    # -- the end ---------------------------------------------------------------------
+
+    def teardown(self) -> None:
+        try:
+            if self.pools:
+                self._finish_everything()
+        finally:
+            self.stack.close()
+
+    def _finish_everything(self) -> None:
+        """Every try succeeds from now on; every run must end within a few rounds."""
+        for _ in range(40):
+            self.executor.release(outcome=TI.SUCCESS)
+            self._collect()
+            self.apply_events()
+            self.clock.advance(timedelta(minutes=10))
+            self.create_and_start_runs()
+            self.schedule_tis()
+            self.enqueue()
+            found = [r for d in self.max_active_tasks for r in self.portal.call(runs, self.db, d)]
+            if found and all(r["state"] in TERMINAL_RUN for r in found):
                 break
-            held = list(executor.running)
-            executor.release(rng.sample(held, k=rng.randint(1, len(held))) if held else [])
-            clock.advance(timedelta(seconds=2))
-        else:
-            pytest.fail("runs did not finish")
-    for dag_id in dag_ids:
-        assert {r["state"] for r in await runs(db, dag_id)} <= {"success", "failed"}
+        states = {(r["dag_id"], r["run_id"]): r["state"] for r in found}
+        assert all(s in TERMINAL_RUN for s in states.values()), f"runs left unfinished: {states}"
+        stuck = [key_of(t) for t in self._tis() if t["state"] in (*ACTIVE, "scheduled")]
+        assert not stuck, f"task instances left behind by finished runs: {stuck}"
 
 
-class CancellingDatabase(Database):
-    """The real database, but the N-th transaction cancels `scope` before it begins."""
-
-    def __init__(self, inner: Database, cancel_at: int, scope: anyio.CancelScope) -> None:
-        self.inner = inner
-        self.url = inner.url
-        self.adapter = inner.adapter
-        self.cancel_at = cancel_at
-        self.scope = scope
-        self.count = 0
-
-    def transaction(self, *, write: bool = True) -> AbstractAsyncContextManager[Transaction]:
-        return self._transaction(write)
-
-    @asynccontextmanager
-    async def _transaction(self, write: bool) -> AsyncIterator[Transaction]:
-        self.count += 1
-        if self.count == self.cancel_at:
-            self.scope.cancel()
-            await anyio.lowlevel.checkpoint()
-        async with self.inner.transaction(write=write) as tx:
-            yield tx
-
-    def statistics(self) -> DatabaseStatistics:
-        return self.inner.statistics()
-
-    async def aclose(self) -> None:
-        return None
-
-
-def small_dag() -> DAG:
-    with DAG(
-        "restartable", schedule="@daily", start_date=T0 - timedelta(days=2), catchup=True
-    ) as dag:
-        a = PythonOperator(task_id="a", python_callable=noop)
-        b = PythonOperator(task_id="b", python_callable=noop)
-        c = PythonOperator(task_id="c", python_callable=noop)
-        a >> [b, c]
-    return dag
-
-
-@pytest.mark.parametrize("cancel_at", [2, 3, 5, 8, 13, 21])
-@pytest.mark.parametrize("database_kind", ["sqlite"], indirect=True)
-async def test_cancelled_at_any_transaction_a_restart_finishes_the_work(
-    database_url: str, clock: FakeClock, cancel_at: int
+def test_random_dags_and_outcomes_keep_the_scheduler_invariants(
+    anyio_backend: str, sqlite_database_template: Path, tmp_path: Path
 ) -> None:
-    # A short busy timeout: a leaked write lock would fail the restart instead of stalling.
-    async with open_database(database_url, statement_timeout=2) as db:
-        await _cancel_then_restart(db, clock, cancel_at)
-
-
-async def _cancel_then_restart(db: Database, clock: FakeClock, cancel_at: int) -> None:
-    await store_dag(db, small_dag(), now=clock.now)
-    executor = InMemoryExecutor()
-    with anyio.CancelScope() as scope:
-        cancelling = CancellingDatabase(db, cancel_at, scope)
-        async with open_scheduler(cancelling, [executor], clock) as running:
-            await running.wait_run_state("restartable", "success", count=3)
-    # Whatever was committed is consistent: every queued try names the scheduler that
-    # queued it, so housekeeping can find it if its events were lost with the scheduler.
-    for ti in await all_tis(db):
-        assert ti["state"] != "queued" or ti["queued_by_job_id"] is not None
-    limits = HousekeepingLimits(heartbeat_timeout=30, task_queued_timeout=60, interval=3600)
-    housekeeping = partial(serve_housekeeping, limits=limits)
-    async with open_scheduler(db, [executor], clock, extra_stages=[housekeeping]) as running:
-        # Tries whose events died with the first scheduler are noticed once they time out.
-        clock.advance(timedelta(minutes=5))
-        running.handle.wake([])
-
-        async def all_finished() -> bool:
-            found = await runs(db, "restartable")
-            return len(found) == 3 and all(r["state"] in ("success", "failed") for r in found)
-
-        await running.wait_for(all_finished)
-    assert {ti["state"] for ti in await all_tis(db)} <= {"success", "failed", "upstream_failed"}
+    with start_blocking_portal(anyio_backend) as portal:
+        SchedulerMachine.portal = portal
+        SchedulerMachine.template = sqlite_database_template
+        SchedulerMachine.workdir = tmp_path
+        SchedulerMachine.examples = itertools.count()
+        run_state_machine_as_test(
+            SchedulerMachine,
+            settings=settings(
+                max_examples=30,
+                stateful_step_count=35,
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+            ),
+        )

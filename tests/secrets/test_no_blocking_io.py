@@ -9,6 +9,10 @@ from pathlib import Path
 import pytest
 
 from airflow_sc.db.engine import open_database
+from airflow_sc.executors.inprocess import SnapshotTaskClient
+from airflow_sc.sdk import Connection as TaskConnection
+from airflow_sc.sdk import Variable
+from airflow_sc.sdk._task_client import task_client_active
 from airflow_sc.secrets import (
     BackendSpec,
     Connection,
@@ -19,8 +23,10 @@ from airflow_sc.secrets import (
     generate_fernet_key,
     open_secrets,
 )
+from airflow_sc.task_runner.http_client import ExecutionApiClient
 from tests.secrets.blocking_io import record_blocking_io
 from tests.secrets.conftest import MotoServer
+from tests.secrets.task_world import add_ti, open_secrets_world
 
 pytestmark = pytest.mark.anyio
 
@@ -79,4 +85,32 @@ async def test_lookups_through_every_backend_stay_off_the_loop_thread(
                 await secrets.get_config("core/fernet_key")
                 # Warm: served from the cache.
                 await secrets.get_connection("db_conn")
+    assert recorder.events == []
+
+
+async def test_task_secrets_access_from_async_tasks_stays_off_the_loop_thread(
+    database_url: str,
+) -> None:
+    """`Variable.aget/aset/adelete` and `Connection.aget`: through the in-process executor's
+    handlers (database, cache, cipher) and through a worker's sync HTTP client."""
+
+    async def use_secrets(tag: str) -> None:
+        assert (await TaskConnection.aget("warehouse")).host == "db.local"
+        assert await Variable.aget("api_token") == "tok-1234567890"
+        await Variable.aset(f"{tag}_key", "v")
+        assert await Variable.aget(f"{tag}_key") == "v"
+        assert await Variable.adelete(f"{tag}_key")
+
+    async with open_database(database_url) as db, open_secrets_world(db) as world:
+        ti_id = await add_ti(world.db, "read_async")
+        snapshot = SnapshotTaskClient("read_async", -1, {}, gateway=world.handlers)
+        http = ExecutionApiClient(world.url, ti_id=ti_id, token=world.api.tokens.issue(ti_id))
+        try:
+            with record_blocking_io() as recorder:
+                with task_client_active(snapshot):
+                    await use_secrets("inprocess")
+                with task_client_active(http):
+                    await use_secrets("worker")
+        finally:
+            http.close()
     assert recorder.events == []

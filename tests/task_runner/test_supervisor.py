@@ -14,6 +14,7 @@ from airflow_sc.db import Database, Transaction
 from airflow_sc.db.engine import open_database
 from airflow_sc.db.models import dag, task_instance
 from airflow_sc.domain import TaskInstanceState
+from airflow_sc.executors.local import LocalChannel
 from tests.executors.test_local import log_text, open_local, until_done, wait_for_file
 from tests.executors.world import DAG_ID, ServedApi, add_run, add_ti, serve_execution_api, workload
 
@@ -35,13 +36,15 @@ async def served(db: Database) -> AsyncIterator[ServedApi]:
         yield served
 
 
+@pytest.mark.parametrize("channel", ["pipe", "http"])
 async def test_a_try_cleared_while_running_stops_at_its_next_heartbeat(
-    db: Database, served: ServedApi, tmp_path: Path
+    db: Database, served: ServedApi, tmp_path: Path, channel: LocalChannel
 ) -> None:
+    """Over the pipe the worker sends the heartbeats; over HTTP a thread of the task does."""
     marker = tmp_path / "marker"
     await add_run(db, "run_2", conf={"marker": str(marker), "seconds": 600})
     ti_id = await add_ti(db, "slow", run_id="run_2")
-    async with open_local(served, tmp_path) as (executor, events):
+    async with open_local(served, tmp_path, channel=channel) as (executor, events):
         await executor.submit([workload(ti_id, "slow", run_id="run_2")])
         await wait_for_file(marker)
 
@@ -56,6 +59,7 @@ async def test_a_try_cleared_while_running_stops_at_its_next_heartbeat(
 
     assert final.state is _TI.FAILED  # the scheduler ignores it: the row is another try now
     assert "TaskTerminated" in (final.info or "")
+    assert "no longer running on the server" in log_text(tmp_path, "slow", run_id="run_2")
 
 
 async def test_a_missing_dag_file_fails_the_try_with_the_reason_in_its_log(

@@ -88,17 +88,7 @@ async def clear_task_instances(
         if not dry_run:
             for run in runs:
                 if run.id in touched and run.state in ("success", "failed"):
-                    await queries.bump_clear_number(
-                        tx,
-                        run.id,
-                        {
-                            "state": "queued",
-                            "queued_at": now,
-                            "start_date": None,
-                            "end_date": None,
-                            "updated_at": now,
-                        },
-                    )
+                    await queries.bump_clear_number(tx, run.id, queries.requeued(now))
         return cleared, touched
 
     cleared, touched = await db.run(body, write=not dry_run)

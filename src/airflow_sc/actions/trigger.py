@@ -37,19 +37,25 @@ async def trigger_dag_run(
     now: datetime,
     conf: Mapping[str, Any] | None = None,
     logical_date: datetime | None = None,
+    run_after: datetime | None = None,
+    data_interval: tuple[datetime, datetime] | None = None,
     run_id: str | None = None,
+    note: str | None = None,
     triggered_by: str = "rest_api",
     triggering_user_name: str | None = None,
     wake: Wake = no_wake,
 ) -> TriggeredRun:
     """Create a QUEUED manual run of the DAG's newest version and wake the scheduler.
 
-    `logical_date` is optional (Airflow 3): without one the run has none. `conf` must
-    satisfy the DAG's params (`ParamValidationError` otherwise); it is stored as given.
-    Paused DAGs accept the run; it starts when the DAG is unpaused (as in Airflow).
+    As in Airflow 3: `logical_date` is optional (without one the run has none, and no data
+    interval); `run_after` (the earliest time the run may start) defaults to `now`, and
+    the run id is `manual__<run_after>` unless `run_id` is given. A run with a logical
+    date covers `data_interval` if given, else the interval its timetable infers.
+    `conf` must satisfy the DAG's params (`ParamValidationError` otherwise); it is stored
+    as given. Paused DAGs accept the run; it starts when the DAG is unpaused.
     """
-    run_after = logical_date or now
-    chosen_run_id = run_id or manual_run_id(run_after)
+    earliest = run_after or now
+    chosen_run_id = run_id or manual_run_id(earliest)
 
     async def body(tx: Transaction) -> TriggeredRun:
         if await queries.dag_is_paused(tx, dag_id, lock=True) is None:
@@ -62,11 +68,13 @@ async def trigger_dag_run(
         spec.params_dict().resolve(dict(conf or {}))
         if await queries.run_exists(tx, dag_id, run_id=chosen_run_id, logical_date=logical_date):
             raise DagRunExists(dag_id, chosen_run_id)
-        interval = (
-            spec.timetable.infer_manual_data_interval(run_after=logical_date)
-            if logical_date is not None
-            else None
-        )
+        interval: tuple[datetime, datetime] | None = None
+        if logical_date is not None:
+            if data_interval is not None:
+                interval = data_interval
+            else:
+                inferred = spec.timetable.infer_manual_data_interval(run_after=logical_date)
+                interval = (inferred.start, inferred.end)
         pk = await queries.insert_run(
             tx,
             {
@@ -77,16 +85,17 @@ async def trigger_dag_run(
                 "triggered_by": triggered_by,
                 "triggering_user_name": triggering_user_name,
                 "logical_date": logical_date,
-                "data_interval_start": None if interval is None else interval.start,
-                "data_interval_end": None if interval is None else interval.end,
-                "run_after": run_after,
+                "data_interval_start": None if interval is None else interval[0],
+                "data_interval_end": None if interval is None else interval[1],
+                "run_after": earliest,
                 "queued_at": now,
                 "conf": dict(conf or {}),
                 "created_dag_version_id": version_ids[dag_id],
                 "updated_at": now,
+                "note": note,
             },
         )
-        return TriggeredRun(pk, dag_id, chosen_run_id, logical_date, run_after, dict(conf or {}))
+        return TriggeredRun(pk, dag_id, chosen_run_id, logical_date, earliest, dict(conf or {}))
 
     triggered = await db.run(body)
     wake([triggered.id])

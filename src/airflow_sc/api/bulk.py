@@ -96,6 +96,15 @@ class BulkResponse(BaseModel):
     update: BulkActionResponse | None = None
     delete: BulkActionResponse | None = None
 
+    def written_keys(self) -> list[str]:
+        """Every key some action created, updated or deleted."""
+        return [
+            key
+            for part in (self.create, self.update, self.delete)
+            if part is not None
+            for key in part.success
+        ]
+
 
 # -- pure decisions ------------------------------------------------------------------------
 

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 import anyio
 from fastapi import Depends, Request
 
 from airflow_sc.actions import Wake, no_wake
-from airflow_sc.auth import load_or_create_signing_key
+from airflow_sc.auth import UserStamps, load_or_create_signing_key
 from airflow_sc.config import Settings
 from airflow_sc.db import Database
 from airflow_sc.runtime import Shutdown
-from airflow_sc.secrets import SecretsCipher, SecretsMasker, load_or_create_fernet_key
+from airflow_sc.secrets import (
+    SecretsBackend,
+    SecretsCache,
+    SecretsCipher,
+    SecretsMasker,
+    SecretsSettings,
+    build_secrets,
+    load_or_create_fernet_key,
+)
 
 __all__ = ["ApiContext", "Ctx", "api_context", "prepare_context", "utcnow"]
 
@@ -44,6 +53,11 @@ class ApiContext:
     #: Tells the scheduler that an action changed dag runs (`SchedulerHandle.wake` when one
     #: runs in this process; the database notification covers the others).
     wake: Wake = no_wake
+    #: The cached secrets chain of this process, as `[secrets]` configures it (one cache:
+    #: the execution API and the in-process executor see each other's writes at once).
+    secrets: SecretsBackend | None = None
+    #: Users' current credential stamps, against which every token is rechecked.
+    user_stamps: UserStamps = field(default_factory=UserStamps)
 
     @property
     def token_lifetime(self) -> timedelta:
@@ -58,6 +72,17 @@ class ApiContext:
         if self.cipher is None:
             raise RuntimeError("ApiContext.cipher is unset: build it with prepare_context")
         return self.cipher
+
+    def require_secrets(self) -> SecretsBackend:
+        if self.secrets is None:
+            raise RuntimeError("ApiContext.secrets is unset: build it with prepare_context")
+        return self.secrets
+
+    def forget_secrets(self, kind: Literal["connection", "variable"], keys: Iterable[str]) -> None:
+        """Drop cached answers after a write, so tasks of this process read the new value."""
+        if isinstance(self.secrets, SecretsCache):
+            for key in keys:
+                self.secrets.invalidate(kind, key)
 
 
 async def prepare_context(ctx: ApiContext) -> ApiContext:
@@ -74,7 +99,18 @@ async def prepare_context(ctx: ApiContext) -> ApiContext:
             load_or_create_fernet_key, home, ctx.settings.core.fernet_key
         )
         cipher = SecretsCipher(fernet_key)
-    return dataclasses.replace(ctx, signing_key=signing_key, cipher=cipher)
+    secrets = ctx.secrets
+    if secrets is None:
+        secrets_settings = SecretsSettings.from_section(ctx.settings.secrets)
+        ctx.masker.add_sensitive_keys(secrets_settings.sensitive_keys)
+        secrets = build_secrets(
+            secrets_settings,
+            environ=os.environ,
+            database=ctx.db,
+            cipher=cipher,
+            masker=ctx.masker,
+        )
+    return dataclasses.replace(ctx, signing_key=signing_key, cipher=cipher, secrets=secrets)
 
 
 async def api_context(request: Request) -> ApiContext:

@@ -8,8 +8,10 @@ or, when the route wants to know who calls::
 
     async def patch_dag(..., caller: Annotated[AccessToken, Depends(requires(Permission.DAG_EDIT))])
 
-A request without a valid bearer token gets 401 (with `WWW-Authenticate: Bearer`); one
-whose role lacks the permission gets 403. Tokens come from `POST /auth/token`.
+A request without a valid bearer token gets 401 (with `WWW-Authenticate: Bearer`), and so
+does one whose user was deleted or changed role or password since the token was issued
+(rechecked against the users table, cached for `auth.DEFAULT_RECHECK`); one whose role
+lacks the permission gets 403. Tokens come from `POST /auth/token`.
 """
 
 from __future__ import annotations
@@ -57,6 +59,11 @@ class RequiresPermission:
             token = decode_token(raw, key=ctx.require_signing_key(), now=ctx.clock())
         except InvalidToken:
             raise HTTPException(401, "Invalid or expired token", headers=_UNAUTHENTICATED) from None
+        # A token outlives nothing it was issued on: its user, role and password.
+        if not await ctx.user_stamps.is_current(ctx.db, token, ctx.clock()):
+            raise HTTPException(
+                401, "The token's user was deleted or changed", headers=_UNAUTHENTICATED
+            )
         if not role_allows(token.role, self.permission):
             raise HTTPException(
                 403, f"Forbidden: the {token.role.value} role may not {self.permission.value}"

@@ -4,7 +4,8 @@
 - `passwords`: scrypt hashing (pure CPU);
 - `tokens`: JWT issue/decode with an injected clock (pure);
 - `signing_key`: the token signing key, generated under the home folder if not configured;
-- `users`: async user management over the database port.
+- `users`: async user management over the database port;
+- `stamps`: the per-request recheck of a token against its user (short-lived cache).
 """
 
 from airflow_sc.auth.passwords import generate_password, hash_password, verify_password
@@ -14,13 +15,21 @@ from airflow_sc.auth.signing_key import (
     SigningKeyError,
     load_or_create_signing_key,
 )
-from airflow_sc.auth.tokens import AccessToken, InvalidToken, decode_token, issue_token
+from airflow_sc.auth.stamps import DEFAULT_RECHECK, UserStamps
+from airflow_sc.auth.tokens import (
+    AccessToken,
+    InvalidToken,
+    credential_stamp,
+    decode_token,
+    issue_token,
+)
 from airflow_sc.auth.users import (
     ADMIN_PASSWORD_FILE,
     User,
     UserError,
     authenticate,
     create_user,
+    current_stamp,
     delete_user,
     ensure_admin_user,
     get_user,
@@ -30,6 +39,7 @@ from airflow_sc.auth.users import (
 
 __all__ = [
     "ADMIN_PASSWORD_FILE",
+    "DEFAULT_RECHECK",
     "ROLE_PERMISSIONS",
     "SIGNING_KEY_FILE",
     "AccessToken",
@@ -39,8 +49,11 @@ __all__ = [
     "SigningKeyError",
     "User",
     "UserError",
+    "UserStamps",
     "authenticate",
     "create_user",
+    "credential_stamp",
+    "current_stamp",
     "decode_token",
     "delete_user",
     "ensure_admin_user",

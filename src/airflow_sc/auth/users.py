@@ -19,6 +19,7 @@ import anyio
 
 from airflow_sc.auth.passwords import generate_password, hash_password, verify_password
 from airflow_sc.auth.roles import Role
+from airflow_sc.auth.tokens import credential_stamp
 from airflow_sc.db import Database
 from airflow_sc.db.queries import users as queries
 
@@ -28,6 +29,7 @@ __all__ = [
     "UserError",
     "authenticate",
     "create_user",
+    "current_stamp",
     "delete_user",
     "ensure_admin_user",
     "get_user",
@@ -48,6 +50,8 @@ class User:
     username: str
     role: Role
     created_at: datetime
+    #: What the user's tokens carry (`credential_stamp`); changes with role or password.
+    stamp: str
 
 
 def _now() -> datetime:
@@ -55,7 +59,9 @@ def _now() -> datetime:
 
 
 def _user(row: queries.StoredUser) -> User:
-    return User(row.username, Role(row.role), row.created_at)
+    return User(
+        row.username, Role(row.role), row.created_at, credential_stamp(row.role, row.password_hash)
+    )
 
 
 def check_username(username: str) -> None:
@@ -98,6 +104,12 @@ async def authenticate(db: Database, username: str, password: str) -> User | Non
 async def get_user(db: Database, username: str) -> User | None:
     row = await queries.get_user(db, username)
     return None if row is None else _user(row)
+
+
+async def current_stamp(db: Database, username: str) -> str | None:
+    """The user's credential stamp now; None when there is no such user."""
+    row = await queries.get_user(db, username)
+    return None if row is None else credential_stamp(row.role, row.password_hash)
 
 
 async def list_users(db: Database) -> list[User]:

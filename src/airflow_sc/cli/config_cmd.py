@@ -21,7 +21,7 @@ def register(commands: Any) -> None:
 
 
 #: Settings whose values are secrets: shown only as set or unset.
-SECRET_KEYS = frozenset({"api.secret_key", "core.fernet_key"})
+SECRET_KEYS = frozenset({"api.secret_key", "core.fernet_key", "secrets.backend_kwargs"})
 
 
 def _display(key: str, value: object) -> str:

@@ -1,4 +1,5 @@
-"""`airflow-sc dags list|list-import-errors|show|reserialize`."""
+"""`airflow-sc dags list|list-import-errors|show|reserialize` (and, registered here, `test`
+and the run commands of `dags_runs_cmd`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 import anyio
 
-from airflow_sc.cli import dags_test
+from airflow_sc.cli import dags_runs_cmd, dags_test
 from airflow_sc.cli._database import open_settings_database
 from airflow_sc.cli._output import FORMATS, render
 from airflow_sc.config import Settings
@@ -52,6 +53,7 @@ def register(commands: Any) -> None:
     reserialize.set_defaults(handler=reserialize_dags)
 
     dags_test.register_test(sub)
+    dags_runs_cmd.register_runs(sub)
 
 
 def _add_output(parser: argparse.ArgumentParser) -> None:

@@ -18,13 +18,16 @@ import os
 import sys
 import zoneinfo
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from airflow_sc.config import Settings
 from airflow_sc.observability.logging import FORMAT
 from airflow_sc.sdk.params import ParamValidationError
+from airflow_sc.secrets.chain import SecretsSettings
 from airflow_sc.secrets.environment import CONNECTION_PREFIXES, VARIABLE_PREFIXES
+from airflow_sc.secrets.masking import SecretsMasker, SecretsMaskingFilter
 from airflow_sc.task_runner.dag_files import DagFiles, load_dag_files
 from airflow_sc.task_runner.dag_test import manual_run_info, run_dag_test
 
@@ -132,6 +135,20 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format=FORMAT, stream=sys.stderr)
 
 
+@contextmanager
+def _masked_logging(masker: SecretsMasker) -> Iterator[None]:
+    """The secrets tasks read are masked in what every root handler writes, meanwhile."""
+    masking = SecretsMaskingFilter(masker)
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(masking)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(masking)
+
+
 def dags_test(args: argparse.Namespace, settings: Settings) -> int:
     folder: Path = args.dags_folder or settings.dags_folder
     try:
@@ -152,12 +169,15 @@ def dags_test(args: argparse.Namespace, settings: Settings) -> int:
         return _fail(f"--conf does not match the params of DAG {dag.dag_id!r}: {exc}")
     run = manual_run_info(dag, logical_date=logical_date, now=dt.datetime.now(dt.UTC), conf=conf)
     print(f"Testing DAG {dag.dag_id!r} from {found.paths[dag.dag_id]}, run {run.run_id}")
-    result = run_dag_test(
-        dag,
-        run,
-        variables=EnvironmentNames(os.environ, VARIABLE_PREFIXES),
-        connections=EnvironmentNames(os.environ, CONNECTION_PREFIXES),
-        out=lambda line: print(line, flush=True),
-    )
+    masker = SecretsSettings.from_section(settings.secrets).masker()
+    with _masked_logging(masker):
+        result = run_dag_test(
+            dag,
+            run,
+            variables=EnvironmentNames(os.environ, VARIABLE_PREFIXES),
+            connections=EnvironmentNames(os.environ, CONNECTION_PREFIXES),
+            out=lambda line: print(line, flush=True),
+            masker=masker,
+        )
     print(f"DAG run {run.run_id}: {result.state.value}")
     return 0 if result.succeeded else 1

@@ -7,7 +7,15 @@ import sys
 from collections.abc import Callable, Sequence
 
 from airflow_sc import __version__
-from airflow_sc.cli import config_cmd, dags_cmd, db_cmd, run_cmd, secrets_cmd, users_cmd
+from airflow_sc.cli import (
+    config_cmd,
+    dags_cmd,
+    db_cmd,
+    run_cmd,
+    secrets_cmd,
+    tasks_cmd,
+    users_cmd,
+)
 from airflow_sc.config import ConfigError, Settings, load_settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -24,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_cmd.register(commands)
     db_cmd.register(commands)
     dags_cmd.register(commands)
+    tasks_cmd.register(commands)
     users_cmd.register(commands)
     secrets_cmd.register(commands)
     return parser

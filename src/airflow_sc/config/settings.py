@@ -7,9 +7,12 @@ to these types and rejects anything else at start-up. A field whose default depe
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
+
+from airflow_sc.config.errors import ConfigError
 
 Backend = Literal["asyncio", "trio"]
 DatabaseAdapter = Literal["auto", "native", "thread"]
@@ -116,6 +119,10 @@ class ExecutorSettings:
     #: URL task processes use to reach the execution API. Default:
     #: `http://<api.host>:<api.port>/execution`.
     execution_api_url: str | None = None
+    #: How local executor task processes reach the execution API: `pipe` (relayed by
+    #: their worker to the executor, which runs the same operations without HTTP) or
+    #: `http` (through the API server, like a remote worker).
+    local_channel: Literal["pipe", "http"] = "pipe"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +130,71 @@ class LoggingSettings:
     level: LogLevel = "INFO"
     #: Folder holding task logs. Default: `<home>/logs`.
     base_log_folder: Path | None = None
+
+
+#: Where the secrets chain looks, in `secrets.order`.
+SECRETS_SOURCES = ("environment", "local_file", "metastore", "remote")
+
+
+@dataclass(frozen=True, slots=True)
+class SecretsSectionSettings:
+    """The `[secrets]` section: how connections and variables are looked up and masked.
+
+    `airflow_sc.secrets.SecretsSettings.from_section` turns it into the chain's settings.
+    """
+
+    #: Comma-separated sources, asked in this order: environment, local_file, metastore,
+    #: remote (the `backend` below). Leave one out to skip it.
+    order: str = ",".join(SECRETS_SOURCES)
+    #: Local file of variables (`.json`, `.yaml`/`.yml` or `.env`), as Airflow's
+    #: LocalFilesystemBackend `variables_file_path`.
+    variables_file: Path | None = None
+    #: Local file of connections (`.json`, `.yaml`/`.yml` or `.env`).
+    connections_file: Path | None = None
+    #: A remote backend: `module.ClassName` of a `SecretsBackend` subclass, e.g.
+    #: `airflow_sc.secrets.aws.SecretsManagerBackend` (Airflow's `[secrets] backend`).
+    backend: str | None = None
+    #: Keyword arguments of `backend`, a JSON object (Airflow's `[secrets] backend_kwargs`).
+    backend_kwargs: str = "{}"
+    #: Seconds a found connection or variable is served from memory before it is asked again.
+    cache_ttl: float = 60.0
+    #: Seconds a "not found" is remembered.
+    negative_cache_ttl: float = 10.0
+    #: "Not found" answers remembered at most (least recently used dropped first).
+    max_negative_entries: int = 1024
+    #: Comma-separated extra words that make a variable or extra key sensitive (masked),
+    #: added to the built-in ones (password, secret, token, api_key, private_key, ...).
+    #: Airflow's `[core] sensitive_var_conn_names`.
+    sensitive_var_conn_names: str = ""
+    #: Secrets shorter than this many characters are not masked inside other text.
+    min_mask_length: int = 5
+
+    def __post_init__(self) -> None:
+        def fail(key: str, value: object, expected: str) -> ConfigError:
+            return ConfigError(f"invalid value for secrets.{key}: {value!r}; expected {expected}")
+
+        sources = [part.strip() for part in self.order.split(",") if part.strip()]
+        unknown = [part for part in sources if part not in SECRETS_SOURCES]
+        if unknown or len(set(sources)) != len(sources):
+            raise fail("order", self.order, "distinct names among " + ", ".join(SECRETS_SOURCES))
+        if self.backend is not None and "." not in self.backend.strip(". "):
+            raise fail("backend", self.backend, "a class path, module.ClassName")
+        try:
+            kwargs = json.loads(self.backend_kwargs)
+        except ValueError:
+            kwargs = None
+        if not isinstance(kwargs, dict):
+            raise fail("backend_kwargs", "<hidden>", "a JSON object")
+        for key, seconds in (
+            ("cache_ttl", self.cache_ttl),
+            ("negative_cache_ttl", self.negative_cache_ttl),
+        ):
+            if seconds < 0:
+                raise fail(key, seconds, "seconds >= 0 (0: no caching)")
+        if self.max_negative_entries < 0:
+            raise fail("max_negative_entries", self.max_negative_entries, "an integer >= 0")
+        if self.min_mask_length < 1:
+            raise fail("min_mask_length", self.min_mask_length, "an integer >= 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +206,7 @@ class Settings:
     dag_processor: DagProcessorSettings = field(default_factory=DagProcessorSettings)
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    secrets: SecretsSectionSettings = field(default_factory=SecretsSectionSettings)
 
     @property
     def dags_folder(self) -> Path:

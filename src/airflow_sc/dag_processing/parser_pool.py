@@ -89,6 +89,21 @@ class ParserPool:
 
     async def parse(self, path: str, dags_folder: str | None = None) -> ParseResult:
         """Parse one file in an isolated child; import failures come back as `errors`."""
+        return ParseResult.from_answer(await self._ask(path, dags_folder, {}))
+
+    async def run_callbacks(
+        self, path: str, dags_folder: str | None, callback: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Run a DAG callback request in an isolated child (`callbacks_child`).
+
+        Returns the child's answer: a parse answer whose ``errors`` say what failed, with
+        ``logged`` set when the child wrote the details to the callback log itself.
+        """
+        return await self._ask(path, dags_folder, {"callback": callback})
+
+    async def _ask(
+        self, path: str, dags_folder: str | None, extra: dict[str, Any]
+    ) -> dict[str, Any]:
         async with self._slots:
             zygote = self._idle.pop() if self._idle else await self._spawn()
             request = {
@@ -96,6 +111,7 @@ class ParserPool:
                 "dags_folder": dags_folder,
                 "timeout": self.file_timeout,
                 "max_memory": self.max_memory,
+                **extra,
             }
             try:
                 # The zygote enforces the per-file timeout; this bound only catches a zygote
@@ -106,12 +122,14 @@ class ParserPool:
                 await self._discard(zygote)
                 if isinstance(exc, (anyio.EndOfStream, anyio.BrokenResourceError, TimeoutError)):
                     log.warning("DAG parser process died while parsing %s; replacing it", path)
-                    return ParseResult(
-                        path, [], [ParseError(path, f"the parser process died parsing {path}")], 0.0
-                    )
+                    error = {
+                        "filename": path,
+                        "stacktrace": f"the parser process died parsing {path}",
+                    }
+                    return {"path": path, "dags": [], "errors": [error], "duration": 0.0}
                 raise
             self._idle.append(zygote)
-            return ParseResult.from_answer(answer)
+            return answer
 
     async def _spawn(self) -> _Zygote:
         process = await anyio.open_process(

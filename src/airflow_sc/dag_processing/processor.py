@@ -3,7 +3,9 @@
 On start it parses every DAG file (in forked children, `parser_pool.py`) and reports
 ready; then it re-parses a file when it changes (watchfiles) and rescans the folders every
 `dag_processor.refresh_interval` as a safety net. Results are written one transaction per
-file. The processor never imports user code itself and never stops because of a file.
+file. It also runs the DAG-level callbacks the scheduler asks for (`callbacks.py`), in
+the same kind of children. The processor never imports user code itself and never stops
+because of a file.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from anyio.abc import TaskStatus
 from watchfiles import Change, awatch
 
 from airflow_sc.config import Settings
+from airflow_sc.dag_processing.callbacks import DagCallbacks, serve_dag_callbacks
 from airflow_sc.dag_processing.files import scan_folder
 from airflow_sc.dag_processing.parser_pool import ParseResult, ParserPool, open_parser_pool
 from airflow_sc.db import Database, Transaction
@@ -252,9 +255,18 @@ async def serve_dag_processor(
             paused_by_default=config.dags_are_paused_at_creation,
             on_stored=on_stored,
         )
+        callbacks = DagCallbacks(
+            db,
+            pool,
+            settings.base_log_folder,
+            folder_of=processor.folder_of,
+            concurrency=config.parsing_processes,
+        )
         stop_watching = anyio.Event()
         # Watch before the first full parse, so no change slips between the two.
         await tg.start(_watch, processor, folders, stop_watching)
+        # DAG callbacks the scheduler asks for (callbacks.py).
+        await tg.start(serve_dag_callbacks, callbacks)
         stats = await processor.refresh()
         log.info(
             "parsed %d files (%d DAGs, %d import errors) in %.2fs",
@@ -267,6 +279,9 @@ async def serve_dag_processor(
         task_status.started(stats)
         await shutdown_trigger()
         stop_watching.set()
+        # Running callbacks finish (each within file_parse_timeout); no new ones start.
+        with anyio.move_on_after(config.file_parse_timeout + 5):
+            await callbacks.drain()
         tg.cancel_scope.cancel()
 
 

@@ -1,8 +1,9 @@
 """A warm parent process that forks one isolated child per DAG file.
 
 Run as `python -m airflow_sc.dag_processing.zygote`. It imports the SDK once, then reads
-one JSON request per line on stdin (`{"path", "timeout", "max_memory"}`) and answers one
-JSON line on its protocol channel. Each file is imported in a fresh `fork()` of this warm
+one JSON request per line on stdin (`{"path", "timeout", "max_memory"}`, plus `"callback"`
+for a DAG callback request, see `callbacks_child.py`) and answers one JSON line on its
+protocol channel. Each file is imported in a fresh `fork()` of this warm
 process (a few milliseconds, against 100+ ms for a new interpreter), so whatever the file
 does — hang, `sys.exit()`, `os._exit()`, segfault, allocate gigabytes, print megabytes —
 touches only that child:
@@ -44,21 +45,32 @@ def main() -> int:
             request.get("dags_folder"),
             float(request["timeout"]),
             int(request["max_memory"]),
+            callback=request.get("callback"),
         )
         protocol.write(json.dumps(answer) + "\n")
     return 0
 
 
 def run_isolated(
-    path: str, dags_folder: str | None, timeout: float, max_memory: int
+    path: str,
+    dags_folder: str | None,
+    timeout: float,
+    max_memory: int,
+    *,
+    callback: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Parse `path` in a forked child; always returns an answer, never raises."""
+    """Parse `path` in a forked child; always returns an answer, never raises.
+
+    With `callback`, the child runs that DAG callback request instead of parsing
+    (`callbacks_child.run_callbacks`), under the same isolation and timeout.
+    """
     started = time.monotonic()
+    doing = "running DAG callbacks from" if callback is not None else "importing"
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # child
         os.close(read_fd)
-        _child(path, dags_folder, write_fd, max_memory)
+        _child(path, dags_folder, write_fd, max_memory, callback)
     os.close(write_fd)
     data, timed_out = _read_result(read_fd, started + timeout)
     os.close(read_fd)
@@ -68,7 +80,7 @@ def run_isolated(
     _kill_group(pid)  # grandchildren left behind by the file
     duration = time.monotonic() - started
     if timed_out:
-        return _failure(path, f"timed out after {timeout:g}s importing {path}", duration)
+        return _failure(path, f"timed out after {timeout:g}s {doing} {path}", duration)
     if data:
         try:
             result: dict[str, Any] = json.loads(data)
@@ -76,10 +88,17 @@ def run_isolated(
             return _failure(path, f"parsing {path} produced an unreadable result", duration)
         result["duration"] = duration
         return result
-    return _failure(path, f"parsing {path} {_describe_exit(status)}", duration)
+    what = "running DAG callbacks from" if callback is not None else "parsing"
+    return _failure(path, f"{what} {path} {_describe_exit(status)}", duration)
 
 
-def _child(path: str, dags_folder: str | None, write_fd: int, max_memory: int) -> None:
+def _child(
+    path: str,
+    dags_folder: str | None,
+    write_fd: int,
+    max_memory: int,
+    callback: dict[str, Any] | None = None,
+) -> None:
     try:
         os.setsid()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -91,7 +110,12 @@ def _child(path: str, dags_folder: str | None, write_fd: int, max_memory: int) -
         from airflow_sc.dag_processing import parsing
 
         try:
-            result = parsing.parse_file(path, dags_folder)
+            if callback is None:
+                result = parsing.parse_file(path, dags_folder)
+            else:
+                from airflow_sc.dag_processing import callbacks_child
+
+                result = callbacks_child.run_callbacks(path, dags_folder, callback)
         except BaseException:  # the file's own error
             error = {"filename": path, "stacktrace": traceback.format_exc()}
             result = {"path": path, "dags": [], "errors": [error]}
@@ -109,8 +133,10 @@ def _read_result(fd: int, deadline: float) -> tuple[bytes, bool]:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return b"", True
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if not ready:
+        # stdin turns readable mid-request only at EOF: the pool closed it (shutdown, or
+        # it gave up on this zygote) or died. The child is killed then, not left behind.
+        ready, _, _ = select.select([fd, 0], [], [], remaining)
+        if fd not in ready:
             return b"", True
         chunk = os.read(fd, 1 << 20)
         if not chunk:

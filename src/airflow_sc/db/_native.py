@@ -54,7 +54,10 @@ class NativeDatabase(Database):
             url.asyncio_url,
             pool_size=pool_size,
             max_overflow=0,
-            pool_pre_ping=True,
+            # No ping per checkout (a round trip per transaction): a connection the server
+            # dropped fails its first statement as a transient error, SQLAlchemy recycles
+            # the pool's older connections, and `Database.run` retries on a fresh one.
+            pool_pre_ping=False,
             isolation_level="READ COMMITTED",
             connect_args={
                 "server_settings": {

@@ -279,7 +279,9 @@ def create_sync_engine(
         poolclass=QueuePool,
         pool_size=pool_size,
         max_overflow=0,
-        pool_pre_ping=True,
+        # No ping per checkout; a dropped connection is a transient error `Database.run`
+        # retries (see `_native.py`).
+        pool_pre_ping=False,
         isolation_level="READ COMMITTED",
         connect_args={
             "application_name": application_name,

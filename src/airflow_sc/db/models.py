@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_POOL_SLOTS",
     "ID_LENGTH",
     "NAMING_CONVENTION",
+    "NOTE_LENGTH",
     "callback_request",
     "connection",
     "dag",
@@ -64,6 +65,8 @@ __all__ = [
 ID_LENGTH: Final = 250
 DEFAULT_POOL_NAME: Final = "default_pool"
 DEFAULT_POOL_SLOTS: Final = 128
+#: Longest note on a DAG run or task instance (Airflow's limit).
+NOTE_LENGTH: Final = 1000
 
 #: Every constraint and index gets a predictable name, so migrations can drop or alter
 #: it on both dialects (SQLite batch mode needs names to find constraints again).
@@ -174,6 +177,8 @@ dag_run = Table(
     # version it started with (Airflow 3's `created_dag_version_id`). No foreign key: a
     # version row outlives nothing it would cascade to.
     Column("created_dag_version_id", UUID_STRING),
+    # The operator's note on the run (Airflow keeps it in a `dag_run_note` table).
+    Column("note", String(NOTE_LENGTH)),
     UniqueConstraint("dag_id", "run_id"),
     UniqueConstraint("dag_id", "logical_date"),
     Index(None, "state"),
@@ -234,6 +239,9 @@ task_instance = Table(
     # execution-API token is scoped to.
     Column("id", UUID_STRING, primary_key=True),
     *_task_instance_columns(),
+    # The operator's note (Airflow's `task_instance_note`); it belongs to the task
+    # instance, not to one try, so task_instance_history has none.
+    Column("note", String(NOTE_LENGTH)),
     UniqueConstraint("dag_id", "run_id", "task_id", "map_index"),
     ForeignKeyConstraint(
         ["dag_id", "run_id"], ["dag_run.dag_id", "dag_run.run_id"], ondelete="CASCADE"

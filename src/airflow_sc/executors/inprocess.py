@@ -6,14 +6,23 @@ start -> RUNNING, finish with its XComs and branch skips) without the HTTP hop, 
 contract and its checks are the same. ``execution_timeout`` is a cancel scope (in
 `arun_task`); `terminate` cancels the try's scope.
 
+Heartbeats: every `heartbeat_interval` seconds the executor records that all its running
+tries are alive, in one statement for all of them (``heartbeat_many``), so housekeeping
+does not take a long try for a zombie. A try the heartbeat finds no longer running (cleared,
+or reclaimed by another scheduler) is cancelled, as a worker process is on a 409.
+
 A blocking call in a task stalls every other task on the loop: each step of a task is
 timed, and a step longer than `blocking_threshold` is reported in that try's log, with the
 stack a watchdog thread sampled while the loop was blocked.
 
 What a worker process reads lazily, an in-process try reads up front: the XComs of its DAG
 run are loaded at start and pushes are written with the finish. Variables and connections
-cannot be fetched synchronously from inside the event loop; a task that asks for one
-through the sync ``TaskClient`` gets an error saying so.
+are read and written through the handlers when asked for: ``await Variable.aget(...)`` /
+``await Connection.aget(...)`` in the task's coroutine, or the sync names from a worker
+thread (``anyio.to_thread.run_sync``; `arun_task` renders templates that mention ``var`` or
+``conn`` in one). A sync lookup on the event loop's thread itself (``Variable.get`` in the
+coroutine) cannot wait for the database without stalling every other task, and fails
+saying so. What a try reads is masked in its log.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ from airflow_sc.executors._batching import Coalescer
 from airflow_sc.executors._blocking import BlockingWatchdog, timed_steps
 from airflow_sc.executors._events import event_for_report
 from airflow_sc.executors.base import Executor, TaskEvent, Workload
+from airflow_sc.secrets.connection import Connection
 from airflow_sc.secrets.masking import SecretsMasker
 from airflow_sc.task_runner.dag_files import DagFiles, load_dag_files
 from airflow_sc.task_runner.execute import arun_task
@@ -72,14 +82,40 @@ class TryGateway(Protocol):
 
     async def finish_many(self, requests: Sequence[FinishSpec]) -> list[FinishedTry | None]: ...
 
+    async def heartbeat_many(self, ti_ids: Sequence[str]) -> set[str]: ...
+
+    async def get_variable(self, key: str) -> str | None: ...
+
+    async def set_variable(
+        self, key: str, value: str, *, description: str | None = None
+    ) -> None: ...
+
+    async def delete_variable(self, key: str) -> bool: ...
+
+    async def get_connection(self, conn_id: str) -> dict[str, Any] | None: ...
+
 
 class SnapshotTaskClient:
-    """A `TaskClient` for an in-process try: XComs read from a snapshot, pushes buffered."""
+    """A `TaskClient` for an in-process try: XComs read from a snapshot, pushes buffered.
 
-    def __init__(self, task_id: str, map_index: int, xcoms: dict[tuple[str, int, str], Any]):
+    Variables and connections go through `gateway` (awaitable: `AsyncSecretsClient`);
+    what is read is registered with `masker` (the try's log masker).
+    """
+
+    def __init__(
+        self,
+        task_id: str,
+        map_index: int,
+        xcoms: dict[tuple[str, int, str], Any],
+        *,
+        gateway: TryGateway | None = None,
+        masker: SecretsMasker | None = None,
+    ):
         self._task_id = task_id
         self._map_index = map_index
         self._xcoms = xcoms
+        self._gateway = gateway
+        self._masker = masker
         self.pushed: dict[str, Any] = {}
 
     def xcom_pull(self, task_id: str, key: str, map_index: int = -1) -> Any:
@@ -90,17 +126,75 @@ class SnapshotTaskClient:
     def xcom_push(self, key: str, value: Any) -> None:
         self.pushed[key] = value
 
-    def get_variable(self, key: str) -> str | None:
+    # -- secrets: awaited in the task's coroutine --------------------------------------------
+
+    def _require_gateway(self) -> TryGateway:
+        if self._gateway is None:
+            raise RuntimeError("this in-process try has no execution handlers for secrets")
+        return self._gateway
+
+    async def aget_variable(self, key: str) -> str | None:
+        value = await self._require_gateway().get_variable(key)
+        if value is not None and self._masker is not None:
+            self._masker.add_variable(key, value)
+        return value
+
+    async def aset_variable(self, key: str, value: str, description: str | None = None) -> None:
+        if self._masker is not None:
+            self._masker.add_variable(key, value)
+        await self._require_gateway().set_variable(key, value, description=description)
+
+    async def adelete_variable(self, key: str) -> bool:
+        return await self._require_gateway().delete_variable(key)
+
+    async def aget_connection(self, conn_id: str) -> Connection | None:
+        fields = await self._require_gateway().get_connection(conn_id)
+        if fields is None:
+            return None
+        conn = Connection.from_dict(conn_id, fields)
+        if self._masker is not None:
+            self._masker.add_connection(conn)
+        return conn
+
+    # -- secrets: sync names, usable from a worker thread only -------------------------------
+
+    def _from_thread(self, what: str, hint: str, func: Any, *args: Any) -> Any:
+        try:
+            anyio.get_current_task()
+        except RuntimeError:  # not on an event loop: a worker thread of the try's
+            return anyio.from_thread.run(func, *args)
         raise RuntimeError(
-            f"variable {key!r}: an async task on the in-process executor cannot read variables "
-            "synchronously; run the task on the local executor (executor='local')"
+            f"{what}: an async task on the in-process executor cannot wait for it on the event "
+            f"loop; use `{hint}`, or run the task on the local executor (executor='local')"
         )
 
-    def get_connection(self, conn_id: str) -> Any:
-        raise RuntimeError(
-            f"connection {conn_id!r}: an async task on the in-process executor cannot read "
-            "connections synchronously; run the task on the local executor (executor='local')"
+    def get_variable(self, key: str) -> str | None:
+        found: str | None = self._from_thread(
+            f"variable {key!r}", "await Variable.aget(...)", self.aget_variable, key
         )
+        return found
+
+    def set_variable(self, key: str, value: str, description: str | None = None) -> None:
+        self._from_thread(
+            f"variable {key!r}",
+            "await Variable.aset(...)",
+            self.aset_variable,
+            key,
+            value,
+            description,
+        )
+
+    def delete_variable(self, key: str) -> bool:
+        deleted: bool = self._from_thread(
+            f"variable {key!r}", "await Variable.adelete(...)", self.adelete_variable, key
+        )
+        return deleted
+
+    def get_connection(self, conn_id: str) -> Connection | None:
+        found: Connection | None = self._from_thread(
+            f"connection {conn_id!r}", "await Connection.aget(...)", self.aget_connection, conn_id
+        )
+        return found
 
 
 class _DagCache:
@@ -142,6 +236,7 @@ class InProcessExecutor(Executor):
         base_log_folder: Path,
         capacity: int = 10_000,
         blocking_threshold: float = 0.1,
+        heartbeat_interval: float = 5.0,
         shutdown_grace: float = 30.0,
         clock: Callable[[], datetime] = _utcnow,
         name: str = "inprocess",
@@ -151,12 +246,15 @@ class InProcessExecutor(Executor):
         self.base_log_folder = base_log_folder
         self.capacity = capacity
         self.blocking_threshold = blocking_threshold
+        self.heartbeat_interval = heartbeat_interval
         self.shutdown_grace = shutdown_grace
         self.clock = clock
         self._queue: MemoryObjectSendStream[Workload] | None = None
         self._limiter: anyio.CapacityLimiter | None = None
         self._scopes: dict[str, anyio.CancelScope] = {}
         self._terminated: dict[str, str] = {}
+        #: Tries started and not yet finishing: the ones the heartbeat speaks for.
+        self._alive: set[str] = set()
         self._dags = _DagCache()
         self._masker = SecretsMasker()
         self._hostname = socket.gethostname()
@@ -181,6 +279,7 @@ class InProcessExecutor(Executor):
         try:
             async with events, send, receive, anyio.create_task_group() as tg:
                 self._queue = send
+                tg.start_soon(self._heartbeat)
                 task_status.started()
                 try:
                     async for workload in receive:
@@ -209,6 +308,26 @@ class InProcessExecutor(Executor):
         if self._limiter is None:
             return None
         return max(0, math.floor(self._limiter.available_tokens))
+
+    async def _heartbeat(self) -> None:
+        """Every `heartbeat_interval`: one heartbeat for all running tries; cancel the lost."""
+        while True:
+            await anyio.sleep(self.heartbeat_interval)
+            sent = sorted(self._alive)
+            if not sent:
+                continue
+            try:
+                running = await self.handlers.heartbeat_many(sent)
+            except Exception:
+                log.exception("in-process executor %r: heartbeat failed", self.name)
+                continue
+            for ti_id in sent:
+                # Not running and not finishing meanwhile: taken away (cleared, reclaimed).
+                if ti_id not in running and ti_id in self._alive:
+                    self._alive.discard(ti_id)
+                    await self.terminate(
+                        ti_id, reason="the try is no longer running on the server (cleared?)"
+                    )
 
     def _drain(self) -> None:
         """Shutdown: running tries get `shutdown_grace`, then their scopes are cancelled."""
@@ -241,7 +360,16 @@ class InProcessExecutor(Executor):
                 event = self._failed(workload, reason)
             if event is not None:
                 with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-                    await events.send(event)
+                    try:
+                        await events.send(event)
+                    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                        # Past the shutdown deadline the scheduler no longer listens; the
+                        # row stays as it is until housekeeping reclaims it.
+                        log.warning(
+                            "could not report %s of %s: the scheduler stopped listening",
+                            event.state.value,
+                            workload.ti_id,
+                        )
 
     def _failed(self, workload: Workload, reason: str) -> TaskEvent:
         return TaskEvent(workload.ti_id, workload.key, _TI.FAILED, self.clock(), info=reason)
@@ -267,9 +395,17 @@ class InProcessExecutor(Executor):
         )
         logger = open_try_logger(path, self._masker, name=f"airflow.task.{workload.ti_id}")
         try:
+            self._alive.add(workload.ti_id)
             xcoms = await self._xcoms.call(workload.ti_id)
-            client = SnapshotTaskClient(context.task_id, context.map_index, xcoms)
+            client = SnapshotTaskClient(
+                context.task_id,
+                context.map_index,
+                xcoms,
+                gateway=self.handlers,
+                masker=self._masker,
+            )
             outcome = await self._outcome(context, client, logger, watchdog)
+            self._alive.discard(workload.ti_id)  # finishing: a heartbeat no longer speaks for it
             request = FinishSpec(
                 workload.ti_id,
                 outcome.state,
@@ -279,11 +415,20 @@ class InProcessExecutor(Executor):
             with anyio.CancelScope(shield=True):  # a finished try is always recorded
                 if await self._finishes.call(request) is None:
                     logger.warning("The try was no longer running; its state was not recorded")
+        except anyio.get_cancelled_exc_class():
+            # Terminated or shut down (`_drain`): say why in the try's own log.
+            reason = self._terminated.get(workload.ti_id, "terminated")
+            logger.warning("Stopping the task: %s", reason)
+            raise
         finally:
+            self._alive.discard(workload.ti_id)
             close_try_logger(logger)
         report = TryReport(
             state=outcome.state.value,
-            info=(outcome.error or "").strip().splitlines()[-1] if outcome.error else None,
+            # Masked: the reason is stored and shown (API, UI) like the log.
+            info=self._masker.mask(outcome.error.strip().splitlines()[-1])
+            if outcome.error
+            else None,
             retry_allowed=outcome.retry_allowed,
             skip=tuple(sorted(outcome.skip)),
         )

@@ -12,6 +12,17 @@ without a database round trip. A child that dies without reporting (exit code, s
 execution_timeout, terminate) is reported FAILED with the reason, and the scheduler writes
 that state.
 
+How the child reaches the execution API (`channel`): ``"pipe"`` (the default of
+``executor.local_channel``) relays its calls through its worker to this executor, which
+answers them with `ExecutionHandlers` after the same token checks as the HTTP routes
+(``_channel_server.py``), coalescing the starts and finishes of tries arriving together
+into one transaction each; ``"http"`` makes the child call the API server at `api_url`,
+like a remote worker would.
+
+Which worker runs a try: a free worker prefers, among the next waiting tries, one whose
+DAG file it imported already (workers import a try's DAG file before forking it), so a
+burst of tries from a few files costs a few imports, not one per try and worker.
+
 Shutdown (cancellation of `serve`): running tries get `shutdown_grace` seconds to finish,
 then are terminated (SIGTERM, `terminate_grace`, SIGKILL of the whole group) and reported.
 """
@@ -21,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import os
 import signal
 import subprocess
@@ -30,25 +40,36 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 from anyio.abc import Process, TaskStatus
 from anyio.streams.buffered import BufferedByteReceiveStream
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectSendStream
 
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.executors._events import event_for_report
 from airflow_sc.executors.base import Executor, TaskEvent, Workload
+from airflow_sc.task_runner.logs import try_log_path
 from airflow_sc.task_runner.supervisor import TaskRequest, TryReport
 
-__all__ = ["LocalExecutor", "LocalExecutorStatistics", "worker_environment"]
+if TYPE_CHECKING:
+    from airflow_sc.api.execution.handlers import ExecutionHandlers
+    from airflow_sc.executors._channel_server import ChannelServer
+
+__all__ = ["LocalChannel", "LocalExecutor", "LocalExecutorStatistics", "worker_environment"]
+
+#: How task processes reach the execution API: relayed by their worker, or over HTTP.
+LocalChannel = Literal["pipe", "http"]
 
 log = logging.getLogger(__name__)
 
 WORKER_ARGV = [sys.executable, "-m", "airflow_sc.executors._worker"]
 _MAX_LINE = 64 * 1024 * 1024
 _TI = TaskInstanceState
+#: How many of the oldest waiting tries a free worker looks through for one whose DAG
+#: file it already imported (per worker slot).
+_AFFINITY_WINDOW = 4
 
 
 def _utcnow() -> datetime:
@@ -78,6 +99,8 @@ class _Worker:
         assert process.stdin is not None
         self._reader = BufferedByteReceiveStream(process.stdout)
         self._write_lock = anyio.Lock()
+        #: DAG files this worker imported (it keeps them until they change).
+        self.dag_files: set[str] = set()
 
     async def send(self, message: dict[str, Any]) -> None:
         assert self.process.stdin is not None
@@ -127,9 +150,11 @@ class LocalExecutorStatistics:
 class LocalExecutor(Executor):
     """Runs sync tasks in isolated forks of `parallelism` warm worker processes.
 
-    `api_url` is the execution API's base URL (``.../execution``); `issue_token(ti_id)`
-    signs each try's token (``ExecutionTokens.issue`` of the API's signing key). Logs go
-    under `base_log_folder`.
+    `issue_token(ti_id)` signs each try's token (``ExecutionTokens.issue`` of the API's
+    signing key). With ``channel="pipe"`` the tries' calls are answered here by
+    `handlers`, checking tokens with `verify_token` (``ExecutionTokens.verify``); with
+    ``channel="http"`` tries call the execution API at `api_url` (``.../execution``).
+    Logs go under `base_log_folder`.
     """
 
     name = "local"
@@ -138,17 +163,33 @@ class LocalExecutor(Executor):
         self,
         *,
         parallelism: int,
-        api_url: str,
         issue_token: Callable[[str], str],
         base_log_folder: Path,
+        api_url: str = "",
+        channel: LocalChannel = "http",
+        handlers: ExecutionHandlers | None = None,
+        verify_token: Callable[[str], str] | None = None,
         heartbeat_interval: float = 5.0,
         terminate_grace: float = 10.0,
         shutdown_grace: float = 30.0,
+        dag_import_timeout: float = 30.0,
         clock: Callable[[], datetime] = _utcnow,
         name: str = "local",
     ) -> None:
         if parallelism < 1:
             raise ValueError("parallelism must be at least 1")
+        self._channel: ChannelServer | None = None
+        if channel == "pipe":
+            if handlers is None or verify_token is None:
+                raise ValueError("the pipe channel needs the execution handlers and verify_token")
+            from airflow_sc.executors._channel_server import ChannelServer
+
+            self._channel = ChannelServer(
+                handlers, verify_token=verify_token, issue_token=issue_token
+            )
+        elif not api_url:
+            raise ValueError("the http channel needs the execution API's URL")
+        self.channel = channel
         self.name = name
         self.parallelism = parallelism
         self.api_url = api_url
@@ -157,15 +198,19 @@ class LocalExecutor(Executor):
         self.heartbeat_interval = heartbeat_interval
         self.terminate_grace = terminate_grace
         self.shutdown_grace = shutdown_grace
+        #: Seconds a worker may spend importing a DAG file before forking (then the child
+        #: imports it, under the try's execution_timeout).
+        self.dag_import_timeout = dag_import_timeout
         self.clock = clock
-        self._queue: MemoryObjectSendStream[Workload] | None = None
-        self._pending = 0
-        self._cancelled: set[str] = set()
-        #: Submitted tries no slot has taken yet, by try id.
+        self._serving = False
+        #: Submitted tries no slot has taken yet, by try id, oldest first.
         self._waiting: dict[str, Workload] = {}
+        self._arrived = anyio.Event()
         self._events: MemoryObjectSendStream[TaskEvent] | None = None
         self._running: dict[str, _Running] = {}
         self._workers: set[_Worker] = set()
+        #: DAG files whose import killed a worker before it forked: children import them.
+        self._no_preload: set[str] = set()
 
     # -- the port ------------------------------------------------------------------------
 
@@ -175,27 +220,26 @@ class LocalExecutor(Executor):
         *,
         task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
-        send, receive = anyio.create_memory_object_stream[Workload](math.inf)
         ready = _Countdown(self.parallelism)
         try:
-            async with events, send, receive, anyio.create_task_group() as tg:
+            async with events, anyio.create_task_group() as tg:
                 for _ in range(self.parallelism):
-                    tg.start_soon(self._serve_slot, receive, events, ready.count_down)
+                    tg.start_soon(self._serve_slot, events, ready.count_down)
                 await ready.wait()
-                self._queue = send
+                self._serving = True
                 self._events = events
                 task_status.started()
         finally:
-            self._queue = None
+            self._serving = False
             self._events = None
 
     async def submit(self, workloads: Sequence[Workload]) -> None:
-        if self._queue is None:
+        if not self._serving:
             raise RuntimeError(f"executor {self.name!r} is not serving")
         for workload in workloads:
-            self._pending += 1
             self._waiting[workload.ti_id] = workload
-            self._queue.send_nowait(workload)
+        if workloads:
+            self._arrived.set()
 
     async def terminate(self, ti_id: str, *, reason: str) -> None:
         running = self._running.get(ti_id)
@@ -207,29 +251,25 @@ class LocalExecutor(Executor):
             return
         waiting = self._waiting.pop(ti_id, None)
         if waiting is not None and self._events is not None:
-            # Never started: its slot will skip it. Say so now, not when a slot frees up.
-            self._cancelled.add(ti_id)
+            # Never started, and now no slot will take it.
             await self._events.send(
                 TaskEvent(ti_id, waiting.key, _TI.FAILED, self.clock(), info=reason)
             )
 
     def open_slots(self) -> int:
-        return max(0, self.parallelism - len(self._running) - self._pending)
+        return max(0, self.parallelism - len(self._running) - len(self._waiting))
 
     def statistics(self) -> LocalExecutorStatistics:
         return LocalExecutorStatistics(
             workers=tuple(sorted(w.process.pid for w in self._workers)),
             running=len(self._running),
-            pending=self._pending,
+            pending=len(self._waiting),
         )
 
     # -- one worker slot -------------------------------------------------------------------
 
     async def _serve_slot(
-        self,
-        queue: MemoryObjectReceiveStream[Workload],
-        events: MemoryObjectSendStream[TaskEvent],
-        ready: Callable[[], None],
+        self, events: MemoryObjectSendStream[TaskEvent], ready: Callable[[], None]
     ) -> None:
         while True:
             worker = await self._spawn()
@@ -237,23 +277,38 @@ class LocalExecutor(Executor):
             try:
                 await worker.receive()  # "ready": the imports are warm
                 ready()
-                async for workload in queue:
-                    self._pending -= 1
-                    self._waiting.pop(workload.ti_id, None)
-                    if workload.ti_id in self._cancelled:  # terminated while waiting
-                        self._cancelled.discard(workload.ti_id)
-                        continue
+                while True:
+                    workload = await self._take(worker)
                     await self._run(worker, workload, events)
-                return
             except _WorkerDied:
                 log.warning("A local executor worker process died; starting another")
             finally:
                 self._workers.discard(worker)
                 await worker.aclose()
 
+    async def _take(self, worker: _Worker) -> Workload:
+        """The next try for `worker`: the oldest waiting, or a little younger one whose
+        DAG file the worker imported already."""
+        while not self._waiting:
+            if self._arrived.is_set():
+                self._arrived = anyio.Event()
+            await self._arrived.wait()
+        chosen = None
+        if worker.dag_files:
+            for index, workload in enumerate(self._waiting.values()):
+                if index >= _AFFINITY_WINDOW * self.parallelism:
+                    break
+                if workload.dag_fileloc in worker.dag_files:
+                    chosen = workload
+                    break
+        if chosen is None:
+            chosen = next(iter(self._waiting.values()))
+        del self._waiting[chosen.ti_id]
+        return chosen
+
     async def _spawn(self) -> _Worker:
         process = await anyio.open_process(
-            WORKER_ARGV,
+            [*WORKER_ARGV, self.channel],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=None,
@@ -271,7 +326,7 @@ class LocalExecutor(Executor):
             task_id=workload.key.task_id,
             map_index=workload.key.map_index,
             try_number=workload.key.try_number,
-            api_url=self.api_url,
+            api_url=self.api_url if self._channel is None else "",
             token=self.issue_token(workload.ti_id),
             base_log_folder=str(self.base_log_folder),
             heartbeat_interval=self.heartbeat_interval,
@@ -284,14 +339,27 @@ class LocalExecutor(Executor):
                     "request": request.to_json(),
                     "timeout": workload.execution_timeout,
                     "grace": self.terminate_grace,
+                    "dag_fileloc": (
+                        None
+                        if workload.dag_fileloc in self._no_preload
+                        else workload.dag_fileloc or None
+                    ),
+                    "preload_timeout": self.dag_import_timeout,
+                    "channel": self.channel,
                 }
             )
+            if workload.dag_fileloc:
+                worker.dag_files.add(workload.dag_fileloc)
             finished: dict[str, Any] | None = await self._follow(running, events)
         except _WorkerDied:
             if running.child is not None:
                 # The child died with its worker (PDEATHSIG); its grandchildren did not.
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(running.child, signal.SIGKILL)
+            elif workload.dag_fileloc:
+                # Died before forking: importing the DAG file killed it (os._exit at the
+                # top of the file, a crash): the next tries import it in their child.
+                self._no_preload.add(workload.dag_fileloc)
             event = TaskEvent(
                 workload.ti_id,
                 workload.key,
@@ -303,7 +371,7 @@ class LocalExecutor(Executor):
             raise
         except BaseException:
             with anyio.CancelScope(shield=True):
-                finished = await self._drain(worker, workload)
+                finished = await self._drain(running)
                 with anyio.move_on_after(1):
                     await self._report(events, workload, finished)
             raise
@@ -316,7 +384,7 @@ class LocalExecutor(Executor):
     ) -> dict[str, Any]:
         workload = running.workload
         while True:
-            message = await running.worker.receive()
+            message = await self._receive(running)
             if message.get("event") == "started":
                 running.child = int(message["pid"])
                 await events.send(
@@ -325,11 +393,12 @@ class LocalExecutor(Executor):
             elif message.get("event") == "finished":
                 return message
 
-    async def _drain(self, worker: _Worker, workload: Workload) -> dict[str, Any] | None:
+    async def _drain(self, running: _Running) -> dict[str, Any] | None:
         """On shutdown: the grace to finish, then terminate; the worker's last answer."""
+        worker, workload = running.worker, running.workload
         try:
             with anyio.move_on_after(self.shutdown_grace):
-                return await self._until_finished(worker)
+                return await self._until_finished(running)
             await worker.send(
                 {
                     "op": "terminate",
@@ -339,16 +408,61 @@ class LocalExecutor(Executor):
                 }
             )
             with anyio.move_on_after(self.terminate_grace + 5):
-                return await self._until_finished(worker)
+                return await self._until_finished(running)
         except _WorkerDied:
             pass
         return None
 
-    async def _until_finished(self, worker: _Worker) -> dict[str, Any]:
+    async def _until_finished(self, running: _Running) -> dict[str, Any]:
         while True:
-            message = await worker.receive()
+            message = await self._receive(running)
             if message.get("event") == "finished":
                 return message
+
+    async def _receive(self, running: _Running) -> dict[str, Any]:
+        """The worker's next event, answering the child's execution-API calls meanwhile.
+
+        A finish gets no answer (the child does not wait for it, it goes on to report and
+        exit meanwhile): it is committed here, batched with other tries' finishes, before
+        the worker's "finished" is read, so the try's event always follows the commit.
+        """
+        worker, ti_id = running.worker, running.workload.ti_id
+        while True:
+            message = await worker.receive()
+            if message.get("event") != "call":
+                return message
+            call = message.get("call")
+            if self._channel is None or not isinstance(call, dict):
+                answer: dict[str, Any] = {"id": None, "status": 400, "detail": "no channel"}
+            elif call.get("op") == "finish":
+                await self._record_finish(self._channel, running, call)
+                continue
+            else:
+                answer = await self._channel.answer(ti_id, call)
+            await worker.send({"op": "reply", "ti_id": ti_id, "reply": answer})
+
+    async def _record_finish(
+        self, channel: ChannelServer, running: _Running, call: dict[str, Any]
+    ) -> None:
+        with anyio.CancelScope(shield=True):  # a finished try is always recorded
+            answer = await channel.answer(running.workload.ti_id, call)
+        if answer.get("status") != 200:
+            state = (call.get("args") or {}).get("state")
+            _note_in_log(
+                self._log_path(running.workload),
+                f"Could not record the try's state {state}: {answer.get('detail')}",
+            )
+
+    def _log_path(self, workload: Workload) -> Path:
+        key = workload.key
+        return try_log_path(
+            self.base_log_folder,
+            dag_id=key.dag_id,
+            run_id=key.run_id,
+            task_id=key.task_id,
+            map_index=key.map_index,
+            try_number=key.try_number,
+        )
 
     async def _report(
         self,
@@ -374,7 +488,23 @@ class LocalExecutor(Executor):
                 at=self.clock(),
             )
         if event is not None:
-            await events.send(event)
+            try:
+                await events.send(event)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                # Past the shutdown deadline the scheduler no longer listens: the row stays
+                # as it is until housekeeping reclaims it, and this is no component failure.
+                log.warning(
+                    "could not report %s of %s: the scheduler stopped listening",
+                    event.state.value,
+                    workload.ti_id,
+                )
+
+
+def _note_in_log(path: Path, text: str) -> None:
+    """A line in a try's log from the executor (the child may have exited already)."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    with contextlib.suppress(OSError), path.open("a", encoding="utf-8") as out:
+        out.write(f"[{stamp}] {{executor}} WARNING - {text}\n")
 
 
 class _Countdown:

@@ -14,7 +14,7 @@ from anyio.abc import TaskStatus
 
 from airflow_sc.config import Settings
 from airflow_sc.runtime.errors import first_component_failure, leaf_exceptions
-from airflow_sc.runtime.shutdown import Shutdown
+from airflow_sc.runtime.shutdown import Shutdown, drain_deadline
 from airflow_sc.runtime.signals import serve_signals
 
 log = logging.getLogger("airflow_sc")
@@ -55,10 +55,13 @@ def execute(
 
 async def serve_process(settings: Settings, shutdown: Shutdown, tree: Tree) -> None:
     """The root task group: signals first, then the infrastructure and the services."""
+    deadline = drain_deadline(
+        shutdown_grace=settings.core.shutdown_grace,
+        terminate_grace=settings.executor.terminate_grace,
+        api_drain=settings.api.drain_timeout,
+    )
     async with anyio.create_task_group() as root:
-        await root.start(
-            partial(serve_signals, shutdown, root.cancel_scope, grace=settings.core.shutdown_grace)
-        )
+        await root.start(partial(serve_signals, shutdown, root.cancel_scope, grace=deadline))
         async with anyio.create_task_group() as services:
             handles = await services.start(tree, settings, shutdown)
             ready = " ".join(

@@ -6,6 +6,23 @@ import math
 
 import anyio
 
+#: Seconds the drain deadline allows beyond the graces it is made of: recording what the
+#: executors stopped, a worker that must be reaped, the other components, the database.
+DRAIN_MARGIN = 5.0
+
+
+def drain_deadline(
+    *, shutdown_grace: float, terminate_grace: float, api_drain: float = 0.0
+) -> float:
+    """Seconds from the first signal until the root cancel scope is cancelled.
+
+    A graceful stop takes, one after the other: `shutdown_grace` for running tasks to
+    finish, `terminate_grace` between SIGTERM and SIGKILL for those that did not, the API's
+    drain (`api_drain`, when the process serves it), and `DRAIN_MARGIN` for the rest. The
+    deadline is a bound, not a wait: a drain that finishes earlier exits earlier.
+    """
+    return shutdown_grace + terminate_grace + api_drain + DRAIN_MARGIN
+
 
 class Shutdown:
     """Phase one (`request_drain`): stop taking new work and let running work finish.

@@ -167,8 +167,10 @@ def is_zombie(ti: TaskRow, *, now: datetime, timeout: float) -> bool:
     """A running task instance silent for longer than `timeout` seconds."""
     if ti.state != TI.RUNNING:
         return False
-    last = ti.last_heartbeat_at or ti.start_date or ti.queued_dttm
-    return last is not None and now - last > timedelta(seconds=timeout)
+    # The latest sign of life: a heartbeat left over from an earlier try (the column is
+    # not reset when a try is queued) must not make a try that just started a zombie.
+    seen = [t for t in (ti.last_heartbeat_at, ti.start_date, ti.queued_dttm) if t is not None]
+    return bool(seen) and now - max(seen) > timedelta(seconds=timeout)
 
 
 def decide_zombie(ti: TaskRow, *, now: datetime, timeout: float) -> Decision:

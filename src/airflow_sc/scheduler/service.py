@@ -1,10 +1,24 @@
 """`serve_scheduler`: the scheduler as a task group of stages (DESIGN section 2).
 
-Start order: the job row and its heartbeat, the executors (each gets a clone of the event
-stream), executor_events, schedule_tis, then the stages that take new work (create_runs,
-start_runs, enqueue) and any extra stages. On `shutdown_trigger()` the new-work stages stop,
-task instances already handed to executors get `shutdown_grace` seconds to finish (their
-events are still applied), then everything is cancelled and the job row closed.
+Start order: the job row and its heartbeat, executor_events, the executors (each gets a
+clone of the event stream), schedule_tis, then the stages that take new work (create_runs,
+start_runs, enqueue) and any extra stages.
+
+Shutdown, in this order, once `shutdown_trigger()` returns:
+
+1. The new-work stages stop (nothing more is enqueued); extra stages are cancelled.
+2. Task instances already handed to executors get `shutdown_grace` seconds to finish; the
+   executors keep running them and their events are applied as usual.
+3. The executors are cancelled: each stops what is still running (a worker process gets
+   SIGTERM, then SIGKILL after ``executor.terminate_grace``; an in-process try is
+   cancelled), says why in the try's log, and reports it FAILED. The executors are given
+   no grace of their own here (`cli/_composition.py` builds them with none): step 2 was it.
+4. executor_events applies those reports (UP_FOR_RETRY, or FAILED without retries left)
+   until every executor has closed its side of the stream, bounded by
+   `EVENTS_DRAIN_TIMEOUT` and shielded; then the stages finish and the job row is closed.
+
+The process-wide drain deadline (`runtime.shutdown.drain_deadline`) leaves room for all of
+it; a second signal cuts it short, and what was not recorded is reclaimed on restart.
 """
 
 from __future__ import annotations
@@ -15,6 +29,7 @@ from dataclasses import dataclass
 
 import anyio
 from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from airflow_sc.db.queries import scheduling
 from airflow_sc.executors.base import TaskEvent
@@ -35,6 +50,8 @@ log = logging.getLogger(__name__)
 
 #: Events buffered between the executors and executor_events (backpressure beyond it).
 EVENT_BUFFER = 10_000
+#: Seconds executor_events may take, once the executors stopped, to apply their last events.
+EVENTS_DRAIN_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -91,12 +108,13 @@ async def serve_scheduler(
         stage_deps = StageDeps(deps, job_id)
         wakeups = StageWakeups()
         send, receive = anyio.create_memory_object_stream[TaskEvent](EVENT_BUFFER)
-        async with anyio.create_task_group() as executors_tg:
-            async with send:
-                for executor in deps.executors:
-                    await executors_tg.start(executor.serve, send.clone())
-            async with anyio.create_task_group() as core:
-                await core.start(serve_executor_events, stage_deps, wakeups, receive)
+        events_done = anyio.Event()
+        async with anyio.create_task_group() as core:
+            await core.start(_serve_events, stage_deps, wakeups, receive, events_done)
+            async with anyio.create_task_group() as executors_tg:
+                async with send:
+                    for executor in deps.executors:
+                        await executors_tg.start(executor.serve, send.clone())
                 await core.start(serve_schedule_tis, stage_deps, wakeups)
                 async with anyio.create_task_group() as intake:
                     await intake.start(serve_create_runs, stage_deps, wakeups)
@@ -107,20 +125,44 @@ async def serve_scheduler(
                             await extras.start(stage, stage_deps, wakeups)
                         task_status.started(SchedulerHandle(job_id, wakeups))
                         await shutdown_trigger()
-                        # Stop taking new work: the built-in stages finish the batch they
+                        # 1. Stop taking new work: the built-in stages finish the batch they
                         # are in; extra stages (which need not watch `stopping`) are cancelled.
                         stage_deps.stopping.set()
                         wakeups.wake_all()
                         extras.cancel_scope.cancel()
+                # 2. The grace for what the executors run.
                 with anyio.move_on_after(deps.shutdown_grace) as grace:
                     await _wait_drained(stage_deps, wakeups)
                 if grace.cancelled_caught:
                     log.warning(
-                        "shutdown: task instances still running after %.0fs", deps.shutdown_grace
+                        "shutdown: task instances still running after %.1fs: stopping them",
+                        deps.shutdown_grace,
                     )
-                stage_deps.finish()
-                wakeups.schedule_tis.set()
-            executors_tg.cancel_scope.cancel()
+                # 3. The executors stop what is left and report it.
+                executors_tg.cancel_scope.cancel()
+            # 4. Every executor has returned and closed its side of the stream:
+            # executor_events applies what is buffered, then sees the end of the stream.
+            with anyio.move_on_after(EVENTS_DRAIN_TIMEOUT, shield=True) as applied:
+                await events_done.wait()
+            if applied.cancelled_caught:
+                log.warning("shutdown: executor events still unapplied; a restart reclaims them")
+            stage_deps.finish()
+            wakeups.schedule_tis.set()
+
+
+async def _serve_events(
+    deps: StageDeps,
+    wakeups: StageWakeups,
+    events: MemoryObjectReceiveStream[TaskEvent],
+    done: anyio.Event,
+    *,
+    task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """executor_events, setting `done` when it returns (the stream ended, or it stopped)."""
+    try:
+        await serve_executor_events(deps, wakeups, events, task_status=task_status)
+    finally:
+        done.set()
 
 
 async def _wait_drained(deps: StageDeps, wakeups: StageWakeups) -> None:

@@ -6,6 +6,8 @@ Airflow 3 DAG files work after changing their imports to ``from airflow_sc.sdk i
 from airflow_sc.domain.task_rules import TriggerRule, WeightRule
 
 from .baseoperator import BaseOperator
+from .bases.hook import BaseHook
+from .connection import Connection
 from .context import Context
 from .dag import DAG, dag
 from .dependencies import DependencyMixin, chain, chain_linear, cross_downstream
@@ -36,6 +38,7 @@ from .timetables import (
     DeltaTriggerTimetable,
     Timetable,
 )
+from .variable import Variable
 from .xcom_arg import XComArg
 
 __all__ = [
@@ -45,9 +48,11 @@ __all__ = [
     "AirflowFailException",
     "AirflowRescheduleException",
     "AirflowSkipException",
+    "BaseHook",
     "BaseOperator",
     "BashOperator",
     "BranchPythonOperator",
+    "Connection",
     "Context",
     "CronDataIntervalTimetable",
     "CronTriggerTimetable",
@@ -71,6 +76,7 @@ __all__ = [
     "Timetable",
     "TriggerDagRunOperator",
     "TriggerRule",
+    "Variable",
     "WeightRule",
     "XComArg",
     "chain",

@@ -10,6 +10,7 @@ printed afterwards.
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any, Final, Literal
 
 import anyio
 
+from airflow_sc.config.settings import SecretsSectionSettings
 from airflow_sc.db import Database
 from airflow_sc.secrets.base import SecretsBackend
 from airflow_sc.secrets.cache import SecretsCache
@@ -35,6 +37,7 @@ __all__ = [
     "SecretsChain",
     "SecretsSettings",
     "build_chain",
+    "build_secrets",
     "load_backend",
     "open_secrets",
 ]
@@ -67,6 +70,35 @@ class SecretsSettings:
     max_negative_entries: int = 1024
     sensitive_keys: frozenset[str] = DEFAULT_SENSITIVE_KEYS
     min_mask_length: int = 5
+
+    @classmethod
+    def from_section(cls, section: SecretsSectionSettings) -> SecretsSettings:
+        """The chain's settings from the validated `[secrets]` settings section."""
+        order = tuple(part.strip() for part in section.order.split(",") if part.strip())
+        backends: tuple[BackendSpec, ...] = ()
+        if section.backend:
+            kwargs = json.loads(section.backend_kwargs)
+            backends = (BackendSpec(section.backend.strip(), kwargs),)
+        extra_keys = {
+            name.strip().lower()
+            for name in section.sensitive_var_conn_names.split(",")
+            if name.strip()
+        }
+        return cls(
+            order=order,  # type: ignore[arg-type]  # checked by the section
+            variables_file=section.variables_file,
+            connections_file=section.connections_file,
+            backends=backends,
+            cache_ttl=section.cache_ttl,
+            negative_cache_ttl=section.negative_cache_ttl,
+            max_negative_entries=section.max_negative_entries,
+            sensitive_keys=DEFAULT_SENSITIVE_KEYS | extra_keys,
+            min_mask_length=section.min_mask_length,
+        )
+
+    def masker(self) -> SecretsMasker:
+        """A masker with these sensitive key names and minimum length."""
+        return SecretsMasker(sensitive_keys=self.sensitive_keys, min_length=self.min_mask_length)
 
 
 class SecretsChain(SecretsBackend):
@@ -179,6 +211,24 @@ def build_chain(
     return SecretsChain(backends, masker=masker)
 
 
+def build_secrets(
+    settings: SecretsSettings,
+    *,
+    environ: Mapping[str, str],
+    database: Database | None = None,
+    cipher: SecretsCipher | None = None,
+    masker: SecretsMasker | None = None,
+) -> SecretsCache:
+    """The chain behind its TTL cache (close it with `aclose`, or use `open_secrets`)."""
+    chain = build_chain(settings, environ=environ, database=database, cipher=cipher, masker=masker)
+    return SecretsCache(
+        chain,
+        ttl=settings.cache_ttl,
+        negative_ttl=settings.negative_cache_ttl,
+        max_negative=settings.max_negative_entries,
+    )
+
+
 @asynccontextmanager
 async def open_secrets(
     settings: SecretsSettings,
@@ -189,12 +239,8 @@ async def open_secrets(
     masker: SecretsMasker | None = None,
 ) -> AsyncIterator[SecretsCache]:
     """The cached chain, its backends closed on exit (shielded, bounded)."""
-    chain = build_chain(settings, environ=environ, database=database, cipher=cipher, masker=masker)
-    cache = SecretsCache(
-        chain,
-        ttl=settings.cache_ttl,
-        negative_ttl=settings.negative_cache_ttl,
-        max_negative=settings.max_negative_entries,
+    cache = build_secrets(
+        settings, environ=environ, database=database, cipher=cipher, masker=masker
     )
     try:
         yield cache

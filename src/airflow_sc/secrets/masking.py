@@ -94,6 +94,10 @@ class SecretsMasker:
 
     # -- registering -------------------------------------------------------------------
 
+    def add_sensitive_keys(self, names: Iterable[str]) -> None:
+        """Also hide values under keys containing any of `names` (configured at start-up)."""
+        self.sensitive_keys = self.sensitive_keys | {n.strip().lower() for n in names if n.strip()}
+
     def is_sensitive_key(self, name: str) -> bool:
         lowered = name.strip().lower()
         return any(key in lowered for key in self.sensitive_keys)

@@ -4,12 +4,17 @@ The DAG processor parses files in child processes and keeps only serialized DAGs
 made to debug user code (``dags test``) need the real objects, with the user's callables,
 in the current process. Only files that mention both "dag" and "airflow" are imported
 (Airflow's safe mode), as the DAG processor does.
+
+`cached_dag_file` keeps what one file defined for as long as the file stays the same
+(modification time and size): a local executor worker imports a DAG file once and every
+try it forks afterwards inherits the loaded DAG instead of importing it again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -18,7 +23,7 @@ from pathlib import Path
 from airflow_sc.sdk.dag import DAG, capture_dags
 from airflow_sc.sdk.exceptions import DagDefinitionError
 
-__all__ = ["DagFiles", "find_dag_files", "load_dag_files"]
+__all__ = ["DagFiles", "cached_dag_file", "find_dag_files", "load_dag_files"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,32 @@ def load_dag_files(folder: Path) -> DagFiles:
     for path in find_dag_files(folder):
         _load_file(path.resolve(), result)
     return result
+
+
+#: Imported files by path: ((mtime_ns, size) when imported, what they defined).
+_LOADED: dict[str, tuple[tuple[int, int], DagFiles]] = {}
+
+
+def cached_dag_file(path: Path) -> DagFiles:
+    """`load_dag_files(path)` for one file, imported again only when the file changed.
+
+    A file whose import failed is not kept: the next call imports it again (and reports
+    the error again).
+    """
+    key = str(path)
+    try:
+        status = os.stat(path)
+    except OSError:
+        return load_dag_files(path)
+    stamp = (status.st_mtime_ns, status.st_size)
+    hit = _LOADED.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    _LOADED.pop(key, None)
+    found = load_dag_files(path)
+    if not found.errors:
+        _LOADED[key] = (stamp, found)
+    return found
 
 
 def _load_file(path: Path, result: DagFiles) -> None:

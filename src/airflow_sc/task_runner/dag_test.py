@@ -35,6 +35,7 @@ from airflow_sc.scheduler.policy.trigger_rules import (
 from airflow_sc.sdk.baseoperator import BaseOperator
 from airflow_sc.sdk.context import RunInfo
 from airflow_sc.sdk.dag import DAG
+from airflow_sc.secrets.masking import SecretsMasker
 
 from .execute import arun_task, run_task
 from .memory_client import InMemoryTaskClient
@@ -278,17 +279,26 @@ def run_dag_test(
     log: logging.Logger | None = None,
     sleep: Callable[[float], None] = time.sleep,
     utcnow: Callable[[], dt.datetime] = _utcnow,
+    masker: SecretsMasker | None = None,
 ) -> DagTestResult:
     """Run every task of `dag` for `run`, printing one line per try through `out`.
 
-    `sleep` and `utcnow` are used only to wait for a rescheduled task's next poke.
+    `sleep` and `utcnow` are used only to wait for a rescheduled task's next poke. With a
+    `masker`, the secrets tasks read are registered with it and masked in `out`'s lines.
     """
     client = InMemoryTaskClient(
         dag_id=dag.dag_id,
         run_id=run.run_id,
         variables=variables if variables is not None else {},
         connections=connections if connections is not None else {},
+        masker=masker,
     )
+    if masker is not None:
+        unmasked = out
+
+        def out(line: str) -> None:
+            unmasked(masker.mask(line))
+
     test_run = _TestRun(
         dag,
         run,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import inspect
 import logging
+import re
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
@@ -32,6 +33,7 @@ import anyio
 
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.scheduler.policy.retries import should_retry
+from airflow_sc.sdk._task_client import task_client_active
 from airflow_sc.sdk.baseoperator import BaseOperator, TaskStateChangeCallback
 from airflow_sc.sdk.context import (
     ConnectionAccessor,
@@ -250,12 +252,13 @@ def run_task(
         log=log,
         clock=clock,
     )
-    try:
-        attempt.prepare()
-        result = attempt.task.execute(attempt.context)
-        return attempt.succeeded(result)
-    except Exception as exc:
-        return attempt.ended_with(exc)
+    with task_client_active(client):  # for Variable.get, Connection.get in task code
+        try:
+            attempt.prepare()
+            result = attempt.task.execute(attempt.context)
+            return attempt.succeeded(result)
+        except Exception as exc:
+            return attempt.ended_with(exc)
 
 
 async def arun_task(
@@ -285,12 +288,38 @@ async def arun_task(
         log=log,
         clock=clock,
     )
-    try:
-        attempt.prepare()
-        result = await _execute_with_timeout(attempt.task, attempt.context)
-        return attempt.succeeded(result)
-    except Exception as exc:
-        return attempt.ended_with(exc)
+    with task_client_active(client):  # for Variable.aget, Connection.aget in task code
+        try:
+            if _templates_read_secrets(attempt.task):
+                # `var` / `conn` in a template fetch through the sync client, which may only
+                # wait for the network from a worker thread, never on the event loop.
+                await anyio.to_thread.run_sync(attempt.prepare)
+            else:
+                attempt.prepare()
+            result = await _execute_with_timeout(attempt.task, attempt.context)
+            return attempt.succeeded(result)
+        except Exception as exc:
+            return attempt.ended_with(exc)
+
+
+_SECRETS_IN_TEMPLATE = re.compile(r"[{][{%].*\b(var|conn)\b", re.DOTALL)
+
+
+def _templates_read_secrets(task: BaseOperator) -> bool:
+    """Whether a templated field may read a variable or connection (a cheap, safe guess)."""
+
+    def mentions(value: Any, depth: int) -> bool:
+        if isinstance(value, str):
+            return _SECRETS_IN_TEMPLATE.search(value) is not None
+        if depth > 5:
+            return False
+        if isinstance(value, Mapping):
+            return any(mentions(item, depth + 1) for item in value.values())
+        if isinstance(value, list | tuple | set | frozenset):
+            return any(mentions(item, depth + 1) for item in value)
+        return False
+
+    return any(mentions(getattr(task, name, None), 0) for name in task.template_fields)
 
 
 async def _execute_with_timeout(task: BaseOperator, context: dict[str, Any]) -> Any:

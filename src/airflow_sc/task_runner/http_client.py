@@ -144,6 +144,16 @@ class ExecutionApiClient:
             self._masker.add_variable(key, value)
         return value
 
+    def set_variable(self, key: str, value: str, description: str | None = None) -> None:
+        if self._masker is not None:
+            self._masker.add_variable(key, value)
+        body = {"value": value, "description": description}
+        self._call("PUT", f"/variables/{_segment(key)}", json=body)
+
+    def delete_variable(self, key: str) -> bool:
+        response = self._call("DELETE", f"/variables/{_segment(key)}")
+        return response.status_code != 404
+
     def get_connection(self, conn_id: str) -> Connection | None:
         response = self._call("GET", f"/connections/{_segment(conn_id)}")
         if response.status_code == 404:

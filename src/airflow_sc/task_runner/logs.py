@@ -79,6 +79,10 @@ class MaskedTextWriter(io.TextIOBase):
         return False
 
 
+#: Libraries whose INFO records describe airflow-sc's own traffic, not the task.
+_QUIET_LOGGERS = ("httpx", "httpcore")
+
+
 def capture_process_output(path: Path, masker: SecretsMasker, *, level: int = logging.INFO) -> Any:
     """Send all of this process's output to `path` (a worker's child, for its whole life).
 
@@ -100,6 +104,10 @@ def capture_process_output(path: Path, masker: SecretsMasker, *, level: int = lo
     handler.addFilter(SecretsMaskingFilter(masker))
     root.addHandler(handler)
     root.setLevel(level)
+    # The task's own calls to the execution API are airflow-sc's plumbing, not the task's
+    # story: one INFO line per request would bury what the task logged.
+    for plumbing in _QUIET_LOGGERS:
+        logging.getLogger(plumbing).setLevel(max(level, logging.WARNING))
     return log_file
 
 

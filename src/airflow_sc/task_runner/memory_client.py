@@ -1,7 +1,7 @@
 """`InMemoryTaskClient`: a `TaskClient` over plain dicts (``dags test`` and tests).
 
-Clients made with `for_task` share one XCom store, so what one task instance pushes the
-next one pulls, as through the execution API.
+Clients made with `for_task` share one XCom store and one store of variable writes, so
+what one task instance pushes or sets the next one reads, as through the execution API.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from airflow_sc.secrets.connection import Connection
+from airflow_sc.secrets.masking import SecretsMasker
 
 __all__ = ["InMemoryTaskClient", "XComKey"]
 
@@ -23,7 +24,9 @@ class InMemoryTaskClient:
     """XComs per (run, task, map_index, key); variables and connections from mappings.
 
     A connection value may be a `Connection` or its URI / JSON text (parsed when asked for,
-    so a malformed one fails only the task that uses it).
+    so a malformed one fails only the task that uses it). `Variable.set` / `delete` land in
+    `written` (a deleted key maps to ``None``), over `variables`. With a `masker`, what is
+    read is registered with it, as the worker's client does, so it is masked in output.
     """
 
     dag_id: str
@@ -33,9 +36,11 @@ class InMemoryTaskClient:
     variables: Mapping[str, str] = field(default_factory=dict)
     connections: Mapping[str, Connection | str] = field(default_factory=dict)
     xcoms: dict[XComKey, Any] = field(default_factory=dict)
+    written: dict[str, str | None] = field(default_factory=dict)
+    masker: SecretsMasker | None = None
 
     def for_task(self, task_id: str, map_index: int = -1) -> InMemoryTaskClient:
-        """The client of one task instance of this run (same XCom store)."""
+        """The client of one task instance of this run (same XCom and variable stores)."""
         return replace(self, task_id=task_id, map_index=map_index)
 
     def xcom_pull(self, task_id: str, key: str, map_index: int = -1) -> Any:
@@ -47,10 +52,38 @@ class InMemoryTaskClient:
         self.xcoms[(self.dag_id, self.run_id, self.task_id, self.map_index, key)] = value
 
     def get_variable(self, key: str) -> str | None:
-        return self.variables.get(key)
+        value = self.written[key] if key in self.written else self.variables.get(key)
+        if value is not None and self.masker is not None:
+            self.masker.add_variable(key, value)
+        return value
+
+    def set_variable(self, key: str, value: str, description: str | None = None) -> None:
+        if self.masker is not None:
+            self.masker.add_variable(key, value)
+        self.written[key] = value
+
+    def delete_variable(self, key: str) -> bool:
+        existed = self.get_variable(key) is not None
+        self.written[key] = None
+        return existed
 
     def get_connection(self, conn_id: str) -> Connection | None:
         value = self.connections.get(conn_id)
-        if isinstance(value, str):
-            return Connection.deserialize(conn_id, value)
-        return value
+        conn = Connection.deserialize(conn_id, value) if isinstance(value, str) else value
+        if conn is not None and self.masker is not None:
+            self.masker.add_connection(conn)
+        return conn
+
+    # Nothing here waits: the awaitable variants answer at once.
+
+    async def aget_variable(self, key: str) -> str | None:
+        return self.get_variable(key)
+
+    async def aset_variable(self, key: str, value: str, description: str | None = None) -> None:
+        self.set_variable(key, value, description)
+
+    async def adelete_variable(self, key: str) -> bool:
+        return self.delete_variable(key)
+
+    async def aget_connection(self, conn_id: str) -> Connection | None:
+        return self.get_connection(conn_id)

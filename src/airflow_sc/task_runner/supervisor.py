@@ -5,6 +5,13 @@ RUNNING through the execution API, load the DAG file, run the task with heartbea
 background thread, record the outcome through the API, and hand a short `TryReport` to the
 parent through `report` (the executor turns it into the terminal `TaskEvent`).
 
+The execution API is reached over HTTP (`ExecutionApiClient`) or, when the local executor
+passes `connect`, over its local channel (``executors/_channel.py``): the same operations
+with the same token, without the HTTP stack; there the worker sends the heartbeats (a
+client with ``sends_heartbeats = False`` gets no heartbeat thread) and a 409 reaches the
+task as the same SIGTERM. The DAG file is taken from the process's cache
+(`cached_dag_file`) when the worker imported it before forking.
+
 SIGTERM (terminate, shutdown) raises `TaskTerminated` in the task's thread, so the task's
 ``on_kill`` and failure callbacks run; a task that ignores it is killed by the parent after
 the grace period. A 409 on heartbeat (the try was taken away, e.g. cleared) sends SIGTERM
@@ -18,17 +25,18 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.scheduler.policy.retries import should_retry
 from airflow_sc.sdk.exceptions import AirflowException
 from airflow_sc.secrets.masking import SecretsMasker
-from airflow_sc.task_runner.dag_files import load_dag_files
+from airflow_sc.task_runner.client import TaskClient
+from airflow_sc.task_runner.dag_files import cached_dag_file
 from airflow_sc.task_runner.execute import run_task
 from airflow_sc.task_runner.http_client import (
     ExecutionApiClient,
@@ -39,10 +47,22 @@ from airflow_sc.task_runner.logs import capture_process_output, try_log_path
 from airflow_sc.task_runner.outcome import TaskOutcome
 from airflow_sc.task_runner.try_context import TryContext
 
-__all__ = ["TaskRequest", "TaskTerminated", "TryReport", "run_try", "warm_up"]
+__all__ = ["TaskRequest", "TaskTerminated", "TryClient", "TryReport", "run_try", "warm_up"]
 
 _TI = TaskInstanceState
 log = logging.getLogger("airflow.task")
+
+
+class TryClient(TaskClient, Protocol):
+    """The execution API as one try's process uses it (HTTP or the local channel)."""
+
+    def start(self) -> TryContext: ...
+
+    def heartbeat(self) -> None: ...
+
+    def finish(self, state: TaskInstanceState, *, skip: Iterable[str] = ()) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class TaskTerminated(AirflowException):
@@ -104,42 +124,63 @@ class TryReport:
         )
 
 
-def warm_up() -> None:
+def warm_up(*, http: bool = True) -> None:
     """Import and build, once, what every try needs (a worker calls this before forking).
 
     Without it each forked child would import the HTTP stack, Jinja and the like itself:
-    about 100 ms per try instead of a few.
+    about 100 ms per try instead of a few. `http=False` (tries reach the execution API
+    over the local channel) skips building the HTTP client and its TLS context: a smaller
+    worker forks faster.
     """
+    import jinja2.ext  # noqa: F401 - imported by every Jinja environment's construction
+
     import airflow_sc.sdk.templating  # noqa: F401 - Jinja, used to render every task
 
-    ExecutionApiClient("http://127.0.0.1", ti_id="warm-up", token="").close()
+    if http:
+        ExecutionApiClient("http://127.0.0.1", ti_id="warm-up", token="").close()
 
 
-def run_try(request: TaskRequest, report: Callable[[TryReport], None]) -> None:
-    """Run one try in this (disposable) process; `report` gets the outcome once."""
+def run_try(
+    request: TaskRequest,
+    report: Callable[[TryReport], None],
+    connect: Callable[[SecretsMasker], TryClient] | None = None,
+) -> None:
+    """Run one try in this (disposable) process; `report` gets the outcome once.
+
+    `connect(masker)` opens the client of the execution API (default: HTTP at
+    ``request.api_url``); secrets read through it are added to `masker`.
+    """
     masker = SecretsMasker()
     log_file = capture_process_output(request.log_path(), masker)
-    client = ExecutionApiClient(
-        request.api_url, ti_id=request.ti_id, token=request.token, masker=masker
-    )
+    client: TryClient
+    if connect is not None:
+        client = connect(masker)
+    else:
+        client = ExecutionApiClient(
+            request.api_url, ti_id=request.ti_id, token=request.token, masker=masker
+        )
     try:
-        report(_run(request, client))
+        outcome = _run(request, client)
+        if outcome.info:  # stored and shown (API, UI) like the log: masked like it
+            outcome = replace(outcome, info=masker.mask(outcome.info))
+        report(outcome)
     finally:
         client.close()
         log_file.flush()
 
 
-def _run(request: TaskRequest, client: ExecutionApiClient) -> TryReport:
+def _run(request: TaskRequest, client: TryClient) -> TryReport:
     try:
         context = client.start()
     except TryNoLongerRunning as exc:
         log.warning("Not running try %s: %s", request.ti_id, exc)
         return TryReport(state=None, info=f"the try could not start: {exc}")
     stop = threading.Event()
-    beat = threading.Thread(
-        target=_heartbeat, args=(client, request.heartbeat_interval, stop), daemon=True
-    )
-    beat.start()
+    if getattr(client, "sends_heartbeats", True):  # else its worker sends them
+        beat = threading.Thread(
+            target=_heartbeat, args=(client, request.heartbeat_interval, stop), daemon=True
+        )
+        beat.start()
     signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         outcome = _execute(context, client)
@@ -159,7 +200,7 @@ def _run(request: TaskRequest, client: ExecutionApiClient) -> TryReport:
     )
 
 
-def _execute(context: TryContext, client: ExecutionApiClient) -> TaskOutcome:
+def _execute(context: TryContext, client: TryClient) -> TaskOutcome:
     try:
         task, dag = _load_task(context)
     except Exception as exc:
@@ -185,7 +226,7 @@ def _execute(context: TryContext, client: ExecutionApiClient) -> TaskOutcome:
 def _load_task(context: TryContext) -> tuple[Any, Any]:
     if not context.dag_fileloc:
         raise LookupError(f"DAG {context.dag_id!r} has no file recorded")
-    found = load_dag_files(Path(context.dag_fileloc))
+    found = cached_dag_file(Path(context.dag_fileloc))
     dag = found.dags.get(context.dag_id)
     if dag is None:
         error = found.errors.get(Path(context.dag_fileloc).resolve())
@@ -201,7 +242,7 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     raise TaskTerminated("the task received SIGTERM")
 
 
-def _heartbeat(client: ExecutionApiClient, interval: float, stop: threading.Event) -> None:
+def _heartbeat(client: TryClient, interval: float, stop: threading.Event) -> None:
     while not stop.wait(interval):
         try:
             client.heartbeat()

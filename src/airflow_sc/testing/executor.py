@@ -126,6 +126,16 @@ class InMemoryExecutor(Executor):
             released.append(workload)
         return released
 
+    def drain_events(self) -> list[TaskEvent]:
+        """Take every event not sent yet, oldest first.
+
+        For tests that drive the scheduler's stages by hand (passing the events to
+        `apply_events` themselves) instead of running `serve`.
+        """
+        taken = list(self._outbox)
+        self._outbox.clear()
+        return taken
+
     async def wait_submitted(self, count: int) -> None:
         """Wait until at least `count` workloads were submitted in total."""
         while len(self.submitted) < count:

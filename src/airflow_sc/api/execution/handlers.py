@@ -6,8 +6,9 @@ them directly. Either way a try goes through the same checks and writes.
 
 from __future__ import annotations
 
+import functools
 import getpass
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +16,9 @@ from typing import Any
 from airflow_sc.db import Database, Transaction
 from airflow_sc.db.queries import execution as queries
 from airflow_sc.domain.states import TaskInstanceState
+from airflow_sc.secrets import writes as secret_writes
 from airflow_sc.secrets.base import SecretsBackend
+from airflow_sc.secrets.encryption import SecretsCipher
 from airflow_sc.task_runner.try_context import TryContext
 
 __all__ = ["ExecutionHandlers", "FinishRequest", "TryConflict", "TryNotFound"]
@@ -59,6 +62,11 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@functools.cache
+def _unixname() -> str:
+    return getpass.getuser()
+
+
 def _ignore(run_pks: Collection[int]) -> None:
     return None
 
@@ -76,6 +84,8 @@ class ExecutionHandlers:
     secrets: SecretsBackend | None = None
     on_ti_finished: Callable[[Collection[int]], None] = _ignore
     clock: Callable[[], datetime] = _utcnow
+    #: Encrypts variables tasks write (`set_variable`); without it, writes are refused.
+    cipher: SecretsCipher | None = None
 
     async def start(
         self, ti_id: str, *, hostname: str, pid: int, unixname: str | None = None
@@ -93,14 +103,18 @@ class ExecutionHandlers:
         hostname: str,
         pid: int,
         unixname: str | None = None,
+        pids: Mapping[str, int] | None = None,
     ) -> list[TryContext | None]:
-        """`start` for several tries in one transaction (None: that try was not QUEUED)."""
+        """`start` for several tries in one transaction (None: that try was not QUEUED).
+
+        `pids` records each try's own process where the tries run in different processes.
+        """
         now = self.clock()
-        user = unixname or getpass.getuser()
+        user = unixname or _unixname()
 
         async def body(tx: Transaction) -> dict[str, queries.StartedTry]:
             return await queries.start_tries(
-                tx, ti_ids, now=now, hostname=hostname, unixname=user, pid=pid
+                tx, ti_ids, now=now, hostname=hostname, unixname=user, pid=pid, pids=pids
             )
 
         started = await self.db.run(body)
@@ -115,6 +129,15 @@ class ExecutionHandlers:
 
         if not await self.db.run(body):
             raise TryConflict(f"task instance try {ti_id} is not running")
+
+    async def heartbeat_many(self, ti_ids: Sequence[str]) -> set[str]:
+        """`heartbeat` for several tries in one transaction; the ids still running."""
+        now = self.clock()
+
+        async def body(tx: Transaction) -> set[str]:
+            return await queries.heartbeat_tries(tx, ti_ids, now=now)
+
+        return await self.db.run(body) if ti_ids else set()
 
     async def finish(
         self,
@@ -199,6 +222,18 @@ class ExecutionHandlers:
 
     async def get_variable(self, key: str) -> str | None:
         return None if self.secrets is None else await self.secrets.get_variable(key)
+
+    async def set_variable(self, key: str, value: str, *, description: str | None = None) -> None:
+        """Create or replace a variable in the metastore, encrypted (``Variable.set``)."""
+        if self.cipher is None:
+            raise RuntimeError("ExecutionHandlers.cipher is unset: variables cannot be written")
+        await secret_writes.set_variable(
+            self.db, self.cipher, key, value, description=description, secrets=self.secrets
+        )
+
+    async def delete_variable(self, key: str) -> bool:
+        """Delete a variable from the metastore; False when it was not there."""
+        return await secret_writes.delete_variable(self.db, key, secrets=self.secrets)
 
     async def get_connection(self, conn_id: str) -> dict[str, Any] | None:
         if self.secrets is None:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 from starlette.applications import Starlette
 
 from airflow_sc.api.context import ApiContext
 from airflow_sc.api.execution.handlers import ExecutionHandlers
 from airflow_sc.api.execution.routes import ExecutionApi, create_execution_app
 from airflow_sc.api.execution.tokens import ExecutionTokens
-from airflow_sc.secrets.chain import SecretsSettings, build_chain
 
 __all__ = ["execution_app_for", "execution_tokens_for"]
 
@@ -25,15 +22,12 @@ def execution_tokens_for(ctx: ApiContext) -> ExecutionTokens:
 
 
 def execution_app_for(ctx: ApiContext) -> Starlette:
-    """The ``/execution`` sub-application: prepared `ctx` (signing key, cipher) required."""
-    secrets = build_chain(
-        SecretsSettings(),
-        environ=os.environ,
-        database=ctx.db,
-        cipher=ctx.require_cipher(),
-        masker=ctx.masker,
-    )
+    """The ``/execution`` sub-application: prepared `ctx` (keys, secrets) required."""
     handlers = ExecutionHandlers(
-        db=ctx.db, secrets=secrets, on_ti_finished=ctx.wake, clock=ctx.clock
+        db=ctx.db,
+        secrets=ctx.require_secrets(),
+        on_ti_finished=ctx.wake,
+        clock=ctx.clock,
+        cipher=ctx.require_cipher(),
     )
     return create_execution_app(ExecutionApi(handlers, execution_tokens_for(ctx)))

@@ -10,6 +10,9 @@ Routes (all JSON, all with ``Authorization: Bearer <try token>``):
 - ``GET|POST /task-instances/{ti_id}/xcoms/{task_id}/{key}?map_index=`` -> `{"value"}`
   (GET: 404 when absent; POST pushes for the token's own task instance only).
 - ``GET /variables/{key}``, ``GET /connections/{conn_id}`` -> 200 / 404.
+- ``PUT /variables/{key}`` `{value, description}` -> 201 (``Variable.set``: written to the
+  metastore, encrypted); ``DELETE /variables/{key}`` -> 204, 404 when the metastore does
+  not hold it (``Variable.delete``).
 
 401: missing, forged or expired token. 403: a token for another try.
 """
@@ -170,6 +173,25 @@ async def _variable(request: Request, api: ExecutionApi, ti_id: str) -> Response
     return JSONResponse({"key": key, "value": value})
 
 
+async def _set_variable(request: Request, api: ExecutionApi, ti_id: str) -> Response:
+    key = request.path_params["key"]
+    body = await _body(request)
+    value, description = body.get("value"), body.get("description")
+    if not isinstance(value, str):
+        raise _Refused(400, "value is required and must be a string")
+    if description is not None and not isinstance(description, str):
+        raise _Refused(400, "description must be a string")
+    await api.handlers.set_variable(key, value, description=description)
+    return JSONResponse({"message": "Variable successfully set"}, status_code=201)
+
+
+async def _delete_variable(request: Request, api: ExecutionApi, ti_id: str) -> Response:
+    key = request.path_params["key"]
+    if not await api.handlers.delete_variable(key):
+        return JSONResponse({"detail": f"Variable {key!r} does not exist"}, status_code=404)
+    return Response(status_code=204)
+
+
 async def _connection(request: Request, api: ExecutionApi, ti_id: str) -> Response:
     conn_id = request.path_params["conn_id"]
     conn = await api.handlers.get_connection(conn_id)
@@ -191,6 +213,8 @@ def create_execution_app(api: ExecutionApi) -> Starlette:
             _route(f"{_TI}/xcoms/{{task_id}}/{{key}}", _get_xcom, "GET", own_try=True),
             _route(f"{_TI}/xcoms/{{task_id}}/{{key}}", _set_xcom, "POST", own_try=True),
             _route("/variables/{key}", _variable, "GET", own_try=False),
+            _route("/variables/{key}", _set_variable, "PUT", own_try=False),
+            _route("/variables/{key}", _delete_variable, "DELETE", own_try=False),
             _route("/connections/{conn_id}", _connection, "GET", own_try=False),
         ]
     )

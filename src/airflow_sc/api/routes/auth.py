@@ -72,5 +72,6 @@ async def create_token(request: Request, ctx: Ctx) -> LoginResponse:
         role=user.role,
         now=ctx.clock(),
         lifetime=ctx.token_lifetime,
+        stamp=user.stamp,
     )
     return LoginResponse(access_token=token)

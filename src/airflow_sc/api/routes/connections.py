@@ -148,6 +148,7 @@ async def post_connection(ctx: Ctx, body: ConnectionBody) -> ConnectionResponse:
         raise HTTPException(
             409, f"The Connection with connection_id: `{body.connection_id}` already exists"
         )
+    ctx.forget_secrets("connection", [body.connection_id])
     row = await queries.get_connection(ctx.db, body.connection_id)
     if row is None:
         raise _not_found(body.connection_id)
@@ -157,7 +158,9 @@ async def post_connection(ctx: Ctx, body: ConnectionBody) -> ConnectionResponse:
 @router.patch("/connections", dependencies=_EDIT, responses=error_responses())
 async def bulk_connections(ctx: Ctx, body: BulkBody[ConnectionBody]) -> BulkResponse:
     """Create, update and delete connections in one request."""
-    return await run_bulk(ctx.db, _resource(ctx), body)
+    response = await run_bulk(ctx.db, _resource(ctx), body)
+    ctx.forget_secrets("connection", response.written_keys())
+    return response
 
 
 @router.patch(
@@ -185,6 +188,7 @@ async def patch_connection(
 
     if not await write_keyed(ctx.db, "connection", [connection_id], decide):
         raise _not_found(connection_id)
+    ctx.forget_secrets("connection", [connection_id])
     row = await queries.get_connection(ctx.db, connection_id)
     if row is None:
         raise _not_found(connection_id)
@@ -203,4 +207,5 @@ async def delete_connection(ctx: Ctx, connection_id: str) -> Response:
 
     if not await write_keyed(ctx.db, "connection", [connection_id], decide):
         raise _not_found(connection_id)
+    ctx.forget_secrets("connection", [connection_id])
     return Response(status_code=204)

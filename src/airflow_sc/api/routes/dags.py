@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 from collections.abc import Mapping
@@ -11,7 +12,7 @@ from typing import Annotated, Any, Literal
 import anyio
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
 
-from airflow_sc.actions import DagNotFound, set_dag_paused
+from airflow_sc.actions import DagNotFound, set_dag_paused, set_dags_paused
 from airflow_sc.api.context import ApiContext, Ctx
 from airflow_sc.api.errors import error_responses
 from airflow_sc.api.parameters import Limit, Offset, effective_limit, parse_order_by
@@ -215,16 +216,16 @@ async def patch_dags(
         raise HTTPException(400, "Only `is_paused` field can be updated through the REST API")
     if not (filters.dag_id_pattern or filters.dag_id_prefix_pattern):
         return DAGCollectionResponse(dags=[], total_entries=0)
-    rows, total = await queries.set_paused(
-        ctx.db,
-        filters,
-        [("dag_id", False)],
-        body.is_paused,
-        limit=effective_limit(limit),
-        offset=offset,
+    rows, total = await queries.list_dags(
+        ctx.db, filters, [("dag_id", False)], limit=effective_limit(limit), offset=offset
     )
+    # The write goes through the same action as a single PATCH (and wakes the scheduler).
+    found = set(
+        await set_dags_paused(ctx.db, [r.dag_id for r in rows], body.is_paused, wake=ctx.wake)
+    )
+    changed = [dataclasses.replace(r, is_paused=body.is_paused) for r in rows if r.dag_id in found]
     return DAGCollectionResponse.model_validate(
-        {"dags": [_dag_response(ctx, r) for r in rows], "total_entries": total}
+        {"dags": [_dag_response(ctx, r) for r in changed], "total_entries": total}
     )
 
 

@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from airflow_sc.api.context import ApiContext, Ctx
 from airflow_sc.api.errors import error_responses
-from airflow_sc.api.routes.task_instances import ti_not_found
+from airflow_sc.api.lookups import ti_not_found
 from airflow_sc.api.schemas.logs import StructuredLogMessage, TaskInstancesLogResponse
 from airflow_sc.api.security import requires
 from airflow_sc.auth import Permission

@@ -3,26 +3,26 @@ instances and their tries. `~` as dag_id or dag_run_id means every DAG or every 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from airflow_sc.actions import DagNotFound, DagRunNotFound, clear_task_instances
+from airflow_sc.actions import (
+    DagNotFound,
+    DagRunNotFound,
+    MarkedTaskInstance,
+    MarkState,
+    clear_task_instances,
+    set_task_instance_notes,
+)
 from airflow_sc.actions import mark_task_instances as mark_action
 from airflow_sc.api.context import ApiContext, Ctx
 from airflow_sc.api.errors import error_responses
-from airflow_sc.api.parameters import effective_limit
-from airflow_sc.api.routes.dag_runs import (
-    cleared_rows,
-    fields_to_update,
-    order_fields,
-    require_dag,
-    require_run,
-)
-from airflow_sc.api.schemas.dag_runs import UtcDatetime, datetime_range, number_range
+from airflow_sc.api.lookups import require_dag, require_run, task_instance_rows, ti_not_found
+from airflow_sc.api.parameters import Paging, fields_to_update, order_fields
+from airflow_sc.api.schemas.filters import RunRangeFilters, UpdatedAtFilter, run_ranges
 from airflow_sc.api.schemas.task_instances import (
     ClearTaskInstancesBody,
     PatchTaskInstanceBody,
@@ -34,17 +34,15 @@ from airflow_sc.api.schemas.task_instances import (
 )
 from airflow_sc.api.security import requires
 from airflow_sc.auth import Permission
-from airflow_sc.db.queries import api_dags
 from airflow_sc.db.queries import api_runs as run_queries
 from airflow_sc.db.queries import api_task_instances as queries
-from airflow_sc.db.queries.api_runs import DagRunFilter, NamePattern, Page, Range
+from airflow_sc.db.queries.api_runs import DagRunFilter, NamePattern, Range
 from airflow_sc.db.queries.api_task_instances import (
     TASK_INSTANCE_ORDER_KEYS,
     TaskInstanceFilter,
     TaskInstanceRow,
 )
 from airflow_sc.domain.states import TaskInstanceState
-from airflow_sc.serialization import DagSpec, SerializationError
 
 __all__ = ["TaskInstanceListQuery", "router", "ti_not_found"]
 
@@ -53,45 +51,17 @@ router = APIRouter(tags=["Task Instance"])
 READ = [Depends(requires(Permission.DAG_READ))]
 EDIT = [Depends(requires(Permission.DAG_EDIT))]
 
-
-def ti_not_found(dag_id: str, run_id: str, task_id: str, map_index: int) -> HTTPException:
-    return HTTPException(
-        404,
-        f"The Task Instance with dag_id: `{dag_id}`, run_id: `{run_id}`, task_id: "
-        f"`{task_id}` and map_index: `{map_index}` was not found",
-    )
+_TI_STATES: dict[TaskInstanceState, MarkState] = {
+    TaskInstanceState.SUCCESS: "success",
+    TaskInstanceState.FAILED: "failed",
+    TaskInstanceState.SKIPPED: "skipped",
+}
 
 
-class TaskInstanceListQuery(BaseModel):
+class TaskInstanceListQuery(Paging, RunRangeFilters, UpdatedAtFilter):
     """Query parameters of `GET .../taskInstances`."""
 
-    limit: int = Field(default=50, ge=0)
-    offset: int = Field(default=0, ge=0)
     task_id: str | None = None
-    run_after_gte: UtcDatetime | None = None
-    run_after_gt: UtcDatetime | None = None
-    run_after_lte: UtcDatetime | None = None
-    run_after_lt: UtcDatetime | None = None
-    logical_date_gte: UtcDatetime | None = None
-    logical_date_gt: UtcDatetime | None = None
-    logical_date_lte: UtcDatetime | None = None
-    logical_date_lt: UtcDatetime | None = None
-    start_date_gte: UtcDatetime | None = None
-    start_date_gt: UtcDatetime | None = None
-    start_date_lte: UtcDatetime | None = None
-    start_date_lt: UtcDatetime | None = None
-    end_date_gte: UtcDatetime | None = None
-    end_date_gt: UtcDatetime | None = None
-    end_date_lte: UtcDatetime | None = None
-    end_date_lt: UtcDatetime | None = None
-    updated_at_gte: UtcDatetime | None = None
-    updated_at_gt: UtcDatetime | None = None
-    updated_at_lte: UtcDatetime | None = None
-    updated_at_lt: UtcDatetime | None = None
-    duration_gte: float | None = None
-    duration_gt: float | None = None
-    duration_lte: float | None = None
-    duration_lt: float | None = None
     task_display_name_pattern: str | None = None
     task_display_name_prefix_pattern: str | None = None
     dag_id_pattern: str | None = None
@@ -122,10 +92,12 @@ class TaskInstanceListQuery(BaseModel):
     )
 
 
-def _tis_response(page: Page[TaskInstanceRow]) -> TaskInstanceCollectionResponse:
+def _collection(
+    rows: list[TaskInstanceRow], total: int | None = None
+) -> TaskInstanceCollectionResponse:
     return TaskInstanceCollectionResponse(
-        task_instances=[TaskInstanceResponse.of(row) for row in page.items],
-        total_entries=page.total,
+        task_instances=[TaskInstanceResponse.of(row) for row in rows],
+        total_entries=len(rows) if total is None else total,
     )
 
 
@@ -152,12 +124,6 @@ async def get_task_instances(
         run_ids=None if dag_run_id == "~" else [dag_run_id],
         task_ids=None if query.task_id is None else [query.task_id],
         states=query.state or None,
-        run_after=datetime_range(query, "run_after"),
-        logical_date=datetime_range(query, "logical_date"),
-        start_date=datetime_range(query, "start_date"),
-        end_date=datetime_range(query, "end_date"),
-        updated_at=datetime_range(query, "updated_at"),
-        duration=number_range(query, "duration"),
         pools=query.pool or None,
         queues=query.queue or None,
         executors=query.executor or None,
@@ -177,11 +143,10 @@ async def get_task_instances(
         rendered_map_index_pattern=NamePattern(
             query.rendered_map_index_pattern, query.rendered_map_index_prefix_pattern
         ),
+        **run_ranges(query),
     )
-    page = await queries.list_task_instances(
-        ctx.db, where, order_by=order_by, limit=effective_limit(query.limit), offset=query.offset
-    )
-    return _tis_response(page)
+    page = await queries.list_task_instances(ctx.db, where, order_by=order_by, **query.window())
+    return _collection(page.items, page.total)
 
 
 @router.post(
@@ -194,32 +159,20 @@ async def get_task_instances(
 async def get_task_instances_batch(
     dag_id: Literal["~"], dag_run_id: Literal["~"], body: TaskInstancesBatchBody, ctx: Ctx
 ) -> TaskInstanceCollectionResponse:
-    order_by = order_fields(
-        [body.order_by] if body.order_by else ["map_index"], TASK_INSTANCE_ORDER_KEYS, "map_index"
-    )
+    order_by = order_fields(body.order_terms("map_index"), TASK_INSTANCE_ORDER_KEYS, "map_index")
     where = TaskInstanceFilter(
         dag_ids=body.dag_ids,
         run_ids=body.dag_run_ids,
         task_ids=body.task_ids,
         # An empty list filters nothing (as Airflow), like an absent one.
         states=[s and str(s) for s in body.state] if body.state else None,
-        run_after=datetime_range(body, "run_after"),
-        logical_date=datetime_range(body, "logical_date"),
-        start_date=datetime_range(body, "start_date"),
-        end_date=datetime_range(body, "end_date"),
-        duration=number_range(body, "duration"),
         pools=body.pool,
         queues=body.queue,
         executors=body.executor,
+        **run_ranges(body),
     )
-    page = await queries.list_task_instances(
-        ctx.db,
-        where,
-        order_by=order_by,
-        limit=effective_limit(body.page_limit),
-        offset=body.page_offset,
-    )
-    return _tis_response(page)
+    page = await queries.list_task_instances(ctx.db, where, order_by=order_by, **body.window())
+    return _collection(page.items, page.total)
 
 
 @router.get(
@@ -264,31 +217,6 @@ async def get_task_instance_tries(
 MAX_CLEARED_RUNS = 10_000
 
 
-def related_task_ids(
-    downstream_of: Mapping[str, Collection[str]],
-    task_id: str,
-    *,
-    upstream: bool,
-    downstream: bool,
-) -> set[str]:
-    """`task_id` and, if asked, every task up- and/or downstream of it (pure)."""
-    upstream_of: dict[str, set[str]] = {}
-    for parent, children in downstream_of.items():
-        for child in children:
-            upstream_of.setdefault(child, set()).add(parent)
-    chosen = {task_id}
-    for wanted, edges in ((downstream, downstream_of), (upstream, upstream_of)):
-        if not wanted:
-            continue
-        stack = [task_id]
-        while stack:
-            for nxt in edges.get(stack.pop(), ()):
-                if nxt not in chosen:
-                    chosen.add(nxt)
-                    stack.append(nxt)
-    return chosen
-
-
 async def _target_tis(
     ctx: ApiContext, dag_id: str, run_id: str, task_id: str, map_index: int | None
 ) -> list[TaskInstanceRow]:
@@ -300,7 +228,7 @@ async def _target_tis(
     )
     page = await queries.list_task_instances(ctx.db, where, limit=MAX_CLEARED_RUNS)
     if not page.items:
-        raise ti_not_found(dag_id, run_id, task_id, -1 if map_index is None else map_index)
+        raise ti_not_found(dag_id, run_id, task_id, map_index)
     return page.items
 
 
@@ -308,10 +236,6 @@ def _patch_fields(body: PatchTaskInstanceBody, update_mask: list[str] | None) ->
     fields = fields_to_update(
         body.model_fields_set, update_mask, PatchTaskInstanceBody.model_fields
     )
-    if "new_state" in fields and body.new_state is TaskInstanceState.SKIPPED:
-        raise HTTPException(
-            400, "Marking task instances skipped is not supported by airflow-sc yet"
-        )
     if body.include_future or body.include_past:
         raise HTTPException(
             400, "include_future and include_past are not supported by airflow-sc yet"
@@ -319,21 +243,34 @@ def _patch_fields(body: PatchTaskInstanceBody, update_mask: list[str] | None) ->
     return fields
 
 
-async def _dag_graph(ctx: ApiContext, dag_id: str) -> Mapping[str, Collection[str]]:
-    found = await api_dags.latest_serialized_dag(ctx.db, dag_id)
-    if found is None or found[1] is None:
-        return {}
+async def _mark(
+    ctx: ApiContext,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    body: PatchTaskInstanceBody,
+    map_index: int | None,
+    *,
+    dry_run: bool,
+) -> list[MarkedTaskInstance]:
+    """Mark `body.new_state` through the action (404 for an unknown run)."""
+    assert body.new_state is not None
     try:
-        spec = DagSpec.from_dict(found[1])
-    except SerializationError:
-        return {}
-    return {t.task_id: t.downstream_task_ids for t in spec.tasks.values()}
-
-
-def _collection(rows: list[TaskInstanceRow]) -> TaskInstanceCollectionResponse:
-    return TaskInstanceCollectionResponse(
-        task_instances=[TaskInstanceResponse.of(row) for row in rows], total_entries=len(rows)
-    )
+        return await mark_action(
+            ctx.db,
+            dag_id,
+            run_id,
+            [task_id],
+            _TI_STATES[body.new_state],
+            now=ctx.clock(),
+            map_indexes=None if map_index is None else [map_index],
+            include_downstream=body.include_downstream,
+            include_upstream=body.include_upstream,
+            dry_run=dry_run,
+            wake=ctx.wake,
+        )
+    except DagRunNotFound:
+        raise ti_not_found(dag_id, run_id, task_id, map_index) from None
 
 
 @router.patch(
@@ -357,21 +294,9 @@ async def patch_task_instance_dry_run(
     targets = await _target_tis(ctx, dag_id, dag_run_id, task_id, map_index)
     if "new_state" not in fields or body.new_state is None:
         return _collection(targets)
-    chosen = {task_id}
-    if body.include_upstream or body.include_downstream:
-        chosen = related_task_ids(
-            await _dag_graph(ctx, dag_id),
-            task_id,
-            upstream=body.include_upstream,
-            downstream=body.include_downstream,
-        )
-    page = await queries.list_task_instances(
-        ctx.db,
-        TaskInstanceFilter(dag_ids=[dag_id], run_ids=[dag_run_id], task_ids=sorted(chosen)),
-        limit=MAX_CLEARED_RUNS,
-    )
-    new_state = str(body.new_state)
-    return _collection([row for row in page.items if row.state != new_state])
+    marked = await _mark(ctx, dag_id, dag_run_id, task_id, body, map_index, dry_run=True)
+    keys = [(dag_run_id, m.task_id, m.map_index) for m in marked]
+    return _collection(await task_instance_rows(ctx.db, dag_id, keys))
 
 
 @router.patch(
@@ -390,29 +315,26 @@ async def patch_task_instance(
     map_index: int | None = None,
     update_mask: Annotated[list[str] | None, Query()] = None,
 ) -> TaskInstanceCollectionResponse:
-    """Mark a task instance success or failed (with its up/downstream tasks if asked).
+    """Mark a task instance success, failed or skipped (with its up/downstream tasks if
+    asked) and/or set its note; without `map_index`, every map index of the task.
 
-    Notes are not stored yet. 409 when the task instance already has that state.
+    409 when the task instance already has that state (the note is then left alone).
     """
     fields = _patch_fields(body, update_mask)
     await _target_tis(ctx, dag_id, dag_run_id, task_id, map_index)
-    if "new_state" in fields and body.new_state is not None:
-        try:
-            changed = await mark_action(
-                ctx.db,
-                dag_id,
-                dag_run_id,
-                [task_id],
-                "success" if body.new_state is TaskInstanceState.SUCCESS else "failed",
-                now=ctx.clock(),
-                include_downstream=body.include_downstream,
-                include_upstream=body.include_upstream,
-                wake=ctx.wake,
-            )
-        except DagRunNotFound:
-            raise ti_not_found(dag_id, dag_run_id, task_id, map_index or -1) from None
-        if not changed:
-            raise HTTPException(409, f"Task id {task_id} is already in {body.new_state} state")
+    marks = "new_state" in fields and body.new_state is not None
+    if marks and not await _mark(ctx, dag_id, dag_run_id, task_id, body, map_index, dry_run=False):
+        raise HTTPException(409, f"Task id {task_id} is already in {body.new_state} state")
+    # As Airflow: a null note without update_mask leaves the note as it is.
+    if "note" in fields and (update_mask or body.note is not None):
+        await set_task_instance_notes(
+            ctx.db,
+            dag_id,
+            dag_run_id,
+            task_id,
+            body.note,
+            map_indexes=None if map_index is None else [map_index],
+        )
     return _collection(await _target_tis(ctx, dag_id, dag_run_id, task_id, map_index))
 
 
@@ -508,4 +430,52 @@ async def post_clear_task_instances(
             keys = await clear(dry_run=False)
     except DagNotFound:
         raise HTTPException(404, f"Dag with id {dag_id} was not found") from None
-    return _collection(await cleared_rows(ctx.db, dag_id, keys))
+    return _collection(await task_instance_rows(ctx.db, dag_id, keys))
+
+
+# Airflow also names one map index in the path. These come after the `/dry_run` routes
+# above: `.../{task_id}/dry_run` must not be taken for a map index.
+
+
+@router.patch(
+    "/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}/dry_run",
+    dependencies=EDIT,
+    responses=error_responses(400, 404),
+    summary="Patch Task Instance Dry Run",
+    operation_id="patch_task_instance_dry_run_by_map_index",
+)
+async def patch_task_instance_dry_run_by_map_index(
+    dag_id: str,
+    dag_run_id: str,
+    task_id: str,
+    map_index: int,
+    body: PatchTaskInstanceBody,
+    ctx: Ctx,
+    update_mask: Annotated[list[str] | None, Query()] = None,
+) -> TaskInstanceCollectionResponse:
+    """The dry run of a PATCH of one map index of a task instance."""
+    return await patch_task_instance_dry_run(
+        dag_id, dag_run_id, task_id, body, ctx, map_index=map_index, update_mask=update_mask
+    )
+
+
+@router.patch(
+    "/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}",
+    dependencies=EDIT,
+    responses=error_responses(400, 404, 409),
+    summary="Patch Task Instance",
+    operation_id="patch_task_instance_by_map_index",
+)
+async def patch_task_instance_by_map_index(
+    dag_id: str,
+    dag_run_id: str,
+    task_id: str,
+    map_index: int,
+    body: PatchTaskInstanceBody,
+    ctx: Ctx,
+    update_mask: Annotated[list[str] | None, Query()] = None,
+) -> TaskInstanceCollectionResponse:
+    """Mark one map index of a task instance and/or set its note."""
+    return await patch_task_instance(
+        dag_id, dag_run_id, task_id, body, ctx, map_index=map_index, update_mask=update_mask
+    )

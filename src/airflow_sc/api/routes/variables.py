@@ -124,13 +124,16 @@ async def post_variable(ctx: Ctx, body: VariableBody) -> VariableResponse:
 
     if not await write_keyed(ctx.db, "variable", [body.key], decide):
         raise HTTPException(409, f"The Variable with key: `{body.key}` already exists")
+    ctx.forget_secrets("variable", [body.key])
     return _response(ctx, StoredVariable(body.key, values["val"], body.description, True))
 
 
 @router.patch("/variables", dependencies=_EDIT, responses=error_responses())
 async def bulk_variables(ctx: Ctx, body: BulkBody[VariableBody]) -> BulkResponse:
     """Create, update and delete variables in one request."""
-    return await run_bulk(ctx.db, _resource(ctx), body)
+    response = await run_bulk(ctx.db, _resource(ctx), body)
+    ctx.forget_secrets("variable", response.written_keys())
+    return response
 
 
 @router.patch(
@@ -156,6 +159,7 @@ async def patch_variable(
 
     if not await write_keyed(ctx.db, "variable", [variable_key], decide):
         raise _not_found(variable_key)
+    ctx.forget_secrets("variable", [variable_key])
     row = await queries.get_variable(ctx.db, variable_key)
     if row is None:
         raise _not_found(variable_key)
@@ -174,4 +178,5 @@ async def delete_variable(ctx: Ctx, variable_key: str) -> Response:
 
     if not await write_keyed(ctx.db, "variable", [variable_key], decide):
         raise _not_found(variable_key)
+    ctx.forget_secrets("variable", [variable_key])
     return Response(status_code=204)

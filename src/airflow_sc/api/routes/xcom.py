@@ -9,9 +9,8 @@ from pydantic import BaseModel, Field
 
 from airflow_sc.api.context import Ctx
 from airflow_sc.api.errors import error_responses
-from airflow_sc.api.parameters import effective_limit
-from airflow_sc.api.routes.dag_runs import order_fields
-from airflow_sc.api.schemas.dag_runs import UtcDatetime, datetime_range
+from airflow_sc.api.parameters import effective_limit, order_fields
+from airflow_sc.api.schemas.filters import UtcDatetime, datetime_range
 from airflow_sc.api.schemas.xcom import (
     XComCollectionResponse,
     XComResponse,

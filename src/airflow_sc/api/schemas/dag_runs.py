@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Any, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from airflow_sc.db.queries.api_runs import DagRunRow, DagVersionRow, Range
+from airflow_sc.api.parameters import BatchPaging, Paging
+from airflow_sc.api.schemas.filters import RunRangeFilters, UpdatedAtFilter, UtcDatetime
+from airflow_sc.db.queries.api_runs import DagRunRow, DagVersionRow
 from airflow_sc.domain.states import DagRunState
 
 __all__ = [
@@ -23,18 +25,7 @@ __all__ = [
     "DagRunType",
     "DagVersionResponse",
     "TriggerDAGRunPostBody",
-    "UtcDatetime",
-    "datetime_range",
-    "number_range",
 ]
-
-
-def _assume_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-#: A datetime from a client; one without a timezone is taken as UTC.
-UtcDatetime = Annotated[datetime, AfterValidator(_assume_utc)]
 
 
 class DagRunType(StrEnum):
@@ -131,8 +122,7 @@ class DAGRunResponse(BaseModel):
             triggered_by=DagRunTriggeredByType(row.triggered_by) if row.triggered_by else None,
             triggering_user_name=row.triggering_user_name,
             conf=row.conf,
-            # airflow-sc has no dag_run_note table yet: notes are not stored.
-            note=None,
+            note=row.note,
             dag_versions=[DagVersionResponse.of(row.dag_version)] if row.dag_version else [],
             bundle_version=row.bundle_version,
             dag_display_name=row.dag_display_name,
@@ -158,7 +148,7 @@ class TriggerDAGRunPostBody(BaseModel):
     logical_date: UtcDatetime | None
     run_after: UtcDatetime | None = None
     conf: dict[str, Any] | None = Field(default_factory=dict)
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=1000)
     partition_key: str | None = None
 
     @model_validator(mode="after")
@@ -188,80 +178,17 @@ class DAGRunClearBody(BaseModel):
     note: str | None = Field(default=None, max_length=1000)
 
 
-class DAGRunsBatchBody(BaseModel):
+class DAGRunsBatchBody(BatchPaging, RunRangeFilters):
     model_config = ConfigDict(extra="forbid")
 
-    order_by: str | None = None
-    page_offset: int = Field(default=0, ge=0)
-    page_limit: int = Field(default=100, ge=0)
     dag_ids: list[str] | None = None
     states: list[DagRunState | None] | None = None
-    run_after_gte: UtcDatetime | None = None
-    run_after_gt: UtcDatetime | None = None
-    run_after_lte: UtcDatetime | None = None
-    run_after_lt: UtcDatetime | None = None
-    logical_date_gte: UtcDatetime | None = None
-    logical_date_gt: UtcDatetime | None = None
-    logical_date_lte: UtcDatetime | None = None
-    logical_date_lt: UtcDatetime | None = None
-    start_date_gte: UtcDatetime | None = None
-    start_date_gt: UtcDatetime | None = None
-    start_date_lte: UtcDatetime | None = None
-    start_date_lt: UtcDatetime | None = None
-    end_date_gte: UtcDatetime | None = None
-    end_date_gt: UtcDatetime | None = None
-    end_date_lte: UtcDatetime | None = None
-    end_date_lt: UtcDatetime | None = None
-    duration_gte: float | None = None
-    duration_gt: float | None = None
-    duration_lte: float | None = None
-    duration_lt: float | None = None
     conf_contains: str | None = None
 
 
-def _bounds(source: BaseModel, name: str) -> dict[str, Any]:
-    return {bound: getattr(source, f"{name}_{bound}", None) for bound in ("gte", "gt", "lte", "lt")}
-
-
-def datetime_range(source: BaseModel, name: str) -> Range[datetime]:
-    """The `<name>_gte/_gt/_lte/_lt` bounds a query or body holds."""
-    return Range(**_bounds(source, name))
-
-
-def number_range(source: BaseModel, name: str) -> Range[float]:
-    """The `<name>_gte/_gt/_lte/_lt` bounds a query or body holds."""
-    return Range(**_bounds(source, name))
-
-
-class DagRunListQuery(BaseModel):
+class DagRunListQuery(Paging, RunRangeFilters, UpdatedAtFilter):
     """Query parameters of `GET /dags/{dag_id}/dagRuns`."""
 
-    limit: int = Field(default=50, ge=0)
-    offset: int = Field(default=0, ge=0)
-    run_after_gte: UtcDatetime | None = None
-    run_after_gt: UtcDatetime | None = None
-    run_after_lte: UtcDatetime | None = None
-    run_after_lt: UtcDatetime | None = None
-    logical_date_gte: UtcDatetime | None = None
-    logical_date_gt: UtcDatetime | None = None
-    logical_date_lte: UtcDatetime | None = None
-    logical_date_lt: UtcDatetime | None = None
-    start_date_gte: UtcDatetime | None = None
-    start_date_gt: UtcDatetime | None = None
-    start_date_lte: UtcDatetime | None = None
-    start_date_lt: UtcDatetime | None = None
-    end_date_gte: UtcDatetime | None = None
-    end_date_gt: UtcDatetime | None = None
-    end_date_lte: UtcDatetime | None = None
-    end_date_lt: UtcDatetime | None = None
-    duration_gte: float | None = None
-    duration_gt: float | None = None
-    duration_lte: float | None = None
-    duration_lt: float | None = None
-    updated_at_gte: UtcDatetime | None = None
-    updated_at_gt: UtcDatetime | None = None
-    updated_at_lte: UtcDatetime | None = None
-    updated_at_lt: UtcDatetime | None = None
     conf_contains: str | None = None
     run_type: list[DagRunType] = Field(default_factory=list)
     state: list[DagRunState] = Field(default_factory=list)

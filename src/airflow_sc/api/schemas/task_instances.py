@@ -8,7 +8,9 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from airflow_sc.api.schemas.dag_runs import DagVersionResponse, UtcDatetime
+from airflow_sc.api.parameters import BatchPaging
+from airflow_sc.api.schemas.dag_runs import DagVersionResponse
+from airflow_sc.api.schemas.filters import RunRangeFilters, UtcDatetime
 from airflow_sc.db.queries.api_task_instances import (
     JobRow,
     TaskInstanceRow,
@@ -183,8 +185,7 @@ class TaskInstanceResponse(TaskInstanceHistoryResponse):
             id=row.id,
             logical_date=row.logical_date,
             run_after=row.run_after,
-            # airflow-sc has no task_instance_note table yet: notes are not stored.
-            note=None,
+            note=row.note,
             rendered_map_index=row.rendered_map_index,
             rendered_fields=row.rendered_fields or {},
             trigger=TriggerResponse.of(row.trigger) if row.trigger else None,
@@ -207,39 +208,16 @@ class ClearTaskInstanceCollectionResponse(BaseModel):
     total_entries: int
 
 
-class TaskInstancesBatchBody(BaseModel):
+class TaskInstancesBatchBody(BatchPaging, RunRangeFilters):
     model_config = ConfigDict(extra="forbid")
 
     dag_ids: list[str] | None = None
     dag_run_ids: list[str] | None = None
     task_ids: list[str] | None = None
     state: list[TaskInstanceState | None] | None = None
-    run_after_gte: UtcDatetime | None = None
-    run_after_gt: UtcDatetime | None = None
-    run_after_lte: UtcDatetime | None = None
-    run_after_lt: UtcDatetime | None = None
-    logical_date_gte: UtcDatetime | None = None
-    logical_date_gt: UtcDatetime | None = None
-    logical_date_lte: UtcDatetime | None = None
-    logical_date_lt: UtcDatetime | None = None
-    start_date_gte: UtcDatetime | None = None
-    start_date_gt: UtcDatetime | None = None
-    start_date_lte: UtcDatetime | None = None
-    start_date_lt: UtcDatetime | None = None
-    end_date_gte: UtcDatetime | None = None
-    end_date_gt: UtcDatetime | None = None
-    end_date_lte: UtcDatetime | None = None
-    end_date_lt: UtcDatetime | None = None
-    duration_gte: float | None = None
-    duration_gt: float | None = None
-    duration_lte: float | None = None
-    duration_lt: float | None = None
     pool: list[str] | None = None
     queue: list[str] | None = None
     executor: list[str] | None = None
-    page_offset: int = Field(default=0, ge=0)
-    page_limit: int = Field(default=100, ge=0)
-    order_by: str | None = None
 
 
 class PatchTaskInstanceBody(BaseModel):

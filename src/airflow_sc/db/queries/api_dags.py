@@ -19,7 +19,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    update,
 )
 from sqlalchemy.sql.elements import UnaryExpression
 
@@ -52,7 +51,6 @@ __all__ = [
     "list_dag_tags",
     "list_dags",
     "list_import_errors",
-    "set_paused",
 ]
 
 #: (column key, descending) pairs, as `api.parameters.parse_order_by` produces them.
@@ -288,30 +286,6 @@ async def get_dag(db: Database, dag_id: str) -> DagRow | None:
         return rows[0] if rows else None
 
     return await db.run(body, write=False)
-
-
-async def set_paused(
-    db: Database, f: DagFilter, order: Order, is_paused: bool, *, limit: int, offset: int
-) -> tuple[list[DagRow], int]:
-    """Pause or unpause the page of DAGs `f` selects; the page as it is afterwards."""
-
-    async def body(tx: Transaction) -> tuple[list[DagRow], int]:
-        rows, total = await _select_dags(tx, f, order, limit, offset)
-        ids = [r.dag_id for r in rows]
-        if ids:
-            await tx.execute(update(dag).where(dag.c.dag_id.in_(ids)).values(is_paused=is_paused))
-        changed = [
-            DagRow(
-                **{
-                    **{k: getattr(r, k) for k in DagRow.__dataclass_fields__},
-                    "is_paused": is_paused,
-                }
-            )
-            for r in rows
-        ]
-        return changed, total
-
-    return await db.run(body)
 
 
 async def delete_dag(db: Database, dag_id: str) -> Literal["deleted", "missing", "running"]:

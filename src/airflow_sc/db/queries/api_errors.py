@@ -44,12 +44,16 @@ def classify_database_error(exc: BaseException) -> DatabaseErrorKind:
 #: insufficient resources (too many connections), operator intervention (shutdown,
 #: statement timeout).
 _UNAVAILABLE_CLASSES: Final = frozenset({"08", "28", "3D", "53", "57"})
+#: lock_not_available: a `lock_timeout` or `NOWAIT` gave up waiting for another writer.
+_UNAVAILABLE_STATES: Final = frozenset({"55P03"})
 
 
 def _server_side(exc: DBAPIError) -> bool:
     for source in (exc.orig, getattr(exc.orig, "__cause__", None)):
         sqlstate = getattr(source, "sqlstate", None) or getattr(source, "pgcode", None)
-        if isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_CLASSES:
+        if isinstance(sqlstate, str) and (
+            sqlstate[:2] in _UNAVAILABLE_CLASSES or sqlstate in _UNAVAILABLE_STATES
+        ):
             return True
     # asyncpg reports a failed connect as a bare DBAPIError (no more specific class).
     return type(exc) is DBAPIError

@@ -196,6 +196,7 @@ class DagRunRow:
     bundle_version: str | None
     updated_at: datetime | None
     dag_display_name: str
+    note: str | None = None
     dag_version: DagVersionRow | None = None
 
     @property
@@ -247,6 +248,7 @@ _RUN_COLUMNS = (
     dag_run.c.bundle_version,
     dag_run.c.updated_at,
     _DAG_DISPLAY_NAME.label("dag_display_name"),
+    dag_run.c.note,
     dag_run.c.created_dag_version_id,
 )
 

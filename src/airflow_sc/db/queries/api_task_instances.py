@@ -109,6 +109,7 @@ class TaskInstanceRow(TaskInstanceTryRow):
     rendered_fields: dict[str, Any] | None
     trigger: TriggerRow | None
     triggerer_job: JobRow | None
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +213,7 @@ def _ti_select() -> Select[Any]:
         dag_run.c.run_after,
         _TI.c.rendered_map_index,
         _TI.c.rendered_fields,
+        _TI.c.note,
         *_TRIGGER_COLUMNS,
         *_JOB_COLUMNS,
     ).select_from(

@@ -8,12 +8,12 @@ from a killed or superseded process changes nothing and its caller gets ``None``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, bindparam, delete, insert, literal, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, insert, literal, or_, select, update
 
 from airflow_sc.db.database import Transaction
 from airflow_sc.db.models import dag, dag_run, task_instance, task_instance_history, xcom
@@ -28,6 +28,7 @@ __all__ = [
     "finish_tries",
     "finish_try",
     "get_xcom",
+    "heartbeat_tries",
     "heartbeat_try",
     "run_xcoms",
     "run_xcoms_by_pk",
@@ -143,10 +144,18 @@ async def start_tries(
     hostname: str,
     unixname: str,
     pid: int,
+    pids: Mapping[str, int] | None = None,
 ) -> dict[str, StartedTry]:
-    """`start_try` for many tries in two statements per chunk; absent: not started."""
+    """`start_try` for many tries in two statements per chunk; absent: not started.
+
+    `pids` gives tries started by different processes their own pid (`pid` for the rest).
+    """
     out: dict[str, StartedTry] = {}
     for chunk in _chunks(ti_ids):
+        own = {ti_id: pids[ti_id] for ti_id in chunk if ti_id in pids} if pids else {}
+        pid_value: Any = pid
+        if own:
+            pid_value = case(*((ti.c.id == i, p) for i, p in own.items()), else_=pid)
         moved = await tx.execute(
             update(ti)
             .where(
@@ -163,7 +172,7 @@ async def start_tries(
                 duration=None,
                 hostname=hostname,
                 unixname=unixname,
-                pid=pid,
+                pid=pid_value,
                 last_heartbeat_at=now,
                 updated_at=now,
             )
@@ -221,6 +230,20 @@ async def heartbeat_try(tx: Transaction, ti_id: str, *, now: datetime) -> bool:
         .returning(ti.c.id)
     )
     return moved.first() is not None
+
+
+async def heartbeat_tries(tx: Transaction, ti_ids: Sequence[str], *, now: datetime) -> set[str]:
+    """`heartbeat_try` for many tries, one statement per chunk; the ids still running."""
+    alive: set[str] = set()
+    for chunk in _chunks(ti_ids):
+        moved = await tx.execute(
+            update(ti)
+            .where(ti.c.id.in_(list(chunk)), ti.c.state == _TI.RUNNING.value)
+            .values(last_heartbeat_at=now)
+            .returning(ti.c.id)
+        )
+        alive.update(row.id for row in moved)
+    return alive
 
 
 @dataclass(frozen=True, slots=True)

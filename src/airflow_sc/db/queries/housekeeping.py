@@ -149,8 +149,14 @@ async def running_silent_since(
     Only those queued by job `queued_by`, when given: another live scheduler checks its
     own, and a dead scheduler's are orphans (reset, not failed).
     """
-    last_seen = func.coalesce(ti.c.last_heartbeat_at, ti.c.start_date, ti.c.queued_dttm)
-    where = and_(ti.c.state == "running", last_seen < stale_before)
+    # Silent: every sign of life it has is older than `stale_before` (a heartbeat column
+    # left over from an earlier try must not hide a newer start), as `is_zombie` judges.
+    signs = (ti.c.last_heartbeat_at, ti.c.start_date, ti.c.queued_dttm)
+    where = and_(
+        ti.c.state == "running",
+        or_(*(sign.is_not(None) for sign in signs)),
+        *(or_(sign.is_(None), sign < stale_before) for sign in signs),
+    )
     if queued_by is not None:
         where = and_(where, ti.c.queued_by_job_id == queued_by)
     return await _read(tx, _task_rows(tx, where, limit))

@@ -33,11 +33,19 @@ async def start_job(db: Database, job_type: str, *, now: datetime) -> int:
     return await db.run(body)
 
 
-async def heartbeat(db: Database, job_id: int, *, now: datetime) -> None:
-    async def body(tx: Transaction) -> None:
-        await tx.execute(update(job).where(job.c.id == job_id).values(latest_heartbeat=now))
+async def heartbeat(db: Database, job_id: int, *, now: datetime) -> bool:
+    """Beat a running job; False when it is no longer `running` (another process ended it)."""
 
-    await db.run(body)
+    async def body(tx: Transaction) -> bool:
+        rows = await tx.execute(
+            update(job)
+            .where(job.c.id == job_id, job.c.state == "running")
+            .values(latest_heartbeat=now)
+            .returning(job.c.id)
+        )
+        return rows.scalar() is not None
+
+    return await db.run(body)
 
 
 async def finish_job(db: Database, job_id: int, *, state: str, now: datetime) -> None:

@@ -2,8 +2,14 @@
 
 Every function takes an open `Transaction`; the scheduler's stages decide what to write
 (pure policy) and call these to read snapshots and write results. Lock order, here as
-everywhere: dag -> dag_run -> task_instance -> pool. Row locks are taken in primary-key
-order so that two writers of overlapping rows wait rather than deadlock.
+everywhere: dag -> dag_run -> task_instance -> pool.
+
+Task instance rows are locked in one global order, `TI_LOCK_ORDER`: by their dag run's
+primary key, then by their own id. schedule_tis locks run after run (ascending primary
+key) and each run's instances by id; enqueue and executor_events lock their instances
+across runs in that same order. Two transactions that want overlapping rows then wait for
+each other instead of deadlocking (PostgreSQL only notices a deadlock after
+`deadlock_timeout`, a one-second stall, and then the transaction is retried).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     tuple_,
     update,
@@ -34,9 +41,11 @@ from airflow_sc.db.models import (
     task_instance,
     task_instance_history,
 )
+from airflow_sc.db.queries import callbacks
 
 __all__ = [
     "ENQUEUE_LOCK_KEY",
+    "TI_LOCK_ORDER",
     "DueDag",
     "EventTaskInstance",
     "QueuedRunRow",
@@ -49,6 +58,9 @@ ti = task_instance
 
 #: The advisory lock the enqueue critical section holds on PostgreSQL (any fixed bigint).
 ENQUEUE_LOCK_KEY: Final = 0x41_46_53_43_45_4E_51  # "AFSCENQ"
+
+#: The order task instance rows are locked in, everywhere (see the module docstring).
+TI_LOCK_ORDER: Final = (dag_run.c.id, ti.c.id)
 
 _EXECUTION_STATES = ("queued", "running")
 _UNFINISHED_RUN_STATES = ("queued", "running")
@@ -320,6 +332,7 @@ class TaskInstanceRow:
     try_number: int
     max_tries: int
     end_date: datetime | None
+    queued_by_job_id: int | None = None
 
 
 async def running_run_ids(tx: Transaction) -> list[int]:
@@ -370,9 +383,22 @@ async def lock_running_run(tx: Transaction, run_pk: int) -> RunRow | None:
     )
 
 
+async def is_running_run(tx: Transaction, run_pk: int) -> bool:
+    """Whether the run is running for an unpaused DAG (after `lock_running_run` skipped it)."""
+    if tx.dialect != "postgresql":
+        return False  # nothing is skipped on SQLite: one scheduler owns the database
+    found = await tx.scalar(
+        select(dag_run.c.id)
+        .join(dag, dag.c.dag_id == dag_run.c.dag_id)
+        .where(dag_run.c.id == run_pk, dag_run.c.state == "running", dag.c.is_paused.is_(False))
+    )
+    return found is not None
+
+
 async def run_task_instances(
     tx: Transaction, dag_id: str, run_id: str, *, lock: bool = False
 ) -> list[TaskInstanceRow]:
+    """One run's task instances by id (locked, with `lock`, in `TI_LOCK_ORDER` within it)."""
     query = (
         select(
             ti.c.id,
@@ -382,6 +408,7 @@ async def run_task_instances(
             ti.c.try_number,
             ti.c.max_tries,
             ti.c.end_date,
+            ti.c.queued_by_job_id,
         )
         .where(ti.c.dag_id == dag_id, ti.c.run_id == run_id)
         .order_by(ti.c.id)
@@ -397,6 +424,7 @@ async def run_task_instances(
             try_number=row.try_number,
             max_tries=row.max_tries,
             end_date=row.end_date,
+            queued_by_job_id=row.queued_by_job_id,
         )
         for row in await tx.execute(query)
     ]
@@ -453,6 +481,7 @@ async def request_callback(
             created_at=now, priority_weight=1, callback_type=callback_type, callback_data=data
         )
     )
+    await callbacks.announce(tx)  # wakes the DAG processors once `tx` commits
 
 
 # -- enqueue ---------------------------------------------------------------------------
@@ -509,11 +538,11 @@ async def scheduled_task_instances(tx: Transaction) -> list[ScheduledRow]:
         .join(dag_run, and_(dag_run.c.dag_id == ti.c.dag_id, dag_run.c.run_id == ti.c.run_id))
         .join(dag, dag.c.dag_id == ti.c.dag_id)
         .where(ti.c.state == "scheduled", dag_run.c.state == "running", dag.c.is_paused.is_(False))
-        .order_by(ti.c.id)
+        .order_by(*TI_LOCK_ORDER)
     )
     if tx.dialect == "postgresql":
         # Wait (briefly) for rows schedule_tis is deciding rather than skip them: nothing
-        # would wake this stage for a skipped row. Locks are taken in id order everywhere.
+        # would wake this stage for a skipped row. Locked in `TI_LOCK_ORDER`, as everywhere.
         query = query.with_for_update(of=ti)
     return [
         ScheduledRow(
@@ -610,10 +639,26 @@ class EventTaskInstance:
     logical_date: datetime | None
 
 
-async def event_task_instances(tx: Transaction, ids: Iterable[str]) -> list[EventTaskInstance]:
+async def event_task_instances(
+    tx: Transaction,
+    ids: Iterable[str],
+    *,
+    also_lock: Collection[tuple[str, str, tuple[str, ...]]] = (),
+) -> list[EventTaskInstance]:
+    """The task instances events name, locked in `TI_LOCK_ORDER`.
+
+    `also_lock` lists (dag_id, run_id, task_ids) a branch will skip in this transaction:
+    they are locked (and returned) with the others, in the same order, so that the skip
+    does not take locks out of order later.
+    """
     listed = sorted(set(ids))
     if not listed:
         return []
+    chosen = [ti.c.id.in_(listed)] + [
+        and_(ti.c.dag_id == dag_id, ti.c.run_id == run_id, ti.c.task_id.in_(sorted(task_ids)))
+        for dag_id, run_id, task_ids in also_lock
+        if task_ids
+    ]
     query = (
         select(
             ti.c.id,
@@ -630,8 +675,8 @@ async def event_task_instances(tx: Transaction, ids: Iterable[str]) -> list[Even
             dag_run.c.logical_date,
         )
         .join(dag_run, and_(dag_run.c.dag_id == ti.c.dag_id, dag_run.c.run_id == ti.c.run_id))
-        .where(ti.c.id.in_(listed))
-        .order_by(ti.c.id)
+        .where(or_(*chosen))
+        .order_by(*TI_LOCK_ORDER)
     )
     if tx.dialect == "postgresql":
         query = query.with_for_update(of=ti)

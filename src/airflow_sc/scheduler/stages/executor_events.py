@@ -99,7 +99,14 @@ async def apply_events(deps: StageDeps, events: Sequence[TaskEvent]) -> EventsRe
 
 async def _apply(tx: Transaction, deps: StageDeps, events: Sequence[TaskEvent]) -> EventsResult:
     result = EventsResult()
-    rows = {r.id: r for r in await scheduling.event_task_instances(tx, [e.ti_id for e in events])}
+    # A branch's skips are locked up front, with the rest, in the one lock order.
+    branches = [(e.key.dag_id, e.key.run_id, e.skip) for e in events if e.skip]
+    rows = {
+        r.id: r
+        for r in await scheduling.event_task_instances(
+            tx, [e.ti_id for e in events], also_lock=branches
+        )
+    }
     specs = await deps.versions.get(tx, {r.version_id for r in rows.values()})
     # The state each instance has as this batch is applied, so two events of one try in
     # the same batch (RUNNING then SUCCESS) apply in order and a duplicate is ignored.

@@ -8,11 +8,17 @@ dependencies, EmptyOperator short-circuit, dagrun_timeout, completion) and the p
 written. A finished run records its end and, if the DAG defines the matching callback, a
 `callback_request` row: DAG callbacks run outside the scheduler, in the DAG processor that
 can load the DAG file.
+
+A run skipped because another scheduler holds it stays dirty here and is looked at again
+after `BUSY_RETRY_DELAY`, so a wake-up is never lost to a lock. A try cleared while in
+flight (RESTARTING) that this scheduler handed to its executors is stopped at once
+(`Executor.terminate`); a try another scheduler handed out learns it at its next heartbeat.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,6 +37,7 @@ from airflow_sc.scheduler.wakeups import StageWakeups
 from airflow_sc.serialization.spec import DagSpec
 
 __all__ = [
+    "BUSY_RETRY_DELAY",
     "RUNS_PER_TRANSACTION",
     "RunResult",
     "schedule_run",
@@ -43,6 +50,8 @@ TI = TaskInstanceState
 
 #: Dirty runs decided in one transaction at most (each still row-locked on its own).
 RUNS_PER_TRANSACTION = 64
+#: Seconds until a run another scheduler was deciding is looked at again.
+BUSY_RETRY_DELAY = 0.05
 
 
 @dataclass
@@ -51,32 +60,70 @@ class RunResult:
     finished: DagRunState | None = None
     next_due: datetime | None = None
     interrupted: list[str] = field(default_factory=list)
+    #: Another scheduler held the run: nothing was decided, look again soon.
+    busy: bool = False
+    #: Tries this scheduler handed to its executors that were cleared while in flight
+    #: (RESTARTING): stopped now rather than at their next heartbeat.
+    cleared: list[str] = field(default_factory=list)
 
 
 async def serve_schedule_tis(
     deps: StageDeps, wakeups: StageWakeups, *, task_status: TaskStatus[None]
 ) -> None:
+    #: When each run next needs a pass of its own (a retry delay ending), by run pk. Kept
+    #: across passes: a pass woken for other runs must not forget an earlier run's retry.
+    dues: dict[int, datetime] = {}
+    #: Runs skipped because another scheduler held them. The holder usually sees what made
+    #: them dirty, but not if it dies mid-transaction: keep them dirty here and look again
+    #: shortly rather than at the next sweep.
+    busy: set[int] = set()
+    #: Cleared tries already asked to stop, by run pk (asked once, forgotten once gone).
+    stopping: dict[int, set[str]] = {}
+
+    #: When the last full sweep started (loop time).
+    swept_at = -math.inf
+
     async def one_pass(woken: bool) -> float | None:
-        dirty = wakeups.take_dirty()
-        if not woken or not dirty:
+        nonlocal swept_at
+        now = deps.now()
+        dirty = wakeups.take_dirty() | busy | {pk for pk, due in dues.items() if due <= now}
+        busy.clear()
+        # A full sweep when woken with nothing named, or when the sweep timer (not a busy
+        # run's or a retry's own timer) ended the wait.
+        elapsed = anyio.current_time() - swept_at
+        if not dirty or (not woken and elapsed >= deps.deps.sweep_interval):
+            swept_at = anyio.current_time()
             dirty |= set(await deps.db.run(scheduling.running_run_ids, write=False))
-        next_due: datetime | None = None
+            for gone in dues.keys() - dirty:  # no longer running: nothing to wait for
+                del dues[gone]
         ordered = sorted(dirty)
         for start in range(0, len(ordered), RUNS_PER_TRANSACTION):
-            for result in await schedule_runs(deps, ordered[start : start + RUNS_PER_TRANSACTION]):
+            batch = ordered[start : start + RUNS_PER_TRANSACTION]
+            for run_pk, result in zip(batch, await schedule_runs(deps, batch), strict=True):
+                if result.busy:  # nothing decided: look again soon, keep what was due
+                    busy.add(run_pk)
+                    continue
                 if result.scheduled:
                     wakeups.enqueue.set()
                 if result.finished is not None:
                     wakeups.start_runs.set()
                     wakeups.create_runs.set()
                 if result.interrupted:
-                    await _terminate(deps, result.interrupted)
-                if result.next_due is not None:
-                    due = result.next_due
-                    next_due = due if next_due is None else min(next_due, due)
-        if next_due is None:
-            return None
-        return (next_due - deps.now()).total_seconds() + 0.001
+                    await _terminate(deps, result.interrupted, reason="dagrun_timeout")
+                if result.cleared or run_pk in stopping:
+                    asked = stopping.pop(run_pk, set())
+                    if fresh := [ti_id for ti_id in result.cleared if ti_id not in asked]:
+                        await _terminate(deps, fresh, reason="cleared while running")
+                    if result.cleared:
+                        stopping[run_pk] = set(result.cleared)
+                if result.next_due is None:
+                    dues.pop(run_pk, None)
+                else:
+                    dues[run_pk] = result.next_due
+        again = None if not dues else (min(dues.values()) - deps.now()).total_seconds() + 0.001
+        if busy:
+            again = BUSY_RETRY_DELAY if again is None else min(again, BUSY_RETRY_DELAY)
+        return again
 
     await run_stage(
         wakeups.schedule_tis,
@@ -94,13 +141,18 @@ async def schedule_run(deps: StageDeps, run_pk: int) -> RunResult:
 
 
 async def schedule_runs(deps: StageDeps, run_pks: list[int]) -> list[RunResult]:
-    """Plan and write these runs, one after another, in one transaction."""
+    """Plan and write these runs, one after another, in one transaction.
+
+    Results come in the order of `run_pks`; the runs are locked in ascending primary-key
+    order (`scheduling.TI_LOCK_ORDER`).
+    """
     now = deps.now()
 
-    async def body(tx: Transaction) -> list[RunResult]:
-        return [await _schedule_one(tx, deps, run_pk, now) for run_pk in run_pks]
+    async def body(tx: Transaction) -> dict[int, RunResult]:
+        return {run_pk: await _schedule_one(tx, deps, run_pk, now) for run_pk in sorted(run_pks)}
 
-    results = await deps.db.run(body)
+    decided = await deps.db.run(body)
+    results = [decided[run_pk] for run_pk in run_pks]
     for run_pk, result in zip(run_pks, results, strict=True):
         if result.finished is not None:
             log.info("dag run %d finished: %s", run_pk, result.finished.value)
@@ -109,7 +161,9 @@ async def schedule_runs(deps: StageDeps, run_pks: list[int]) -> list[RunResult]:
 
 async def _schedule_one(tx: Transaction, deps: StageDeps, run_pk: int, now: datetime) -> RunResult:
     run = await scheduling.lock_running_run(tx, run_pk)
-    if run is None or run.version_id is None:
+    if run is None:
+        return RunResult(busy=await scheduling.is_running_run(tx, run_pk))
+    if run.version_id is None:
         return RunResult()
     spec = (await deps.versions.get(tx, [run.version_id])).get(run.version_id)
     if spec is None:
@@ -121,6 +175,9 @@ async def _schedule_one(tx: Transaction, deps: StageDeps, run_pk: int, now: date
         )
         for r in rows
         if r.map_index == -1
+    ]
+    cleared = [
+        r.id for r in rows if r.state == TI.RESTARTING.value and r.queued_by_job_id == deps.job_id
     ]
     past = await _past_snapshots(tx, spec, tis, run.logical_date)
     plan = plan_run(
@@ -138,6 +195,7 @@ async def _schedule_one(tx: Transaction, deps: StageDeps, run_pk: int, now: date
         finished=None if plan.finished is None else plan.finished.state,
         next_due=plan.next_due,
         interrupted=plan.interrupted,
+        cleared=[] if plan.timed_out else cleared,
     )
 
 
@@ -208,9 +266,12 @@ async def _request_callback(
     )
 
 
-async def _terminate(deps: StageDeps, ti_ids: list[str]) -> None:
-    """Stop tries of a timed-out run; never let a slow executor hold the stage for long."""
+async def _terminate(deps: StageDeps, ti_ids: list[str], *, reason: str) -> None:
+    """Stop these tries; never let a slow executor hold the stage for long.
+
+    Each executor ignores the tries it does not hold.
+    """
     with anyio.move_on_after(5, shield=True):
         for executor in deps.deps.executors:
             for ti_id in ti_ids:
-                await executor.terminate(ti_id, reason="dagrun_timeout")
+                await executor.terminate(ti_id, reason=reason)
