@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -34,14 +35,26 @@ def generate_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+#: Verified tokens remembered per `ExecutionTokens` (a try calls several times per token).
+_VERIFIED_CAPACITY = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class ExecutionTokens:
-    """Issues and checks execution-API tokens signed with `secret` (HS256)."""
+    """Issues and checks execution-API tokens signed with `secret` (HS256).
+
+    A token whose signature was checked once is remembered (bounded, oldest forgotten
+    first) with its subject and expiry: later calls with the same token only compare the
+    expiry with the clock.
+    """
 
     secret: str = field(repr=False)
     #: Seconds a token stays valid.
     lifetime: float = 600.0
     clock: Callable[[], float] = time.time
+    _verified: OrderedDict[str, tuple[str, float]] = field(
+        default_factory=OrderedDict, repr=False, compare=False
+    )
 
     def issue(self, ti_id: str) -> str:
         now = self.clock()
@@ -50,6 +63,12 @@ class ExecutionTokens:
 
     def verify(self, token: str) -> str:
         """The try id the token is scoped to; raises `TokenExpired` / `TokenError`."""
+        known = self._verified.get(token)
+        if known is not None:
+            subject, expires = known
+            if expires <= self.clock():
+                raise TokenExpired("token expired")
+            return subject
         try:
             claims = jwt.decode(
                 token,
@@ -61,6 +80,10 @@ class ExecutionTokens:
         except jwt.PyJWTError as exc:
             raise TokenError(str(exc)) from exc
         # Expiry against the injected clock (PyJWT would use the wall clock).
-        if float(claims["exp"]) <= self.clock():
+        subject, expires = str(claims["sub"]), float(claims["exp"])
+        if expires <= self.clock():
             raise TokenExpired("token expired")
-        return str(claims["sub"])
+        self._verified[token] = (subject, expires)
+        if len(self._verified) > _VERIFIED_CAPACITY:
+            self._verified.popitem(last=False)
+        return subject

@@ -516,8 +516,15 @@ class ScheduledRow:
     version_id: str | None
 
 
-async def scheduled_task_instances(tx: Transaction) -> list[ScheduledRow]:
-    """Every scheduled task instance of a running run of an unpaused DAG."""
+async def scheduled_task_instances(
+    tx: Transaction, *, limit: int | None = None, offset: int = 0
+) -> list[ScheduledRow]:
+    """Scheduled task instances of running runs of unpaused DAGs, in admission order.
+
+    Admission order (`policy.admission.admission_order`): highest priority first, then
+    earliest logical date, then ids; `limit`/`offset` page through it. Nothing is locked:
+    `lock_scheduled` locks the chosen ones (in `TI_LOCK_ORDER`) and rechecks their state.
+    """
     query = (
         select(
             ti.c.id,
@@ -538,12 +545,17 @@ async def scheduled_task_instances(tx: Transaction) -> list[ScheduledRow]:
         .join(dag_run, and_(dag_run.c.dag_id == ti.c.dag_id, dag_run.c.run_id == ti.c.run_id))
         .join(dag, dag.c.dag_id == ti.c.dag_id)
         .where(ti.c.state == "scheduled", dag_run.c.state == "running", dag.c.is_paused.is_(False))
-        .order_by(*TI_LOCK_ORDER)
+        .order_by(
+            ti.c.priority_weight.desc(),
+            dag_run.c.logical_date.is_(None),
+            dag_run.c.logical_date,
+            ti.c.run_id,
+            ti.c.task_id,
+            ti.c.map_index,
+        )
+        .limit(limit)
+        .offset(offset)
     )
-    if tx.dialect == "postgresql":
-        # Wait (briefly) for rows schedule_tis is deciding rather than skip them: nothing
-        # would wake this stage for a skipped row. Locked in `TI_LOCK_ORDER`, as everywhere.
-        query = query.with_for_update(of=ti)
     return [
         ScheduledRow(
             id=str(row.id),
@@ -589,6 +601,25 @@ async def active_counts(tx: Transaction) -> list[tuple[str, str, str, int]]:
         .group_by(ti.c.dag_id, ti.c.run_id, ti.c.task_id)
     )
     return [(row.dag_id, row.run_id, row.task_id, int(row.n)) for row in rows]
+
+
+async def lock_scheduled(tx: Transaction, ids: Collection[str]) -> set[str]:
+    """Lock these task instances (in `TI_LOCK_ORDER`); the ids still scheduled.
+
+    On PostgreSQL this waits (briefly) for rows schedule_tis or an operator action is
+    changing rather than skipping them: nothing would wake enqueue for a skipped row.
+    """
+    if not ids:
+        return set()
+    query = (
+        select(ti.c.id)
+        .join(dag_run, and_(dag_run.c.dag_id == ti.c.dag_id, dag_run.c.run_id == ti.c.run_id))
+        .where(ti.c.id.in_(sorted(ids)), ti.c.state == "scheduled")
+        .order_by(*TI_LOCK_ORDER)
+    )
+    if tx.dialect == "postgresql":
+        query = query.with_for_update(of=ti)
+    return {str(i) for i in await tx.scalars(query)}
 
 
 async def queue_task_instances(

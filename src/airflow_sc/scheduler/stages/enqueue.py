@@ -12,9 +12,10 @@ waiting; on SQLite one scheduler owns the database.
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import anyio
@@ -26,6 +27,7 @@ from airflow_sc.domain import DagRunKey, TaskInstanceKey
 from airflow_sc.executors.base import Executor, Workload
 from airflow_sc.scheduler.deps import StageDeps
 from airflow_sc.scheduler.policy import ActiveCounts, Candidate, PoolState, admit
+from airflow_sc.scheduler.policy.admission import Blocked
 from airflow_sc.scheduler.stages._loop import run_stage
 from airflow_sc.scheduler.wakeups import StageWakeups
 from airflow_sc.serialization.spec import DagSpec, TaskSpec
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 LOCK_RETRY_DELAY = 0.05
 #: Seconds submitting a committed batch may take once shutdown has begun.
 SUBMIT_GRACE = 10.0
+#: Fewest scheduled task instances read per page (a page is 4x what may be queued).
+MIN_PAGE = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,15 +90,65 @@ async def enqueue_scheduled(deps: StageDeps) -> EnqueueResult:
 async def _queue(tx: Transaction, deps: StageDeps) -> EnqueueResult:
     if not await scheduling.try_enqueue_lock(tx):
         return EnqueueResult({}, locked=False)
-    rows = await scheduling.scheduled_task_instances(tx)
-    if not rows:
-        return EnqueueResult({})
-    specs = await deps.versions.get(tx, {r.version_id for r in rows})
     pools = {
         name: PoolState(slots, occupied)
         for name, (slots, occupied) in (await scheduling.pools(tx)).items()
     }
     active = _active_counts(await scheduling.active_counts(tx))
+    open_slots = {name: ex.open_slots() for name, ex in deps.executors.items()}
+    budget = _budget(deps.deps.parallelism, active.total, open_slots.values())
+    if budget <= 0:
+        return EnqueueResult({})
+    # Read the scheduled task instances in admission order, a page at a time, until the
+    # budget is filled: a pass costs what it can queue, not what is waiting (a free slot
+    # with thousands of scheduled task instances reads one page).
+    page = max(MIN_PAGE, 4 * int(budget)) if math.isfinite(budget) else None
+    rows: list[scheduling.ScheduledRow] = []
+    while True:
+        fetched = await scheduling.scheduled_task_instances(tx, limit=page, offset=len(rows))
+        rows.extend(fetched)
+        plan = await _plan(tx, deps, rows, pools, active, dict(open_slots))
+        if page is None or len(fetched) < page or len(plan.moves) >= budget:
+            break
+    still_scheduled = await scheduling.lock_scheduled(tx, [old for old, _, _ in plan.moves])
+    moves = [move for move in plan.moves if move[0] in still_scheduled]
+    submitted: dict[str, list[Workload]] = defaultdict(list)
+    for (old, _, _), (name, workload) in zip(plan.moves, plan.workloads, strict=True):
+        if old in still_scheduled:
+            submitted[name].append(workload)
+    for candidate, reason in plan.never_runnable:
+        log.warning("task instance %s cannot run: %s", candidate.key, reason.value)
+    await scheduling.queue_task_instances(tx, moves, now=deps.now(), job_id=deps.job_id)
+    return EnqueueResult(dict(submitted))
+
+
+def _budget(parallelism: int | None, active: int, open_slots: Iterable[int | None]) -> float:
+    """How many task instances this pass may queue at most (inf: no limit applies)."""
+    free = math.inf if parallelism is None else parallelism - active
+    slots = list(open_slots)
+    executors = math.inf if not slots or None in slots else sum(n for n in slots if n)
+    return min(free, executors)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    #: (old id, new id, new try number) per task instance to queue, in admission order.
+    moves: list[tuple[str, str, int]]
+    #: (executor name, workload) for each move.
+    workloads: list[tuple[str, Workload]]
+    never_runnable: tuple[tuple[Candidate, Blocked], ...]
+
+
+async def _plan(
+    tx: Transaction,
+    deps: StageDeps,
+    rows: list[scheduling.ScheduledRow],
+    pools: Mapping[str, PoolState],
+    active: ActiveCounts,
+    open_slots: dict[str, int | None],
+) -> _Plan:
+    """What to queue from `rows` (admission, then each executor's open slots)."""
+    specs = await deps.versions.get(tx, {r.version_id for r in rows})
     by_key: dict[TaskInstanceKey, scheduling.ScheduledRow] = {}
     candidates: list[Candidate] = []
     for row in rows:
@@ -114,11 +168,8 @@ async def _queue(tx: Transaction, deps: StageDeps) -> EnqueueResult:
             )
         )
     admission = admit(candidates, pools=pools, active=active, parallelism=deps.deps.parallelism)
-    for candidate, reason in admission.never_runnable:
-        log.warning("task instance %s cannot run: %s", candidate.key, reason.value)
-    open_slots = {name: ex.open_slots() for name, ex in deps.executors.items()}
-    submitted: dict[str, list[Workload]] = defaultdict(list)
     moves: list[tuple[str, str, int]] = []
+    workloads: list[tuple[str, Workload]] = []
     for candidate in admission.queued:
         row = by_key[candidate.key]
         spec = specs.get(row.version_id or "")
@@ -134,9 +185,8 @@ async def _queue(tx: Transaction, deps: StageDeps) -> EnqueueResult:
         # Try 1 keeps the id the instance was created with; every later try gets a new one.
         new_id = row.id if row.try_number == 0 else str(uuid.uuid4())
         moves.append((row.id, new_id, row.try_number + 1))
-        submitted[name].append(_workload(spec, task, row, new_id, name))
-    await scheduling.queue_task_instances(tx, moves, now=deps.now(), job_id=deps.job_id)
-    return EnqueueResult(dict(submitted))
+        workloads.append((name, _workload(spec, task, row, new_id, name)))
+    return _Plan(moves, workloads, admission.never_runnable)
 
 
 def _task(specs: Mapping[str, DagSpec], row: scheduling.ScheduledRow) -> TaskSpec | None:
