@@ -137,6 +137,14 @@ async def history_ids(db: Database) -> list[str]:
         return [str(i) for i in await tx.scalars(select(task_instance_history.c.task_instance_id))]
 
 
+async def history_ends(db: Database) -> dict[str, tuple[str, datetime | None]]:
+    """Each recorded try's state and end date, by task id."""
+    history = task_instance_history.c
+    async with db.transaction(write=False) as tx:
+        rows = await tx.execute(select(history.task_id, history.state, history.end_date))
+        return {r.task_id: (r.state, r.end_date) for r in rows}
+
+
 # -- pure rules ----------------------------------------------------------------------------
 
 
@@ -226,6 +234,11 @@ async def test_zombies_fail_or_retry_with_a_history_row_and_a_reason(db: Databas
     assert (await ti_row(db, "beating")).state == "running"
     assert (await ti_row(db, "just_started")).state == "running"
     assert sorted(await history_ids(db)) == sorted([retry_id, fail_id])
+    # The history rows say how the tries ended, not that they were running.
+    assert await history_ends(db) == {
+        "silent_retry": ("up_for_retry", NOW),
+        "silent_fail": ("failed", NOW),
+    }
     logged = {task: extra["reason"] for event, task, extra in await events(db)}
     assert "no heartbeat for more than 60s" in logged["silent_retry"]
     assert "no heartbeat within 60s of starting" in logged["silent_fail"]

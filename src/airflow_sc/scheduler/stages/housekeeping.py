@@ -109,8 +109,9 @@ def _row(data: dict[str, Any], *, requeues: int = 0) -> TaskRow:
 
 
 async def _apply(tx: Transaction, decisions: Sequence[Decision], now: datetime) -> None:
-    await queries.record_history(tx, [d.ti.id for d in decisions if d.record_history])
     await queries.update_task_instances(tx, [(d.ti.id, d.ti.state, d.values) for d in decisions])
+    # After the update, as when a try finishes: the history row holds how the try ended.
+    await queries.record_history(tx, [d.ti.id for d in decisions if d.record_history])
     await queries.write_events(
         tx,
         [
