@@ -1,14 +1,21 @@
-"""How a finished try becomes a `TaskEvent` (shared by the local and in-process executors)."""
+"""How a finished try becomes a `TaskEvent`, and how it is reported (shared by the local and
+in-process executors)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
+
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
 
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.executors.base import TaskEvent, Workload
 from airflow_sc.task_runner.supervisor import TryReport
 
-__all__ = ["event_for_report"]
+__all__ = ["event_for_report", "report_event"]
+
+log = logging.getLogger(__name__)
 
 _TI = TaskInstanceState
 
@@ -41,3 +48,19 @@ def event_for_report(
         retry_allowed=retry_allowed,
         skip=report.skip,
     )
+
+
+async def report_event(events: MemoryObjectSendStream[TaskEvent], event: TaskEvent) -> None:
+    """Send `event` to the scheduler; a warning, not a failure, when it stopped listening.
+
+    Past the shutdown deadline the scheduler no longer reads events: the row stays as it
+    is until housekeeping reclaims it, and the executor's shutdown goes on.
+    """
+    try:
+        await events.send(event)
+    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+        log.warning(
+            "could not report %s of %s: the scheduler stopped listening",
+            event.state.value,
+            event.ti_id,
+        )

@@ -44,7 +44,7 @@ from airflow_sc.db.queries.execution import FinishedTry, FinishSpec
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.executors._batching import Coalescer
 from airflow_sc.executors._blocking import BlockingWatchdog, timed_steps
-from airflow_sc.executors._events import event_for_report
+from airflow_sc.executors._events import event_for_report, report_event
 from airflow_sc.executors.base import Executor, TaskEvent, Workload
 from airflow_sc.secrets.connection import Connection
 from airflow_sc.secrets.masking import SecretsMasker
@@ -360,16 +360,7 @@ class InProcessExecutor(Executor):
                 event = self._failed(workload, reason)
             if event is not None:
                 with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-                    try:
-                        await events.send(event)
-                    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                        # Past the shutdown deadline the scheduler no longer listens; the
-                        # row stays as it is until housekeeping reclaims it.
-                        log.warning(
-                            "could not report %s of %s: the scheduler stopped listening",
-                            event.state.value,
-                            workload.ti_id,
-                        )
+                    await report_event(events, event)
 
     def _failed(self, workload: Workload, reason: str) -> TaskEvent:
         return TaskEvent(workload.ti_id, workload.key, _TI.FAILED, self.clock(), info=reason)

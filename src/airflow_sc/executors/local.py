@@ -48,7 +48,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from anyio.streams.memory import MemoryObjectSendStream
 
 from airflow_sc.domain.states import TaskInstanceState
-from airflow_sc.executors._events import event_for_report
+from airflow_sc.executors._events import event_for_report, report_event
 from airflow_sc.executors.base import Executor, TaskEvent, Workload
 from airflow_sc.task_runner.logs import try_log_path
 from airflow_sc.task_runner.supervisor import TaskRequest, TryReport
@@ -488,16 +488,7 @@ class LocalExecutor(Executor):
                 at=self.clock(),
             )
         if event is not None:
-            try:
-                await events.send(event)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                # Past the shutdown deadline the scheduler no longer listens: the row stays
-                # as it is until housekeeping reclaims it, and this is no component failure.
-                log.warning(
-                    "could not report %s of %s: the scheduler stopped listening",
-                    event.state.value,
-                    workload.ti_id,
-                )
+            await report_event(events, event)
 
 
 def _note_in_log(path: Path, text: str) -> None:
