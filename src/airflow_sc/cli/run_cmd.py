@@ -15,9 +15,6 @@ from typing import Any
 import anyio
 from anyio.abc import TaskStatus
 
-from airflow_sc.api import ApiContext
-from airflow_sc.auth import ensure_admin_user
-from airflow_sc.cli._composition import WakeHub, compose
 from airflow_sc.config import Settings
 from airflow_sc.db import DatabaseUrl
 from airflow_sc.db.engine import open_database
@@ -77,6 +74,12 @@ async def serve_tree(
     task_status: TaskStatus[dict[str, Any]] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Infrastructure (database), then the chosen components in dependency order."""
+    # Imported here, not at the top: every other `airflow-sc` command would pay for the
+    # API stack's import (about half a second) on each call.
+    from airflow_sc.api import ApiContext
+    from airflow_sc.auth import ensure_admin_user
+    from airflow_sc.cli._composition import WakeHub, compose
+
     url = settings.database_url
     await ensure_schema_for_run(url)
     async with open_database(
