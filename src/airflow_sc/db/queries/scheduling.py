@@ -152,13 +152,20 @@ async def due_dags(tx: Transaction, *, now: datetime, limit: int) -> list[DueDag
 
 async def unfinished_run_counts(tx: Transaction, dag_ids: Collection[str]) -> dict[str, int]:
     """Queued plus running non-backfill runs per DAG (what `max_active_runs` counts)."""
+    return await _run_counts(tx, dag_ids, _UNFINISHED_RUN_STATES)
+
+
+async def _run_counts(
+    tx: Transaction, dag_ids: Collection[str], states: Collection[str]
+) -> dict[str, int]:
+    """Non-backfill runs in one of `states`, per DAG."""
     if not dag_ids:
         return {}
     rows = await tx.execute(
         select(dag_run.c.dag_id, func.count().label("n"))
         .where(
             dag_run.c.dag_id.in_(list(dag_ids)),
-            dag_run.c.state.in_(_UNFINISHED_RUN_STATES),
+            dag_run.c.state.in_(list(states)),
             dag_run.c.run_type != "backfill",
         )
         .group_by(dag_run.c.dag_id)
@@ -259,18 +266,8 @@ async def queued_runs(tx: Transaction, *, limit: int) -> list[QueuedRunRow]:
 
 
 async def running_run_counts(tx: Transaction, dag_ids: Collection[str]) -> dict[str, int]:
-    if not dag_ids:
-        return {}
-    rows = await tx.execute(
-        select(dag_run.c.dag_id, func.count().label("n"))
-        .where(
-            dag_run.c.dag_id.in_(list(dag_ids)),
-            dag_run.c.state == "running",
-            dag_run.c.run_type != "backfill",
-        )
-        .group_by(dag_run.c.dag_id)
-    )
-    return {row.dag_id: int(row.n) for row in rows}
+    """Running non-backfill runs per DAG."""
+    return await _run_counts(tx, dag_ids, ("running",))
 
 
 async def mark_runs_running(tx: Transaction, run_ids: Collection[int], *, now: datetime) -> None:
