@@ -337,7 +337,9 @@ async def load_dag_versions(tx: Transaction, ids: set[str]) -> dict[str, DagVers
     return {str(row.id): DagVersionRow(**{**row._mapping, "id": str(row.id)}) for row in rows}
 
 
-async def _to_run_rows(tx: Transaction, rows: Sequence[Any]) -> list[DagRunRow]:
+async def with_dag_versions(tx: Transaction, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Each row's values, `created_dag_version_id` replaced by the `dag_version` it names
+    (loaded for all rows in one query)."""
     versions = await load_dag_versions(
         tx, {str(r.created_dag_version_id) for r in rows if r.created_dag_version_id}
     )
@@ -346,8 +348,12 @@ async def _to_run_rows(tx: Transaction, rows: Sequence[Any]) -> list[DagRunRow]:
         values = dict(row._mapping)
         version_id = values.pop("created_dag_version_id")
         values["dag_version"] = versions.get(str(version_id)) if version_id else None
-        out.append(DagRunRow(**values))
+        out.append(values)
     return out
+
+
+async def _to_run_rows(tx: Transaction, rows: Sequence[Any]) -> list[DagRunRow]:
+    return [DagRunRow(**values) for values in await with_dag_versions(tx, rows)]
 
 
 def _run_select() -> Select[Any]:

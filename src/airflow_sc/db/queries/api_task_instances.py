@@ -23,8 +23,8 @@ from airflow_sc.db.queries.api_runs import (
     Page,
     Range,
     fetch_page,
-    load_dag_versions,
     order_clauses,
+    with_dag_versions,
 )
 
 __all__ = [
@@ -294,14 +294,8 @@ def _prefixed(values: dict[str, Any], prefix: str) -> dict[str, Any] | None:
 
 
 async def _to_ti_rows(tx: Transaction, rows: Sequence[Any]) -> list[TaskInstanceRow]:
-    versions = await load_dag_versions(
-        tx, {str(r.created_dag_version_id) for r in rows if r.created_dag_version_id}
-    )
     out = []
-    for row in rows:
-        values = dict(row._mapping)
-        version_id = values.pop("created_dag_version_id")
-        values["dag_version"] = versions.get(str(version_id)) if version_id else None
+    for values in await with_dag_versions(tx, rows):
         values["id"] = str(values["id"])
         trigger_values = _prefixed(values, "trigger__")
         job_values = _prefixed(values, "job__")
@@ -405,15 +399,6 @@ async def list_task_instance_tries(
         ).all()
         recorded = {row.try_number for row in past}
         rows = past + [row for row in current if row.try_number not in recorded]
-        versions = await load_dag_versions(
-            tx, {str(r.created_dag_version_id) for r in rows if r.created_dag_version_id}
-        )
-        out = []
-        for row in rows:
-            values = dict(row._mapping)
-            version_id = values.pop("created_dag_version_id")
-            values["dag_version"] = versions.get(str(version_id)) if version_id else None
-            out.append(TaskInstanceTryRow(**values))
-        return out
+        return [TaskInstanceTryRow(**values) for values in await with_dag_versions(tx, rows)]
 
     return await db.run(body, write=False)
