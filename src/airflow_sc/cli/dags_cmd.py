@@ -11,9 +11,10 @@ from typing import Any
 
 import anyio
 
-from airflow_sc.cli import dags_runs_cmd, dags_test
+from airflow_sc.cli import dags_compat, dags_runs_cmd, dags_test
 from airflow_sc.cli._database import open_settings_database
 from airflow_sc.cli._output import FORMATS, render
+from airflow_sc.compat import install_airflow_compat
 from airflow_sc.config import Settings
 from airflow_sc.dag_processing.files import scan_folder
 from airflow_sc.dag_processing.parser_pool import ParseResult, open_parser_pool
@@ -53,6 +54,7 @@ def register(commands: Any) -> None:
     reserialize.set_defaults(handler=reserialize_dags)
 
     dags_test.register_test(sub)
+    dags_compat.register_check_compat(sub)
     dags_runs_cmd.register_runs(sub)
 
 
@@ -61,6 +63,7 @@ def _add_output(parser: argparse.ArgumentParser) -> None:
 
 
 async def _parse_locally(settings: Settings) -> list[ParseResult]:
+    install_airflow_compat(settings)  # the parsing processes read Airflow DAG files too
     config = settings.dag_processor
     results: list[ParseResult] = []
     async with open_parser_pool(
@@ -167,6 +170,7 @@ def render_tree(spec: DagSpec) -> str:
 
 def reserialize_dags(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> tuple[int, int, int]:
+        install_airflow_compat(settings)  # the parsing processes read Airflow DAG files too
         config = settings.dag_processor
         async with (
             open_settings_database(settings) as db,

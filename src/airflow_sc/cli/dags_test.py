@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from airflow_sc.compat import install_airflow_compat
 from airflow_sc.config import Settings
 from airflow_sc.observability.logging import FORMAT
 from airflow_sc.sdk.params import ParamValidationError
@@ -159,6 +160,7 @@ def dags_test(args: argparse.Namespace, settings: Settings) -> int:
     if not folder.exists():
         return _fail(f"the DAGs folder {folder} does not exist")
     _configure_logging(settings.logging.level)
+    install_airflow_compat(settings)
     found = load_dag_files(folder)
     dag = found.dags.get(args.dag_id)
     if dag is None:

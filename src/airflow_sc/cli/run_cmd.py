@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskStatus
 
+from airflow_sc.compat import install_airflow_compat
 from airflow_sc.config import Settings
 from airflow_sc.db import DatabaseUrl
 from airflow_sc.db.engine import open_database
@@ -57,6 +58,7 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace, settings: Settings, *, components: Sequence[str]) -> int:
     configure_logging(settings.logging.level)
     prepare_home(settings)
+    install_airflow_compat(settings)  # DAG files, plugins, and the processes started here
     tree = partial(serve_tree, components=components)
     return execute(settings, backend=args.backend, tree=tree, user_errors=USER_ERRORS)
 

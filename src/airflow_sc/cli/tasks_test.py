@@ -22,6 +22,7 @@ import anyio
 
 from airflow_sc.cli._arguments import UsageError, fail, parse_datetime, utcnow
 from airflow_sc.cli.dags_test import EnvironmentNames
+from airflow_sc.compat import install_airflow_compat
 from airflow_sc.config import Settings
 from airflow_sc.dag_processing.processor import dag_folders
 from airflow_sc.domain.states import TaskInstanceState
@@ -92,6 +93,7 @@ def tasks_test(args: argparse.Namespace, settings: Settings) -> int:
     folders = [args.dags_folder] if args.dags_folder else dag_folders(settings)
     # Only when nothing configured logging yet (a test runner, an embedding program).
     logging.basicConfig(level=settings.logging.level, format=FORMAT, stream=sys.stderr)
+    install_airflow_compat(settings)
     found = _load(folders)
     dag = found.dags.get(args.dag_id)
     if dag is None:

@@ -34,6 +34,12 @@ class CoreSettings:
     shutdown_grace: float = 30.0
     #: Timezone of naive datetimes in DAG files.
     default_timezone: str = "UTC"
+    #: Serve `import airflow...` in DAG files, plugins and tasks with airflow-sc's
+    #: implementations (never when apache-airflow itself is installed).
+    airflow_compat: bool = True
+    #: Folder of Airflow-style plugins (timetables, macros, listeners). Default:
+    #: `<home>/plugins`.
+    plugins_folder: Path | None = None
     #: Fernet key(s) encrypting stored connections and variables, newest first, comma
     #: separated (rotation). Default: generated once into `<home>/fernet.key`.
     fernet_key: str | None = None
@@ -213,6 +219,10 @@ class Settings:
         return self.core.dags_folder or self.core.home / "dags"
 
     @property
+    def plugins_folder(self) -> Path:
+        return self.core.plugins_folder or self.core.home / "plugins"
+
+    @property
     def database_url(self) -> str:
         return self.database.url or f"sqlite:///{self.core.home / 'airflow-sc.db'}"
 
@@ -224,6 +234,7 @@ class Settings:
         """Every setting as (`section.key`, value), with path defaults resolved."""
         resolved = {
             "core.dags_folder": self.dags_folder,
+            "core.plugins_folder": self.plugins_folder,
             "database.url": self.database_url,
             "logging.base_log_folder": self.base_log_folder,
         }

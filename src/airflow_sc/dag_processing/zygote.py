@@ -35,6 +35,9 @@ def main() -> int:
     # Keep the protocol channel private: anything printed by accident goes to stderr.
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
+    from airflow_sc.compat import install_airflow_compat_from_environment
+
+    install_airflow_compat_from_environment()  # `import airflow`, plugins: as the parent
     from airflow_sc.dag_processing import parsing  # warm the import before forking
 
     parsing.warm_up()

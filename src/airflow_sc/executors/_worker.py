@@ -91,6 +91,9 @@ def main() -> int:
     os.dup2(2, 1)
     # Ctrl-C reaches the whole foreground group; the executor decides about shutdown.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from airflow_sc.compat import install_airflow_compat_from_environment
+
+    install_airflow_compat_from_environment()  # `import airflow`, plugins: as the parent
     from airflow_sc.executors import _channel  # noqa: F401 - the children's client
     from airflow_sc.task_runner import supervisor
 

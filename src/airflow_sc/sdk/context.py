@@ -2,16 +2,24 @@
 
 The task runner builds one `Context` per try with `build_template_context`; variables and
 connections are fetched lazily through plain callables it provides, so a template that never
-mentions ``var`` never reaches the secrets backends.
+mentions ``var`` never reaches the secrets backends. Dates are pendulum ``DateTime`` objects
+in UTC, as Airflow gives them, so ``{{ logical_date.add(days=1) }}`` or
+``data_interval_end.start_of("month")`` work. While a try runs, `get_current_context()`
+returns its context (in sync and ``async def`` tasks alike).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
+
+import pendulum
 
 from . import macros
 
@@ -23,6 +31,9 @@ __all__ = [
     "VariableAccessor",
     "VariableNotFound",
     "build_template_context",
+    "context_active",
+    "get_current_context",
+    "to_pendulum",
 ]
 
 _MISSING: Any = object()
@@ -63,6 +74,55 @@ class Context(TypedDict, total=False):
     prev_end_date_success: dt.datetime | None
 
 
+_current: ContextVar[Context | None] = ContextVar("airflow_sc_task_context", default=None)
+
+
+def get_current_context() -> Context:
+    """The context of the running task (what its ``execute`` received).
+
+    Works anywhere in a task's code, sync or ``async def``; outside a running task it is an
+    error, as in Airflow.
+    """
+    context = _current.get()
+    if context is None:
+        raise RuntimeError(
+            "Current context was requested but no context was found! Are you running within a task?"
+        )
+    return context
+
+
+@contextmanager
+def context_active(context: Context) -> Iterator[None]:
+    """Make `context` what `get_current_context` returns inside the block."""
+    token = _current.set(context)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def to_pendulum(value: dt.datetime | None) -> Any:
+    """`value` as a pendulum DateTime in UTC (``None`` stays ``None``; naive means UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return pendulum.instance(value).in_timezone(pendulum.UTC)
+
+
+_RUN_DATES = (
+    "run_after",
+    "logical_date",
+    "data_interval_start",
+    "data_interval_end",
+    "start_date",
+    "prev_data_interval_start_success",
+    "prev_data_interval_end_success",
+    "prev_start_date_success",
+    "prev_end_date_success",
+)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunInfo:
     """The facts about one DAG run that the context exposes (``dag_run`` in templates)."""
@@ -80,6 +140,11 @@ class RunInfo:
     prev_data_interval_end_success: dt.datetime | None = None
     prev_start_date_success: dt.datetime | None = None
     prev_end_date_success: dt.datetime | None = None
+
+    def with_pendulum_dates(self) -> RunInfo:
+        """The same run with every date a pendulum DateTime in UTC (what the context shows)."""
+        changes = {name: to_pendulum(getattr(self, name)) for name in _RUN_DATES}
+        return dataclasses.replace(self, **changes)
 
 
 class VariableNotFound(KeyError):
@@ -183,10 +248,12 @@ def build_template_context(
     variables: VariableAccessor,
     connections: ConnectionAccessor,
 ) -> Context:
-    """The context of one task try. Dates are UTC; `params` are the run's resolved params.
+    """The context of one task try. Dates are pendulum DateTimes in UTC; `params` are the
+    run's resolved params.
 
     `variables` is the plain-string accessor; ``var.json`` shares its getter.
     """
+    run = run.with_pendulum_dates()
     getter = variables._getter
     context: Context = {
         "dag": dag,
@@ -217,7 +284,7 @@ def build_template_context(
         "prev_end_date_success": run.prev_end_date_success,
     }
     if run.logical_date is not None:
-        logical_date = run.logical_date.astimezone(dt.UTC)
+        logical_date = run.logical_date
         ds = logical_date.strftime("%Y-%m-%d")
         ts = logical_date.isoformat()
         context["logical_date"] = logical_date

@@ -13,11 +13,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "AirflowConfigException",
     "AirflowDagCycleException",
     "AirflowException",
     "AirflowFailException",
+    "AirflowNotFoundException",
     "AirflowRescheduleException",
     "AirflowSkipException",
+    "AirflowTaskTerminated",
+    "AirflowTaskTimeout",
     "DagDefinitionError",
     "DagRunTriggerException",
     "DuplicateTaskIdFound",
@@ -35,6 +39,22 @@ class AirflowSkipException(AirflowException):
 
 class AirflowFailException(AirflowException):
     """Raised by task code: fail this task instance now, without retrying."""
+
+
+class AirflowNotFoundException(AirflowException):
+    """Something looked up (a connection, a variable, a resource) does not exist."""
+
+
+class AirflowConfigException(AirflowException):
+    """A configuration option is missing or has a value of the wrong kind."""
+
+
+class AirflowTaskTimeout(AirflowException):
+    """The try ran longer than the task's ``execution_timeout`` (it may be retried)."""
+
+
+class AirflowTaskTerminated(AirflowException):
+    """The try was terminated from outside (SIGTERM: stopped, cleared, shutting down)."""
 
 
 class AirflowRescheduleException(AirflowException):

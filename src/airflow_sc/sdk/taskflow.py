@@ -31,7 +31,17 @@ if TYPE_CHECKING:
     from .dag import DAG
     from .taskgroup import TaskGroup
 
-__all__ = ["task"]
+__all__ = [
+    "bash_task",
+    "branch_external_python_task",
+    "branch_task",
+    "branch_virtualenv_task",
+    "external_python_task",
+    "python_task",
+    "short_circuit_task",
+    "task",
+    "virtualenv_task",
+]
 
 _CONTEXT_KEYS = frozenset(Context.__annotations__) | {"templates_dict"}
 
@@ -161,6 +171,39 @@ class _BashDecoratedOperator(BashOperator):
         return super().execute(context)
 
 
+def _virtualenv_operators() -> dict[str, type[BaseOperator]]:
+    """The decorated variants of the other-interpreter operators (imported when used)."""
+    from .operators import python_virtualenv as pv
+
+    class _VirtualenvDecoratedOperator(pv.PythonVirtualenvOperator):
+        custom_operator_name: ClassVar[str] = "@task.virtualenv"
+
+    class _BranchVirtualenvDecoratedOperator(pv.BranchPythonVirtualenvOperator):
+        custom_operator_name: ClassVar[str] = "@task.branch_virtualenv"
+
+    class _ExternalPythonDecoratedOperator(pv.ExternalPythonOperator):
+        custom_operator_name: ClassVar[str] = "@task.external_python"
+
+    class _BranchExternalPythonDecoratedOperator(pv.BranchExternalPythonOperator):
+        custom_operator_name: ClassVar[str] = "@task.branch_external_python"
+
+    return {
+        "virtualenv": _VirtualenvDecoratedOperator,
+        "branch_virtualenv": _BranchVirtualenvDecoratedOperator,
+        "external_python": _ExternalPythonDecoratedOperator,
+        "branch_external_python": _BranchExternalPythonDecoratedOperator,
+    }
+
+
+_OTHER_INTERPRETERS: dict[str, type[BaseOperator]] = {}
+
+
+def _interpreter_operator(kind: str) -> type[BaseOperator]:
+    if not _OTHER_INTERPRETERS:
+        _OTHER_INTERPRETERS.update(_virtualenv_operators())
+    return _OTHER_INTERPRETERS[kind]
+
+
 Decorator = Callable[[Callable[..., Any]], _TaskDecorator]
 
 
@@ -175,10 +218,14 @@ def _decorate(
 
 
 class _TaskNamespace:
-    """``@task``, ``@task.python``, ``@task.branch``, ``@task.short_circuit``, ``@task.bash``.
+    """``@task``, ``@task.python``, ``@task.branch``, ``@task.short_circuit``, ``@task.bash``,
+    ``@task.virtualenv``, ``@task.branch_virtualenv``, ``@task.external_python``,
+    ``@task.branch_external_python``.
 
     Each takes the operator's arguments (``task_id``, ``retries``, ``multiple_outputs``...),
-    used bare (``@task``) or called (``@task(retries=2)``).
+    used bare (``@task``) or called (``@task(retries=2)``). Other Airflow variants
+    (``@task.docker``, ``@task.kubernetes``, ``@task.sensor``...) are not supported yet and
+    fail where the DAG file names them.
     """
 
     @overload
@@ -208,5 +255,49 @@ class _TaskNamespace:
         """The function returns the bash command to run (see `BashOperator`)."""
         return _decorate(python_callable, _BashDecoratedOperator, kwargs)
 
+    def virtualenv(
+        self, python_callable: Callable[..., Any] | None = None, /, **kwargs: Any
+    ) -> Any:
+        """Run in a virtualenv built from ``requirements`` (see `PythonVirtualenvOperator`)."""
+        return _decorate(python_callable, _interpreter_operator("virtualenv"), kwargs)
+
+    def branch_virtualenv(
+        self, python_callable: Callable[..., Any] | None = None, /, **kwargs: Any
+    ) -> Any:
+        """``@task.virtualenv`` returning the task id(s) to follow."""
+        return _decorate(python_callable, _interpreter_operator("branch_virtualenv"), kwargs)
+
+    def external_python(
+        self, python_callable: Callable[..., Any] | None = None, /, **kwargs: Any
+    ) -> Any:
+        """Run with the interpreter ``python=`` names (see `ExternalPythonOperator`)."""
+        return _decorate(python_callable, _interpreter_operator("external_python"), kwargs)
+
+    def branch_external_python(
+        self, python_callable: Callable[..., Any] | None = None, /, **kwargs: Any
+    ) -> Any:
+        """``@task.external_python`` returning the task id(s) to follow."""
+        return _decorate(python_callable, _interpreter_operator("branch_external_python"), kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise AttributeError(
+            f"airflow-sc does not support the Airflow task decorator @task.{name} yet "
+            "(supported: @task, @task.python, @task.branch, @task.short_circuit, @task.bash, "
+            "@task.virtualenv, @task.branch_virtualenv, @task.external_python, "
+            "@task.branch_external_python)"
+        )
+
 
 task = _TaskNamespace()
+
+# The standard provider's names for the same decorators.
+python_task = task.python
+bash_task = task.bash
+branch_task = task.branch
+short_circuit_task = task.short_circuit
+virtualenv_task = task.virtualenv
+branch_virtualenv_task = task.branch_virtualenv
+external_python_task = task.external_python
+branch_external_python_task = task.branch_external_python

@@ -18,6 +18,8 @@ from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = [
     "FILTERS",
+    "LiteralValue",
+    "literal",
     "make_environment",
     "render_template",
     "render_template_fields",
@@ -52,6 +54,23 @@ FILTERS: Mapping[str, Callable[[dt.datetime], str]] = {
     "ts_nodash": _ts_nodash,
     "ts_nodash_with_tz": _ts_nodash_with_tz,
 }
+
+
+class LiteralValue:
+    """A value that templating leaves as it is (see `literal`)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"literal({self.value!r})"
+
+
+def literal(value: Any) -> LiteralValue:
+    """Pass `value` to a templated field without rendering it: ``literal("{{ not me }}")``."""
+    return LiteralValue(value)
 
 
 def _strict_native_concat(values: Any) -> Any:
@@ -123,6 +142,8 @@ def _render(
     template_ext: tuple[str, ...],
     seen: set[int],
 ) -> Any:
+    if isinstance(value, LiteralValue):
+        return value.value
     if isinstance(value, str):
         if template_ext and value.endswith(template_ext):
             template = environment.get_template(value)

@@ -42,10 +42,10 @@ from airflow_sc.sdk.context import (
     build_template_context,
 )
 from airflow_sc.sdk.exceptions import (
-    AirflowException,
     AirflowFailException,
     AirflowRescheduleException,
     AirflowSkipException,
+    AirflowTaskTimeout,
     DagRunTriggerException,
     TaskDeferred,
 )
@@ -59,10 +59,6 @@ from .task_instance import RuntimeTaskInstance
 __all__ = ["AirflowTaskTimeout", "arun_task", "run_task"]
 
 _TI = TaskInstanceState
-
-
-class AirflowTaskTimeout(AirflowException):
-    """The try ran longer than the task's ``execution_timeout`` (it may be retried)."""
 
 
 class _Try:

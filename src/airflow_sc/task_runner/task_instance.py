@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
 from airflow_sc.sdk.xcom_arg import XCOM_RETURN_KEY
 
@@ -13,7 +15,11 @@ __all__ = ["RuntimeTaskInstance"]
 
 
 class RuntimeTaskInstance:
-    """One try of one task instance; XCom calls go through its `TaskClient`."""
+    """One try of one task instance; XCom calls go through its `TaskClient`.
+
+    `api_base_url` (the deployment's API, when known) makes `log_url` point at this try's
+    log in the REST API.
+    """
 
     def __init__(
         self,
@@ -25,6 +31,8 @@ class RuntimeTaskInstance:
         max_tries: int,
         client: TaskClient,
         map_index: int = -1,
+        api_base_url: str | None = None,
+        hostname: str | None = None,
     ) -> None:
         self.task = task
         self.task_id: str = task.task_id
@@ -33,7 +41,20 @@ class RuntimeTaskInstance:
         self.try_number = try_number
         self.max_tries = max_tries
         self.map_index = map_index
+        self.hostname = hostname or socket.getfqdn()
+        self._api_base_url = api_base_url
         self._client = client
+
+    @property
+    def log_url(self) -> str:
+        """Where this try's log is served (the REST API's task-instance log route)."""
+        path = (
+            f"/api/v2/dags/{quote(self.dag_id, safe='')}/dagRuns/{quote(self.run_id, safe='')}"
+            f"/taskInstances/{quote(self.task_id, safe='')}/logs/{self.try_number}"
+        )
+        if self.map_index >= 0:
+            path += f"?map_index={self.map_index}"
+        return (self._api_base_url or "").rstrip("/") + path
 
     def xcom_push(self, key: str, value: Any) -> None:
         """Store `value` under `key` for this task instance."""
@@ -42,15 +63,25 @@ class RuntimeTaskInstance:
     def xcom_pull(
         self,
         task_ids: str | Iterable[str] | None = None,
+        dag_id: str | None = None,
         key: str = XCOM_RETURN_KEY,
+        include_prior_dates: bool = False,
         map_indexes: int | None = None,
         default: Any = None,
+        run_id: str | None = None,
     ) -> Any:
         """XCom values of this run, as Airflow's ``ti.xcom_pull``.
 
         One task id gives its value (`default` when it pushed none); a list of ids gives a
         list of values in the same order. Without `task_ids`, this task's own value.
+        `include_prior_dates` reads this run's values (earlier runs' values are not
+        reachable from a task yet); another `dag_id` or `run_id` is refused.
         """
+        if dag_id not in (None, self.dag_id) or run_id not in (None, self.run_id):
+            raise NotImplementedError(
+                "xcom_pull from another DAG or run is not supported yet: a task reads the "
+                f"XComs of its own run ({self.dag_id!r}, {self.run_id!r})"
+            )
         map_index = -1 if map_indexes is None else map_indexes
         if task_ids is None:
             task_ids = self.task_id

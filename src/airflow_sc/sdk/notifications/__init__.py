@@ -1,0 +1,5 @@
+"""Notifiers shipped with airflow-sc."""
+
+from .smtp import SmtpNotifier, send_smtp_notification
+
+__all__ = ["SmtpNotifier", "send_smtp_notification"]
