@@ -23,6 +23,7 @@ from . import _active
 from ._sites import Site, user_site
 from .dependencies import DependencyMixin, connect
 from .exceptions import DagDefinitionError
+from .ignored_arguments import TASK_ARGUMENTS, warn_ignored
 from .params import ParamsDict
 
 if TYPE_CHECKING:
@@ -165,8 +166,8 @@ class BaseOperator(DependencyMixin):
         task_id: str,
         owner: str = DEFAULT_OWNER,
         email: str | Iterable[str] | None = None,
-        email_on_retry: bool = False,
-        email_on_failure: bool = False,
+        email_on_retry: bool = True,
+        email_on_failure: bool = True,
         retries: int | None = 0,
         retry_delay: dt.timedelta | float = DEFAULT_RETRY_DELAY,
         retry_exponential_backoff: bool | float = False,
@@ -206,6 +207,16 @@ class BaseOperator(DependencyMixin):
         doc_yaml: str | None = None,
         doc_rst: str | None = None,
         task_display_name: str | None = None,
+        pre_execute: Callable[[Mapping[str, Any]], object] | None = None,
+        post_execute: Callable[[Mapping[str, Any], Any], object] | None = None,
+        logger_name: str | None = None,
+        render_template_as_native_obj: bool | None = None,
+        allow_nested_operators: bool = True,
+        executor_config: Mapping[str, Any] | None = None,
+        resources: Mapping[str, Any] | None = None,
+        run_as_user: str | None = None,
+        map_index_template: str | None = None,
+        retry_policy: Any = None,
         **kwargs: Any,
     ) -> None:
         if not hasattr(self, "_definition_site"):  # constructed without the wrapper
@@ -266,11 +277,39 @@ class BaseOperator(DependencyMixin):
         self.doc_yaml = doc_yaml
         self.doc_rst = doc_rst
         self.task_display_name = task_display_name
+        self._pre_execute_hook = pre_execute
+        self._post_execute_hook = post_execute
+        self.logger_name = logger_name
+        self.render_template_as_native_obj = render_template_as_native_obj
+        self.allow_nested_operators = allow_nested_operators
+        self.executor_config = dict(executor_config or {})
+        self.resources = resources
+        self.run_as_user = run_as_user
+        self.map_index_template = map_index_template
+        self.retry_policy = retry_policy
+        self._warn_ignored_arguments()
         self.upstream_task_ids: set[str] = set()
         self.downstream_task_ids: set[str] = set()
         self._dag: DAG | None = None
 
     # -- validation ----------------------------------------------------------------------------
+
+    def _warn_ignored_arguments(self) -> None:
+        given = {
+            "queue": self.queue != DEFAULT_QUEUE,
+            "executor_config": bool(self.executor_config),
+            "resources": bool(self.resources),
+            "run_as_user": bool(self.run_as_user),
+            "map_index_template": bool(self.map_index_template),
+            "inlets": bool(self.inlets),
+            "outlets": bool(self.outlets),
+            "retry_policy": self.retry_policy is not None,
+        }
+        for name, used in given.items():
+            if used:
+                warn_ignored(
+                    f"task argument {name}", TASK_ARGUMENTS[name], self._definition_site
+                )
 
     def _error(self, message: str) -> DagDefinitionError:
         task_id = getattr(self, "task_id", None) or getattr(self, "_label", "?")
@@ -446,16 +485,19 @@ class BaseOperator(DependencyMixin):
     @property
     def log(self) -> logging.Logger:
         """The task's logger (``airflow.task.operators.<module>.<class>``)."""
+        if self.logger_name:
+            return logging.getLogger(f"airflow.task.operators.{self.logger_name}")
         cls = type(self)
         return logging.getLogger(f"airflow.task.operators.{cls.__module__}.{cls.__qualname__}")
 
     def get_template_env(self) -> SandboxedEnvironment:
         """The Jinja environment of this task's DAG (a plain one without a DAG)."""
+        native = getattr(self, "render_template_as_native_obj", None)
         if self._dag is not None:
-            return self._dag.get_template_env()
+            return self._dag.get_template_env(native=native)
         from .templating import make_environment
 
-        return make_environment()
+        return make_environment(native=bool(native))
 
     def render_template_fields(
         self, context: Mapping[str, Any], jinja_env: SandboxedEnvironment | None = None
@@ -466,14 +508,19 @@ class BaseOperator(DependencyMixin):
         render_template_fields(self, context, jinja_env or self.get_template_env())
 
     def pre_execute(self, context: Mapping[str, Any]) -> None:
-        """Called right before `execute`."""
+        """Called right before `execute` (runs the ``pre_execute=`` callable, if given)."""
+        if self._pre_execute_hook is not None:
+            self._pre_execute_hook(context)
 
     def execute(self, context: Mapping[str, Any]) -> Any:
         """Do the task's work; the return value is pushed as the ``return_value`` XCom."""
         raise NotImplementedError(f"{type(self).__name__} must implement execute()")
 
     def post_execute(self, context: Mapping[str, Any], result: Any = None) -> None:
-        """Called right after `execute` returned `result`."""
+        """Called right after `execute` returned `result` (runs the ``post_execute=``
+        callable, if given)."""
+        if self._post_execute_hook is not None:
+            self._post_execute_hook(context, result)
 
     def on_kill(self) -> None:
         """Called when the task is being killed: release what `execute` holds."""

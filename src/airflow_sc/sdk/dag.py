@@ -24,6 +24,7 @@ from ._sites import Site, user_site
 from .baseoperator import TaskStateChangeCallback, validate_key
 from .exceptions import AirflowDagCycleException, DagDefinitionError, DuplicateTaskIdFound
 from .graph import find_cycle, topological_order
+from .ignored_arguments import DAG_ARGUMENTS, warn_ignored
 from .params import ParamsDict, ParamValidationError
 from .taskgroup import TaskGroup
 from .timetables import Timetable, resolve_schedule
@@ -106,6 +107,12 @@ class DAG:
         owner_links: Mapping[str, str] | None = None,
         dag_display_name: str | None = None,
         fail_fast: bool = False,
+        access_control: Mapping[str, Any] | None = None,
+        jinja_environment_kwargs: Mapping[str, Any] | None = None,
+        template_undefined: type[Any] | None = None,
+        auto_register: bool = True,
+        disable_bundle_versioning: bool = False,
+        deadline: Any = None,
         fileloc: str | None = None,
     ) -> None:
         site = user_site()
@@ -149,6 +156,13 @@ class DAG:
         self.owner_links = dict(owner_links or {})
         self.dag_display_name = dag_display_name or self.dag_id
         self.fail_fast = fail_fast
+        self.access_control = dict(access_control) if access_control is not None else None
+        self.jinja_environment_kwargs = dict(jinja_environment_kwargs or {})
+        self.template_undefined = template_undefined
+        self.auto_register = auto_register
+        self.disable_bundle_versioning = disable_bundle_versioning
+        self.deadline = deadline
+        self._warn_ignored_arguments()
         self.task_dict: dict[str, BaseOperator] = {}
         self.task_group_dict: dict[str, TaskGroup] = {}
         self.edge_info: dict[tuple[str, str], dict[str, Any]] = {}
@@ -181,6 +195,20 @@ class DAG:
 
     def _where(self) -> str:
         return str(self._definition_site)
+
+    def _warn_ignored_arguments(self) -> None:
+        given = {
+            "access_control": self.access_control is not None,
+            "fail_fast": self.fail_fast,
+            "max_consecutive_failed_dag_runs": bool(self.max_consecutive_failed_dag_runs),
+            "owner_links": bool(self.owner_links),
+            "deadline": self.deadline is not None,
+            "auto_register": not self.auto_register,
+            "disable_bundle_versioning": self.disable_bundle_versioning,
+        }
+        for name, used in given.items():
+            if used:
+                warn_ignored(f"DAG argument {name}", DAG_ARGUMENTS[name], self._definition_site)
 
     # -- context manager -----------------------------------------------------------------------
 
@@ -346,8 +374,9 @@ class DAG:
 
     # -- templates -----------------------------------------------------------------------------
 
-    def get_template_env(self) -> SandboxedEnvironment:
-        """The Jinja environment of this DAG's templates."""
+    def get_template_env(self, *, native: bool | None = None) -> SandboxedEnvironment:
+        """The Jinja environment of this DAG's templates (`native` overrides the DAG's
+        ``render_template_as_native_obj``)."""
         from .templating import make_environment
 
         searchpath = [str(_parent_dir(self.fileloc)), *self.template_searchpath]
@@ -355,7 +384,9 @@ class DAG:
             searchpath=searchpath,
             user_defined_macros=self.user_defined_macros,
             user_defined_filters=self.user_defined_filters,
-            native=self.render_template_as_native_obj,
+            native=self.render_template_as_native_obj if native is None else native,
+            undefined=self.template_undefined,
+            options=self.jinja_environment_kwargs,
         )
 
     def __repr__(self) -> str:

@@ -157,7 +157,7 @@ class _BashDecoratedOperator(BashOperator):
         self.op_args = list(op_args)
         self.op_kwargs = dict(op_kwargs or {})
 
-    def execute(self, context: Mapping[str, Any]) -> str:
+    def execute(self, context: Mapping[str, Any]) -> Any:
         from .templating import render_template
 
         kwargs = callable_kwargs(self.python_callable, self.op_args, {**context, **self.op_kwargs})

@@ -102,16 +102,21 @@ def make_environment(
     user_defined_macros: Mapping[str, Any] | None = None,
     user_defined_filters: Mapping[str, Callable[..., Any]] | None = None,
     native: bool = False,
+    undefined: type[jinja2.Undefined] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> SandboxedEnvironment:
-    """The Jinja environment of one DAG (``render_template_as_native_obj`` is `native`)."""
+    """The Jinja environment of one DAG (``render_template_as_native_obj`` is `native`,
+    ``template_undefined`` is `undefined`, ``jinja_environment_kwargs`` are `options`)."""
     cls = _SandboxedNativeEnvironment if native else SandboxedEnvironment
-    environment = cls(
-        loader=jinja2.FileSystemLoader(list(searchpath)),
-        undefined=jinja2.StrictUndefined,
-        extensions=["jinja2.ext.do"],
+    settings: dict[str, Any] = {
+        "loader": jinja2.FileSystemLoader(list(searchpath)),
+        "undefined": undefined or jinja2.StrictUndefined,
+        "extensions": ["jinja2.ext.do"],
         # DAG files and templates change while the process lives; never serve a stale one.
-        cache_size=0,
-    )
+        "cache_size": 0,
+    }
+    settings.update(options or {})
+    environment = cls(**settings)
     environment.filters.update(FILTERS)
     if user_defined_filters:
         environment.filters.update(user_defined_filters)

@@ -31,6 +31,7 @@ from typing import Any
 
 import anyio
 
+from airflow_sc.compat import installed_options
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.scheduler.policy.retries import should_retry
 from airflow_sc.sdk._task_client import task_client_active
@@ -40,6 +41,7 @@ from airflow_sc.sdk.context import (
     RunInfo,
     VariableAccessor,
     build_template_context,
+    context_active,
 )
 from airflow_sc.sdk.exceptions import (
     AirflowFailException,
@@ -52,6 +54,7 @@ from airflow_sc.sdk.exceptions import (
 from airflow_sc.sdk.skipping import SkipDecision
 from airflow_sc.sdk.xcom_arg import XCOM_RETURN_KEY
 
+from . import notifications
 from .client import TaskClient
 from .outcome import DagRunTriggerRequest, Deferral, TaskOutcome
 from .task_instance import RuntimeTaskInstance
@@ -92,6 +95,7 @@ class _Try:
             try_number=try_number,
             max_tries=self.max_tries,
             client=client,
+            api_base_url=installed_options().api_base_url,
         )
         self.dag = dag
         # What callbacks see when the full context could not be built (bad params).
@@ -133,6 +137,7 @@ class _Try:
             self.max_tries + 1,
         )
         _run_callbacks(task.on_execute_callback, self.context, self.log, "on_execute_callback")
+        notifications.try_started(self.ti)
         task.pre_execute(self.context)
 
     def succeeded(self, result: Any) -> TaskOutcome:
@@ -193,9 +198,11 @@ class _Try:
             duration=self.clock() - self.started,
             **fields,
         )
+        self.ti.state = state
         callbacks, name = _STATE_CALLBACKS.get(state, (None, ""))
         if callbacks is not None:
             _run_callbacks(callbacks(self.task), self.context, self.log, name)
+        notifications.try_ended(self.task, self.ti, state, self.context, self.log)
         return outcome
 
 
@@ -251,7 +258,8 @@ def run_task(
     with task_client_active(client):  # for Variable.get, Connection.get in task code
         try:
             attempt.prepare()
-            result = attempt.task.execute(attempt.context)
+            with context_active(attempt.context):  # type: ignore[arg-type]
+                result = attempt.task.execute(attempt.context)
             return attempt.succeeded(result)
         except Exception as exc:
             return attempt.ended_with(exc)
@@ -292,7 +300,8 @@ async def arun_task(
                 await anyio.to_thread.run_sync(attempt.prepare)
             else:
                 attempt.prepare()
-            result = await _execute_with_timeout(attempt.task, attempt.context)
+            with context_active(attempt.context):  # type: ignore[arg-type]
+                result = await _execute_with_timeout(attempt.task, attempt.context)
             return attempt.succeeded(result)
         except Exception as exc:
             return attempt.ended_with(exc)

@@ -42,6 +42,8 @@ class RuntimeTaskInstance:
         self.max_tries = max_tries
         self.map_index = map_index
         self.hostname = hostname or socket.getfqdn()
+        #: ``running`` while the try runs; its outcome when callbacks are called.
+        self.state: str = "running"
         self._api_base_url = api_base_url
         self._client = client
 

@@ -1,8 +1,8 @@
 """`BashOperator`: run a command with ``bash -c`` in a child process.
 
 Output (stdout and stderr, merged) is logged line by line as it arrives; the last line is
-the return value. An exit code in ``skip_on_exit_code`` (99 by default) skips the task, any
-other non-zero code fails it.
+the return value (passed through ``output_processor`` when one is given). An exit code in
+``skip_on_exit_code`` (99 by default) skips the task, any other non-zero code fails it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from typing import Any, ClassVar
 
 from airflow_sc.sdk.baseoperator import BaseOperator
@@ -58,9 +58,13 @@ class BashOperator(BaseOperator):
         output_encoding: str = "utf-8",
         skip_on_exit_code: int | Container[int] | None = 99,
         cwd: str | None = None,
+        output_processor: Callable[[str], Any] = lambda result: result,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if not callable(output_processor):
+            raise self._error("output_processor must be callable")
+        self.output_processor = output_processor
         self.bash_command = bash_command
         self.env = dict(env) if env is not None else None
         self.append_env = append_env
@@ -92,7 +96,7 @@ class BashOperator(BaseOperator):
         if not os.path.isdir(self.cwd):
             raise AirflowException(f"The cwd {self.cwd} must be a directory")
 
-    def execute(self, context: Mapping[str, Any]) -> str:
+    def execute(self, context: Mapping[str, Any]) -> Any:
         if not isinstance(self.bash_command, str) or not self.bash_command.strip():
             raise AirflowException(
                 f"bash_command must be a non-empty string: {self.bash_command!r}"
@@ -125,7 +129,7 @@ class BashOperator(BaseOperator):
             raise AirflowException(
                 f"Bash command failed. The command returned a non-zero exit code {code}."
             )
-        return last_line
+        return self.output_processor(last_line)
 
     def on_kill(self) -> None:
         process = self._process

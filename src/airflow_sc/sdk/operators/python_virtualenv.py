@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from airflow_sc.sdk.exceptions import AirflowException, AirflowSkipException
+from airflow_sc.sdk.ignored_arguments import OPERATOR_ARGUMENTS, warn_ignored
 from airflow_sc.sdk.operators.python import PythonOperator, callable_kwargs
 from airflow_sc.sdk.skipping import SkipDecision, branch_decision
 from airflow_sc.sdk.virtualenvs import VirtualenvSpec, ensure_virtualenv, python_for_version
@@ -291,8 +292,10 @@ class PythonVirtualenvOperator(_BasePythonInterpreterOperator):
         self.system_site_packages = system_site_packages
         self.pip_install_options = list(pip_install_options or [])
         self.index_urls = [index_urls] if isinstance(index_urls, str) else list(index_urls or [])
+        self.index_urls_from_connection_ids = index_urls_from_connection_ids
         if index_urls_from_connection_ids:
-            raise self._error("index_urls_from_connection_ids is not supported yet")
+            key = "PythonVirtualenvOperator.index_urls_from_connection_ids"
+            warn_ignored(key, OPERATOR_ARGUMENTS[key], self.definition_site)
         self.venv_cache_path = venv_cache_path
 
     def _requirements(self) -> list[str]:

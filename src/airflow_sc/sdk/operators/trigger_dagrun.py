@@ -14,6 +14,7 @@ from typing import Any, ClassVar, NoReturn
 
 from airflow_sc.sdk.baseoperator import BaseOperator
 from airflow_sc.sdk.exceptions import AirflowException, DagRunTriggerException
+from airflow_sc.sdk.ignored_arguments import OPERATOR_ARGUMENTS, warn_ignored
 from airflow_sc.sdk.params import NOTSET, ArgNotSet
 
 __all__ = ["TriggerDagRunOperator"]
@@ -48,6 +49,7 @@ class TriggerDagRunOperator(BaseOperator):
         allowed_states: Sequence[str] | None = None,
         failed_states: Sequence[str] | None = None,
         skip_when_already_exists: bool = False,
+        fail_when_dag_is_paused: bool = False,
         deferrable: bool = False,
         clock: Callable[[], dt.datetime] = _utcnow,
         **kwargs: Any,
@@ -64,6 +66,13 @@ class TriggerDagRunOperator(BaseOperator):
         self.failed_states = list(failed_states) if failed_states else ["failed"]
         self.skip_when_already_exists = skip_when_already_exists
         self.deferrable = deferrable
+        self.fail_when_dag_is_paused = fail_when_dag_is_paused
+        site = self.definition_site
+        warn_ignored("TriggerDagRunOperator", OPERATOR_ARGUMENTS["TriggerDagRunOperator"], site)
+        for name in ("fail_when_dag_is_paused", "deferrable"):
+            if getattr(self, name):
+                key = f"TriggerDagRunOperator.{name}"
+                warn_ignored(key, OPERATOR_ARGUMENTS[key], site)
         self._clock = clock
         overlap = set(self.allowed_states) & set(self.failed_states)
         if overlap:

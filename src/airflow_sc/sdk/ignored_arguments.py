@@ -1,0 +1,80 @@
+"""Arguments Airflow accepts that have no effect in airflow-sc yet, and their warning.
+
+A DAG file that passes one still parses (Airflow accepts it), and airflow-sc says so once
+per process and argument with an `IgnoredArgumentWarning` (the DAG processor logs the
+warnings of each file it parses). `DAG_ARGUMENTS`, `TASK_ARGUMENTS` and
+`OPERATOR_ARGUMENTS` are the lists ``docs/dag-authoring.md`` prints.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+
+from ._sites import Site
+
+__all__ = [
+    "DAG_ARGUMENTS",
+    "OPERATOR_ARGUMENTS",
+    "TASK_ARGUMENTS",
+    "IgnoredArgumentWarning",
+    "warn_ignored",
+]
+
+
+class IgnoredArgumentWarning(UserWarning):
+    """An argument Airflow acts on was given, and airflow-sc does not act on it yet."""
+
+
+#: DAG / @dag arguments: name -> why it has no effect.
+DAG_ARGUMENTS: Mapping[str, str] = {
+    "access_control": "airflow-sc has no per-DAG permissions; roles apply to every DAG",
+    "fail_fast": "stopping the other tasks of a run when one fails is not enforced yet",
+    "max_consecutive_failed_dag_runs": "pausing a DAG after failed runs is not enforced yet",
+    "owner_links": "no UI shows owner links yet",
+    "deadline": "deadline alerts are not supported yet",
+    "auto_register": "every DAG a file creates is registered",
+    "disable_bundle_versioning": "airflow-sc has no DAG bundles",
+}
+
+#: BaseOperator / @task arguments: name -> why it has no effect.
+TASK_ARGUMENTS: Mapping[str, str] = {
+    "queue": "queues route work to Celery workers, which airflow-sc does not have yet",
+    "executor_config": "executors take no per-task configuration yet",
+    "resources": "task resources are not used by any airflow-sc executor",
+    "run_as_user": "tasks run as the user of the worker process",
+    "map_index_template": "dynamic task mapping is not supported yet",
+    "inlets": "assets and lineage are not supported yet",
+    "outlets": "assets and lineage are not supported yet",
+    "retry_policy": "retry policies are not supported yet; retries and retry_delay apply",
+}
+
+#: Operator-specific arguments: "Operator.argument" -> why it has no effect.
+OPERATOR_ARGUMENTS: Mapping[str, str] = {
+    "TriggerDagRunOperator": "the target run is not triggered yet (the task succeeds alone)",
+    "TriggerDagRunOperator.fail_when_dag_is_paused": "the target run is not triggered yet",
+    "TriggerDagRunOperator.deferrable": "the target run is not triggered yet",
+    "PythonVirtualenvOperator.index_urls_from_connection_ids": (
+        "package indexes are taken from index_urls only"
+    ),
+}
+
+_warned: set[str] = set()
+
+
+def warn_ignored(key: str, reason: str, site: Site) -> None:
+    """Warn, once per process, that `key` (an argument, or an operator) has no effect."""
+    if key in _warned:
+        return
+    _warned.add(key)
+    warnings.warn_explicit(
+        f"{key} has no effect in airflow-sc yet: {reason}",
+        IgnoredArgumentWarning,
+        filename=site.filename,
+        lineno=site.lineno,
+    )
+
+
+def reset_warnings() -> None:
+    """Warn again for every argument (tests)."""
+    _warned.clear()
