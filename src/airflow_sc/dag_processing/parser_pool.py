@@ -40,6 +40,8 @@ class ParseResult:
     dags: list[dict[str, Any]]
     errors: list[ParseError]
     duration: float
+    #: Parse-time warnings ("file:line: message"), e.g. Airflow arguments with no effect.
+    warnings: list[str] = field(default_factory=list)
 
     @classmethod
     def from_answer(cls, answer: dict[str, Any]) -> ParseResult:
@@ -48,6 +50,7 @@ class ParseResult:
             dags=list(answer.get("dags", [])),
             errors=[ParseError(e["filename"], e["stacktrace"]) for e in answer.get("errors", [])],
             duration=float(answer.get("duration", 0.0)),
+            warnings=[str(w) for w in answer.get("warnings", [])],
         )
 
 

@@ -7,11 +7,13 @@ import importlib.util
 import os
 import sys
 import traceback
+import warnings
 from typing import Any
 
 from airflow_sc.sdk import DAG
 from airflow_sc.sdk.dag import capture_dags
 from airflow_sc.sdk.exceptions import DagDefinitionError
+from airflow_sc.sdk.ignored_arguments import IgnoredArgumentWarning
 from airflow_sc.serialization.encode import encode_dag
 
 
@@ -37,7 +39,20 @@ def module_name(path: str) -> str:
 
 
 def parse_file(path: str, dags_folder: str | None = None) -> dict[str, Any]:
-    """Import `path`; return its serialized DAGs and import errors as JSON-ready data."""
+    """Import `path`; return its serialized DAGs, import errors and warnings as JSON-ready
+    data (the warnings: Airflow arguments that have no effect in airflow-sc yet)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", IgnoredArgumentWarning)
+        result = _parse_file(path, dags_folder)
+    result["warnings"] = [
+        f"{w.filename}:{w.lineno}: {w.message}"
+        for w in caught
+        if issubclass(w.category, IgnoredArgumentWarning)
+    ]
+    return result
+
+
+def _parse_file(path: str, dags_folder: str | None) -> dict[str, Any]:
     if dags_folder and dags_folder not in sys.path:
         sys.path.insert(0, dags_folder)  # DAG files may import modules next to them
     errors: list[dict[str, str]] = []

@@ -148,6 +148,8 @@ class DagProcessor:
             log.warning("import error in %s:\n%s", error[0], error[1])
         if stored.new_versions:
             log.info("%s: stored new versions of %s", result.path, ", ".join(stored.new_versions))
+            for warning in result.warnings:
+                log.warning("%s", warning)
         if stored.stale:
             log.info("%s: no longer defines %s", result.path, ", ".join(stored.stale))
 

@@ -307,9 +307,7 @@ class BaseOperator(DependencyMixin):
         }
         for name, used in given.items():
             if used:
-                warn_ignored(
-                    f"task argument {name}", TASK_ARGUMENTS[name], self._definition_site
-                )
+                warn_ignored(f"task argument {name}", TASK_ARGUMENTS[name], self._definition_site)
 
     def _error(self, message: str) -> DagDefinitionError:
         task_id = getattr(self, "task_id", None) or getattr(self, "_label", "?")

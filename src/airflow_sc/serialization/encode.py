@@ -11,8 +11,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airflow_sc.sdk import DAG, BaseOperator, TaskGroup
+from airflow_sc.sdk.exceptions import DagDefinitionError
 from airflow_sc.sdk.timetables import serialize_timetable
 from airflow_sc.serialization.spec import FORMAT_VERSION
+
+#: Module names DAG files are imported under (`dag_processing.parsing.module_name`).
+DAG_FILE_MODULE_PREFIX = "airflow_sc_dagfile_"
 
 TASK_CALLBACKS = (
     "on_execute_callback",
@@ -87,8 +91,23 @@ def _encode_groups(dag: DAG) -> dict[str, Any]:
     return groups
 
 
+def _check_timetable(dag: DAG) -> None:
+    # The scheduler imports no DAG file: a timetable class defined in one could never be
+    # rebuilt there. Plugins (or any importable module the plugins folder holds) can.
+    cls = type(dag.timetable)
+    if cls.__module__.startswith(DAG_FILE_MODULE_PREFIX):
+        raise DagDefinitionError(
+            f"DAG {dag.dag_id!r}: the timetable class {cls.__qualname__} is defined in the DAG "
+            "file; the scheduler imports no DAG file, so define it in a module of the plugins "
+            "folder and register it in an AirflowPlugin's `timetables`",
+            filename=dag.fileloc,
+            lineno=1,
+        )
+
+
 def encode_dag(dag: DAG, *, dags_folder: str | None = None) -> dict[str, Any]:
     """The canonical serialized form of `dag` (JSON-ready, deterministic)."""
+    _check_timetable(dag)
     relative = None
     if dags_folder and dag.fileloc:
         try:
@@ -114,6 +133,8 @@ def encode_dag(dag: DAG, *, dags_folder: str | None = None) -> dict[str, Any]:
             "max_active_runs": dag.max_active_runs,
             "max_active_tasks": dag.max_active_tasks,
             "dagrun_timeout": _seconds(dag.dagrun_timeout),
+            "fail_fast": bool(dag.fail_fast),
+            "max_consecutive_failed_dag_runs": dag.max_consecutive_failed_dag_runs,
             "tags": sorted(dag.tags),
             "owners": owners,
             "is_paused_upon_creation": dag.is_paused_upon_creation,

@@ -6,6 +6,7 @@ The JSON layout (format version 1)::
      "dag": {"dag_id", "fileloc", "relative_fileloc", "description", "doc_md", "timezone",
              "timetable": {"__type", "__var"}, "timetable_summary", "start_date", "end_date",
              "catchup", "max_active_runs", "max_active_tasks", "dagrun_timeout",
+             "fail_fast", "max_consecutive_failed_dag_runs",
              "tags", "owners", "is_paused_upon_creation", "params", "callbacks",
              "template_searchpath", "edge_info", "task_groups",
              "tasks": [{"task_id", "operator", "is_async", "is_empty", "downstream_task_ids",
@@ -138,6 +139,9 @@ class DagSpec:
     max_active_runs: int = 16
     max_active_tasks: int = 16
     dagrun_timeout: timedelta | None = None
+    #: Accepted and stored; not enforced by the scheduler yet.
+    fail_fast: bool = False
+    max_consecutive_failed_dag_runs: int = 0
     tags: tuple[str, ...] = ()
     owners: tuple[str, ...] = ()
     is_paused_upon_creation: bool | None = None
@@ -176,6 +180,8 @@ class DagSpec:
                 max_active_runs=int(dag.get("max_active_runs", 16)),
                 max_active_tasks=int(dag.get("max_active_tasks", 16)),
                 dagrun_timeout=_td(dag.get("dagrun_timeout")),
+                fail_fast=bool(dag.get("fail_fast", False)),
+                max_consecutive_failed_dag_runs=int(dag.get("max_consecutive_failed_dag_runs", 0)),
                 tags=tuple(dag.get("tags", ())),
                 owners=tuple(dag.get("owners", ())),
                 is_paused_upon_creation=dag.get("is_paused_upon_creation"),

@@ -9,8 +9,12 @@ is rebuilt from it by `deserialize_timetable`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, Self
+
+import pendulum
 
 __all__ = [
     "DagRunInfo",
@@ -120,6 +124,8 @@ class Timetable:
             cls.type_name = f"{cls.__module__}.{cls.__qualname__}"
         if not cls.__name__.startswith("_"):  # private bases are never instantiated
             register_timetable(cls)
+        if not cls.__module__.startswith("airflow_sc."):
+            _hand_pendulum_dates(cls)
 
     @property
     def summary(self) -> str:
@@ -167,6 +173,50 @@ class Timetable:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.summary!r})"
+
+
+def _pendulum(value: dt.datetime | None) -> Any:
+    return None if value is None else pendulum.instance(value)
+
+
+def _hand_pendulum_dates(cls: type[Timetable]) -> None:
+    """Make a user's timetable receive pendulum DateTimes, as Airflow hands them.
+
+    Timetables written for Airflow call pendulum methods on what they are given
+    (``run_after.subtract(days=1)``); the built-in ones work on plain datetimes.
+    """
+    next_info: Callable[..., Any] | None = cls.__dict__.get("next_dagrun_info")
+    if next_info is not None:
+
+        @functools.wraps(next_info)
+        def next_dagrun_info(
+            self: Timetable,
+            *,
+            last_automated_data_interval: DataInterval | None,
+            restriction: TimeRestriction,
+        ) -> DagRunInfo | None:
+            last = last_automated_data_interval
+            if last is not None:
+                last = DataInterval(_pendulum(last.start), _pendulum(last.end))
+            restriction = TimeRestriction(
+                _pendulum(restriction.earliest),
+                _pendulum(restriction.latest),
+                restriction.catchup,
+                restriction.now,
+            )
+            return next_info(  # type: ignore[no-any-return]
+                self, last_automated_data_interval=last, restriction=restriction
+            )
+
+        cls.next_dagrun_info = next_dagrun_info  # type: ignore[method-assign]
+    infer: Callable[..., Any] | None = cls.__dict__.get("infer_manual_data_interval")
+    if infer is not None:
+
+        @functools.wraps(infer)
+        def infer_manual_data_interval(self: Timetable, *, run_after: dt.datetime) -> Any:
+            return infer(self, run_after=_pendulum(run_after))
+
+        cls.infer_manual_data_interval = infer_manual_data_interval  # type: ignore[method-assign]
 
 
 def register_timetable(cls: type[Timetable]) -> type[Timetable]:
