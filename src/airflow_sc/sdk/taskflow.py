@@ -171,37 +171,11 @@ class _BashDecoratedOperator(BashOperator):
         return super().execute(context)
 
 
-def _virtualenv_operators() -> dict[str, type[BaseOperator]]:
-    """The decorated variants of the other-interpreter operators (imported when used)."""
-    from .operators import python_virtualenv as pv
-
-    class _VirtualenvDecoratedOperator(pv.PythonVirtualenvOperator):
-        custom_operator_name: ClassVar[str] = "@task.virtualenv"
-
-    class _BranchVirtualenvDecoratedOperator(pv.BranchPythonVirtualenvOperator):
-        custom_operator_name: ClassVar[str] = "@task.branch_virtualenv"
-
-    class _ExternalPythonDecoratedOperator(pv.ExternalPythonOperator):
-        custom_operator_name: ClassVar[str] = "@task.external_python"
-
-    class _BranchExternalPythonDecoratedOperator(pv.BranchExternalPythonOperator):
-        custom_operator_name: ClassVar[str] = "@task.branch_external_python"
-
-    return {
-        "virtualenv": _VirtualenvDecoratedOperator,
-        "branch_virtualenv": _BranchVirtualenvDecoratedOperator,
-        "external_python": _ExternalPythonDecoratedOperator,
-        "branch_external_python": _BranchExternalPythonDecoratedOperator,
-    }
-
-
-_OTHER_INTERPRETERS: dict[str, type[BaseOperator]] = {}
-
-
 def _interpreter_operator(kind: str) -> type[BaseOperator]:
-    if not _OTHER_INTERPRETERS:
-        _OTHER_INTERPRETERS.update(_virtualenv_operators())
-    return _OTHER_INTERPRETERS[kind]
+    """The decorated variant of an other-interpreter operator (imported when first used)."""
+    from .operators import python_virtualenv
+
+    return python_virtualenv.DECORATED[kind]
 
 
 Decorator = Callable[[Callable[..., Any]], _TaskDecorator]

@@ -362,3 +362,28 @@ class BranchPythonVirtualenvOperator(_BranchFinish, PythonVirtualenvOperator):
 
 class BranchExternalPythonOperator(_BranchFinish, ExternalPythonOperator):
     """`ExternalPythonOperator` whose callable returns the task id(s) to follow."""
+
+
+class _VirtualenvDecoratedOperator(PythonVirtualenvOperator):
+    custom_operator_name: ClassVar[str] = "@task.virtualenv"
+
+
+class _BranchVirtualenvDecoratedOperator(BranchPythonVirtualenvOperator):
+    custom_operator_name: ClassVar[str] = "@task.branch_virtualenv"
+
+
+class _ExternalPythonDecoratedOperator(ExternalPythonOperator):
+    custom_operator_name: ClassVar[str] = "@task.external_python"
+
+
+class _BranchExternalPythonDecoratedOperator(BranchExternalPythonOperator):
+    custom_operator_name: ClassVar[str] = "@task.branch_external_python"
+
+
+#: What ``@task.virtualenv`` and its siblings build.
+DECORATED: dict[str, type[_BasePythonInterpreterOperator]] = {
+    "virtualenv": _VirtualenvDecoratedOperator,
+    "branch_virtualenv": _BranchVirtualenvDecoratedOperator,
+    "external_python": _ExternalPythonDecoratedOperator,
+    "branch_external_python": _BranchExternalPythonDecoratedOperator,
+}
