@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from airflow_sc.sdk.timetables import DagRunInfo, DataInterval, TimeRestriction
 from airflow_sc.serialization.spec import DagSpec
+
+log = logging.getLogger(__name__)
 
 
 def next_dagrun_info(
@@ -15,6 +18,19 @@ def next_dagrun_info(
     if not spec.timetable.can_be_scheduled:
         return None
     restriction = TimeRestriction(spec.start_date, spec.end_date, spec.catchup, now)
-    return spec.timetable.next_dagrun_info(
-        last_automated_data_interval=last_automated, restriction=restriction
-    )
+    timetable = spec.timetable
+    if type(timetable).__module__.startswith("airflow_sc."):
+        return timetable.next_dagrun_info(
+            last_automated_data_interval=last_automated, restriction=restriction
+        )
+    # A timetable from the plugins folder is user code: its error must not stop the
+    # scheduler. The DAG gets no next run until the timetable works.
+    try:
+        return timetable.next_dagrun_info(
+            last_automated_data_interval=last_automated, restriction=restriction
+        )
+    except Exception:
+        log.exception(
+            "DAG %r: the timetable %s failed; no run is scheduled", spec.dag_id, type(timetable)
+        )
+        return None

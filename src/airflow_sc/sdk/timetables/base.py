@@ -34,6 +34,9 @@ def as_utc(value: dt.datetime, *, name: str = "datetime") -> dt.datetime:
     """`value` converted to UTC; a naive datetime is refused (its meaning would be a guess)."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+    if isinstance(value, pendulum.DateTime):
+        # pendulum arithmetic drops a stdlib tzinfo: keep pendulum's own UTC.
+        return value.in_timezone(pendulum.UTC)
     return value.astimezone(UTC)
 
 
