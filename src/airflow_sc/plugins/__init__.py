@@ -31,10 +31,11 @@ from typing import Any, ClassVar
 from airflow_sc.sdk import macros as _macros
 from airflow_sc.sdk.timetables import Timetable, register_timetable
 
-from .listeners import register_listener
+from .listeners import clear_listeners, register_listener
 
 __all__ = [
     "AirflowPlugin",
+    "forget_plugins",
     "load_plugins",
     "loaded_plugins",
     "plugin_import_errors",
@@ -101,6 +102,15 @@ plugin_import_errors: dict[str, str] = {}
 def loaded_plugins() -> dict[str, type[AirflowPlugin]]:
     """The plugins loaded in this process, by name."""
     return dict(_plugins)
+
+
+def forget_plugins() -> None:
+    """Forget every loaded plugin and listener, so a folder loads again (tests)."""
+    _loaded_folders.clear()
+    _plugins.clear()
+    _timetables.clear()
+    plugin_import_errors.clear()
+    clear_listeners()
 
 
 def plugin_timetables() -> frozenset[str]:
