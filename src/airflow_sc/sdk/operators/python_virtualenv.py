@@ -71,7 +71,10 @@ _SERIALIZABLE_KEYS = frozenset(
 )
 
 # The script the other interpreter runs: argv = [input file, output file, string args file].
+# Annotations stay unevaluated: the callable's type hints may name what only its file imports.
 _SCRIPT = """\
+from __future__ import annotations
+
 import sys
 import {serializer} as _serializer
 
