@@ -158,3 +158,23 @@ async def test_service_follows_file_changes(db: Database, tmp_path: Path) -> Non
         with anyio.fail_after(20):
             await stored[-1].wait()
         assert await query(db, select(dag).where(dag.c.dag_id == "second"))
+
+
+async def test_ignored_airflow_arguments_are_logged_when_a_new_version_is_stored(
+    processor: DagProcessor, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = processor.folders[0]
+    path = folder / "queued.py"
+    path.write_text(
+        DAG_FILE.format(dag_id="queued", task_id="t1", tags=[]).replace(
+            "retries=2,", "retries=2, queue='gpu',"
+        )
+    )
+    caplog.set_level("WARNING", logger="airflow_sc.dag_processing.processor")
+    await processor.refresh()
+    await processor.refresh()  # unchanged: no new version, nothing logged again
+    logged = [r.getMessage() for r in caplog.records if "has no effect" in r.getMessage()]
+    assert logged == [
+        f"{path}:6: task argument queue has no effect in airflow-sc yet: queues route work "
+        "to Celery workers, which airflow-sc does not have yet"
+    ]

@@ -207,3 +207,45 @@ def test_a_plugin_file_that_fails_is_reported_and_the_others_still_load(tmp_path
         BashOperator(task_id="echo", bash_command="echo {{ macros.good_plugin.shout('hi') }}")
     result = run_dag_test(dag, manual_run_info(dag, logical_date=NOW, now=NOW), out=lambda _: None)
     assert result.tasks["echo"].return_value == "HI"
+
+
+def test_skipped_tries_reach_listeners_and_unused_plugin_attributes_are_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "attr_plugins"
+    folder.mkdir()
+    (folder / "skip_listener_plugin.py").write_text(
+        textwrap.dedent(
+            """
+            from airflow_sc.plugins import AirflowPlugin
+
+            SEEN = []
+
+            class Listener:
+                def on_task_instance_skipped(self, previous_state, task_instance):
+                    SEEN.append((str(previous_state), task_instance.task_id))
+
+            class WithViews(AirflowPlugin):
+                name = "with_views"
+                listeners = [Listener()]
+                fastapi_apps = [{"app": None, "url_prefix": "/x"}]
+            """
+        )
+    )
+    try:
+        load_plugins(folder)
+        from airflow_sc.sdk import AirflowSkipException
+
+        def skip() -> None:
+            raise AirflowSkipException("nothing new")
+
+        with DAG("skipper", schedule=None, start_date=NOW) as dag:
+            PythonOperator(task_id="maybe", python_callable=skip)
+        run_dag_test(dag, manual_run_info(dag, logical_date=NOW, now=NOW), out=lambda _: None)
+        seen = sys.modules["skip_listener_plugin"].SEEN
+    finally:
+        forget_plugins()
+    assert seen == [("running", "maybe")]
+    assert "Plugin 'with_views' sets fastapi_apps, which airflow-sc does not use yet" in (
+        caplog.text
+    )

@@ -214,3 +214,26 @@ def test_conf_reads_airflow_environment_and_settings_and_refuses_writes(
     with pytest.raises(AirflowConfigException, match="read-only"):
         conf.set("core", "parallelism", "1")
     assert issubclass(AirflowConfigException, AirflowException)
+
+
+def test_literal_template_jinja_options_and_native_rendering_per_task() -> None:
+    import jinja2
+
+    from airflow_sc.sdk.templating import literal
+
+    with DAG(
+        "jinja",
+        schedule=None,
+        start_date=NOW,
+        template_undefined=jinja2.Undefined,
+        jinja_environment_kwargs={"variable_start_string": "[[", "variable_end_string": "]]"},
+    ) as the_dag:
+        BashOperator(task_id="raw", bash_command=literal("echo '[[ ds ]]'"))
+        BashOperator(task_id="custom", bash_command="echo [[ ds ]][[ not_defined ]]")
+        PythonOperator(
+            task_id="native",
+            python_callable=lambda values: type(values).__name__,
+            op_args=["[[ [1, 2] ]]"],
+            render_template_as_native_obj=True,
+        )
+    assert returns(the_dag) == {"raw": "[[ ds ]]", "custom": "2026-03-06", "native": "list"}

@@ -134,3 +134,19 @@ def test_notifier_template_fields_render_per_call_without_changing_the_notifier(
     run_dag_test(dag, info, out=lambda _: None)
     assert sorted(calls) == ["a 2026-03-06", "b 2026-03-06"]
     assert notifier.message == "{{ ti.task_id }} {{ ds }}"
+
+
+def test_email_on_retry_mails_when_a_try_will_be_retried(mailbox: Mailbox) -> None:
+    with DAG("retrying", schedule=None, start_date=NOW) as dag:
+        PythonOperator(
+            task_id="flaky",
+            python_callable=fail,
+            retries=1,
+            retry_delay=dt.timedelta(0),
+            email="ops@example.com",
+            email_on_failure=False,
+        )
+    assert run(dag, mailbox) == {"flaky": TI.FAILED}
+    [(_, recipients, message)] = mailbox.wait_for(1)
+    assert recipients == ["ops@example.com"]
+    assert message["Subject"].endswith("[up_for_retry]>")

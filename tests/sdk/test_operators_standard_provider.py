@@ -222,3 +222,43 @@ def test_bash_output_processor_turns_the_last_line_into_the_result() -> None:
             output_processor=lambda line: __import__("json").loads(line)["rows"],
         )
     assert run(the_dag).tasks["count"].return_value == 3
+
+
+def test_string_args_environment_and_serializer_of_another_interpreter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FROM_WORKER", "inherited")
+
+    def show() -> str:
+        import os
+
+        args = virtualenv_string_args  # type: ignore[name-defined]  # noqa: F821
+        return f"{args} {os.environ.get('FROM_WORKER')} {os.environ.get('EXTRA')}"
+
+    with DAG("env", schedule=None, start_date=FRIDAY_NOON) as the_dag:
+        ExternalPythonOperator(
+            task_id="inherit",
+            python=sys.executable,
+            python_callable=show,
+            string_args=["a", "b"],
+            env_vars={"EXTRA": "{{ ds }}"},
+        )
+        ExternalPythonOperator(
+            task_id="clean",
+            python=sys.executable,
+            python_callable=show,
+            inherit_env=False,
+            env_vars={"EXTRA": "x"},
+        )
+        ExternalPythonOperator(
+            task_id="dill", python=sys.executable, python_callable=show, serializer="dill"
+        )
+        with pytest.raises(DagDefinitionError, match="serializer must be one of"):
+            ExternalPythonOperator(
+                task_id="bad", python=sys.executable, python_callable=show, serializer="json"
+            )
+    result = run(the_dag)
+    assert result.tasks["inherit"].return_value == "['a', 'b'] inherited 2026-03-06"
+    assert result.tasks["clean"].return_value == "[] None x"
+    assert result.tasks["dill"].state is TI.FAILED
+    assert "serializer 'dill' is not installed" in (result.tasks["dill"].error or "")

@@ -2,11 +2,10 @@
 
 An environment is identified by what makes it: the Python version, the requirements, the
 pip options and whether it sees the system site packages. It is built once, with the
-standard library's ``venv`` module and the environment's own pip (or ``uv`` when it is on
-``PATH``), under the cache folder (``<AIRFLOW_SC_HOME>/venvs`` unless the operator names
-another), and reused by every later try with the same identity. A lock file serializes
-concurrent builds of one environment; a half-built one is never used (the build happens in
-a temporary folder renamed into place).
+standard library's ``venv`` module and the environment's own pip, under the cache folder
+(``<AIRFLOW_SC_HOME>/venvs`` unless the operator names another), and reused by every later
+try with the same identity. A lock file serializes concurrent builds of one environment; a
+half-built one is never used (the build happens in a temporary folder renamed into place).
 """
 
 from __future__ import annotations
@@ -128,25 +127,15 @@ def _run(argv: Sequence[str], log: Callable[[str], None]) -> None:
 
 def _build(spec: VirtualenvSpec, folder: Path, log: Callable[[str], None]) -> None:
     log(f"Creating the virtual environment {folder.name} for {list(spec.requirements)}")
-    uv = shutil.which("uv")
-    if uv is not None:
-        argv = [uv, "venv", "--python", spec.python, str(folder)]
-        if spec.system_site_packages:
-            argv.append("--system-site-packages")
-        _run(argv, log)
-    else:
-        argv = [spec.python, "-m", "venv", str(folder)]
-        if spec.system_site_packages:
-            argv.append("--system-site-packages")
-        _run(argv, log)
+    argv = [spec.python, "-m", "venv", str(folder)]
+    if spec.system_site_packages:
+        argv.append("--system-site-packages")
+    _run(argv, log)
     if not spec.requirements:
         return
     python = str(folder / "bin" / "python")
     indexes: list[str] = []
     for position, url in enumerate(spec.index_urls):
         indexes += ["--index-url" if position == 0 else "--extra-index-url", url]
-    if uv is not None:
-        install = [uv, "pip", "install", "--python", python]
-    else:
-        install = [python, "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
+    install = [python, "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
     _run([*install, *indexes, *spec.pip_install_options, *spec.requirements], log)
