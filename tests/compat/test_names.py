@@ -46,3 +46,14 @@ def test_the_authoring_guide_lists_every_supported_module_and_name() -> None:
         if f"`{module}`" not in text or name not in text
     ]
     assert missing == []
+
+
+def test_airflow_sc_sdk_has_the_names_of_airflow_sdk() -> None:
+    import airflow_sc.sdk as sdk
+
+    different = [
+        name
+        for name, target in names.MODULES["airflow.sdk"].items()
+        if name != "TaskInstance" and getattr(sdk, name, None) is not finder.resolve(target)
+    ]
+    assert different == []

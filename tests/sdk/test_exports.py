@@ -5,6 +5,23 @@ from __future__ import annotations
 import airflow_sc.sdk as sdk
 
 EXPECTED = {
+    "timezone",
+    "macros",
+    "conf",
+    "TaskInstanceState",
+    "DagRunState",
+    "get_current_context",
+    "literal",
+    "WeekDay",
+    "BranchDayOfWeekOperator",
+    "PythonVirtualenvOperator",
+    "ExternalPythonOperator",
+    "BranchPythonVirtualenvOperator",
+    "BranchExternalPythonOperator",
+    "EmailOperator",
+    "BranchDateTimeOperator",
+    "BaseBranchOperator",
+    "BaseNotifier",
     "DAG",
     "AirflowDagCycleException",
     "AirflowException",

@@ -1,14 +1,18 @@
 """Authoring API for DAG files: DAGs, tasks, operators, schedules, params and templates.
 
-Airflow 3 DAG files work after changing their imports to ``from airflow_sc.sdk import ...``.
+Airflow 3 DAG files run unchanged (``import airflow...`` is served by `airflow_sc.compat`);
+this package holds the same names for files that import airflow-sc directly.
 """
 
+from airflow_sc.compat.configuration import conf
+from airflow_sc.domain.states import DagRunState, TaskInstanceState
 from airflow_sc.domain.task_rules import TriggerRule, WeightRule
 
+from . import macros, timezone
 from .baseoperator import BaseOperator
 from .bases.hook import BaseHook
 from .connection import Connection
-from .context import Context
+from .context import Context, get_current_context
 from .dag import DAG, dag
 from .dependencies import DependencyMixin, chain, chain_linear, cross_downstream
 from .edges import EdgeModifier, Label
@@ -23,14 +27,26 @@ from .exceptions import (
     DuplicateTaskIdFound,
     TaskDeferred,
 )
+from .notifier import BaseNotifier
 from .operators.bash import BashOperator
+from .operators.branch import BaseBranchOperator
+from .operators.datetime import BranchDateTimeOperator
+from .operators.email import EmailOperator
 from .operators.empty import EmptyOperator
 from .operators.latest_only import LatestOnlyOperator
 from .operators.python import BranchPythonOperator, PythonOperator, ShortCircuitOperator
+from .operators.python_virtualenv import (
+    BranchExternalPythonOperator,
+    BranchPythonVirtualenvOperator,
+    ExternalPythonOperator,
+    PythonVirtualenvOperator,
+)
 from .operators.trigger_dagrun import TriggerDagRunOperator
+from .operators.weekday import BranchDayOfWeekOperator
 from .params import Param, ParamsDict, ParamValidationError
 from .taskflow import task
 from .taskgroup import TaskGroup, task_group
+from .templating import literal
 from .timetables import (
     CronDataIntervalTimetable,
     CronTriggerTimetable,
@@ -39,6 +55,7 @@ from .timetables import (
     Timetable,
 )
 from .variable import Variable
+from .weekday import WeekDay
 from .xcom_arg import XComArg
 
 __all__ = [
@@ -48,41 +65,58 @@ __all__ = [
     "AirflowFailException",
     "AirflowRescheduleException",
     "AirflowSkipException",
+    "BaseBranchOperator",
     "BaseHook",
+    "BaseNotifier",
     "BaseOperator",
     "BashOperator",
+    "BranchDateTimeOperator",
+    "BranchDayOfWeekOperator",
+    "BranchExternalPythonOperator",
     "BranchPythonOperator",
+    "BranchPythonVirtualenvOperator",
     "Connection",
     "Context",
     "CronDataIntervalTimetable",
     "CronTriggerTimetable",
     "DagDefinitionError",
+    "DagRunState",
     "DagRunTriggerException",
     "DeltaDataIntervalTimetable",
     "DeltaTriggerTimetable",
     "DependencyMixin",
     "DuplicateTaskIdFound",
     "EdgeModifier",
+    "EmailOperator",
     "EmptyOperator",
+    "ExternalPythonOperator",
     "Label",
     "LatestOnlyOperator",
     "Param",
     "ParamValidationError",
     "ParamsDict",
     "PythonOperator",
+    "PythonVirtualenvOperator",
     "ShortCircuitOperator",
     "TaskDeferred",
     "TaskGroup",
+    "TaskInstanceState",
     "Timetable",
     "TriggerDagRunOperator",
     "TriggerRule",
     "Variable",
+    "WeekDay",
     "WeightRule",
     "XComArg",
     "chain",
     "chain_linear",
+    "conf",
     "cross_downstream",
     "dag",
+    "get_current_context",
+    "literal",
+    "macros",
     "task",
     "task_group",
+    "timezone",
 ]
