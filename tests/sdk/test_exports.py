@@ -5,6 +5,7 @@ from __future__ import annotations
 import airflow_sc.sdk as sdk
 
 EXPECTED = {
+    "BranchMixIn",
     "timezone",
     "macros",
     "conf",

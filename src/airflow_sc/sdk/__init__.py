@@ -29,7 +29,7 @@ from .exceptions import (
 )
 from .notifier import BaseNotifier
 from .operators.bash import BashOperator
-from .operators.branch import BaseBranchOperator
+from .operators.branch import BaseBranchOperator, BranchMixIn
 from .operators.datetime import BranchDateTimeOperator
 from .operators.email import EmailOperator
 from .operators.empty import EmptyOperator
@@ -73,6 +73,7 @@ __all__ = [
     "BranchDateTimeOperator",
     "BranchDayOfWeekOperator",
     "BranchExternalPythonOperator",
+    "BranchMixIn",
     "BranchPythonOperator",
     "BranchPythonVirtualenvOperator",
     "Connection",
