@@ -11,7 +11,6 @@ Airflow module or name, never an ``AttributeError`` deep inside.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
@@ -73,8 +72,8 @@ class _AirflowModule(types.ModuleType):
         return sorted({*super().__dir__(), *self._airflow_names})
 
 
-class AirflowCompatFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Finds and creates the served ``airflow.*`` modules."""
+class AirflowCompatFinder:
+    """Finds and creates the served ``airflow.*`` modules (a meta-path finder and loader)."""
 
     def find_spec(
         self,
@@ -89,8 +88,9 @@ class AirflowCompatFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                 f"airflow-sc does not support the Airflow module '{fullname}' yet; {_HINT}",
                 name=fullname,
             )
+        loader: Any = self  # a Loader by protocol: create_module and exec_module
         return importlib.machinery.ModuleSpec(
-            fullname, self, is_package=fullname in names.packages()
+            fullname, loader, is_package=fullname in names.packages()
         )
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:

@@ -126,7 +126,7 @@ _AIRFLOW_SDK = (
     | _STATES
     | _TIMETABLES
     | _from(f"{_SDK}.context", ["get_current_context"])
-    | _from(f"{_SDK}.templating", ["literal"])
+    | _from(f"{_SDK}.literal", ["literal"])
     | _from("airflow_sc.task_runner.task_instance", [], TaskInstance="RuntimeTaskInstance")
     | _from("airflow_sc.compat.configuration", ["conf"])
     | {"timezone": f"{_SDK}.timezone", "macros": f"{_SDK}.macros"}

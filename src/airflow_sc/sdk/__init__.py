@@ -27,6 +27,7 @@ from .exceptions import (
     DuplicateTaskIdFound,
     TaskDeferred,
 )
+from .literal import literal
 from .notifier import BaseNotifier
 from .operators.bash import BashOperator
 from .operators.branch import BaseBranchOperator, BranchMixIn
@@ -46,7 +47,6 @@ from .operators.weekday import BranchDayOfWeekOperator
 from .params import Param, ParamsDict, ParamValidationError
 from .taskflow import task
 from .taskgroup import TaskGroup, task_group
-from .templating import literal
 from .timetables import (
     CronDataIntervalTimetable,
     CronTriggerTimetable,

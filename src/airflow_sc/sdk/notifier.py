@@ -24,8 +24,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from .templating import make_environment, render_template_fields
-
 __all__ = ["BaseNotifier"]
 
 
@@ -45,6 +43,8 @@ class BaseNotifier:
 
     def render_template_fields(self, context: Mapping[str, Any], jinja_env: Any = None) -> None:
         """Render, in place, the attributes named in `template_fields`."""
+        from .templating import make_environment, render_template_fields
+
         if jinja_env is None:
             dag = context.get("dag")
             get_env = getattr(dag, "get_template_env", None)

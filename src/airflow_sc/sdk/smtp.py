@@ -10,17 +10,15 @@ attempts).
 
 from __future__ import annotations
 
-import mimetypes
-import smtplib
-import ssl
 from collections.abc import Iterable, Mapping
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .connection import Connection
 from .exceptions import AirflowException
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 __all__ = ["build_message", "recipients", "send_email_smtp"]
 
@@ -51,6 +49,10 @@ def build_message(
     custom_headers: Mapping[str, Any] | None = None,
 ) -> EmailMessage:
     """The MIME message: HTML body, optional attachments, Airflow's headers."""
+    import mimetypes
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = from_email
@@ -97,6 +99,9 @@ def send_email_smtp(
     custom_headers: Mapping[str, Any] | None = None,
 ) -> None:
     """Send one message through the SMTP server of connection `conn_id`."""
+    import smtplib
+    import ssl
+
     conn = Connection.get(conn_id)
     extra = conn.extra_dejson
     sender = from_email or extra.get("from_email") or conn.login

@@ -16,6 +16,8 @@ import jinja2
 from jinja2.nativetypes import NativeCodeGenerator, NativeTemplate, native_concat
 from jinja2.sandbox import SandboxedEnvironment
 
+from .literal import LiteralValue, literal
+
 __all__ = [
     "FILTERS",
     "LiteralValue",
@@ -54,23 +56,6 @@ FILTERS: Mapping[str, Callable[[dt.datetime], str]] = {
     "ts_nodash": _ts_nodash,
     "ts_nodash_with_tz": _ts_nodash_with_tz,
 }
-
-
-class LiteralValue:
-    """A value that templating leaves as it is (see `literal`)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return f"literal({self.value!r})"
-
-
-def literal(value: Any) -> LiteralValue:
-    """Pass `value` to a templated field without rendering it: ``literal("{{ not me }}")``."""
-    return LiteralValue(value)
 
 
 def _strict_native_concat(values: Any) -> Any:
