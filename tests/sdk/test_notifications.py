@@ -10,10 +10,11 @@ import pytest
 
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.sdk import DAG, PythonOperator
+from airflow_sc.sdk._task_client import task_client_active
 from airflow_sc.sdk.notifications.smtp import SmtpNotifier
 from airflow_sc.sdk.notifier import BaseNotifier
 from airflow_sc.sdk.operators.email import EmailOperator
-from airflow_sc.task_runner import manual_run_info, run_dag_test
+from airflow_sc.task_runner import InMemoryTaskClient, manual_run_info, run_dag_test
 from tests.smtp_server import Mailbox, smtp_server
 
 TI = TaskInstanceState
@@ -150,3 +151,25 @@ def test_email_on_retry_mails_when_a_try_will_be_retried(mailbox: Mailbox) -> No
     [(_, recipients, message)] = mailbox.wait_for(1)
     assert recipients == ["ops@example.com"]
     assert message["Subject"].endswith("[up_for_retry]>")
+
+
+def test_a_notifier_is_accepted_as_a_dag_callback(mailbox: Mailbox) -> None:
+    from airflow_sc.dag_processing.callbacks_child import build_callback_context
+
+    notifier = SmtpNotifier(to="dags@example.com", smtp_conn_id="smtp_dags")
+    the_dag = DAG("nightly", schedule=None, start_date=NOW, on_failure_callback=notifier)
+    request = {
+        "dag_id": "nightly",
+        "run_id": "scheduled__2026-03-06",
+        "reason": "task_failure",
+        "run": {"state": "failed", "logical_date": NOW.isoformat(), "conf": {}},
+    }
+    context = build_callback_context(the_dag, request)
+    assert context["logical_date"].to_date_string() == "2026-03-06"
+    uri = mailbox.connection_uri() + "&from_email=af@example.com"
+    with task_client_active(InMemoryTaskClient("nightly", "r", connections={"smtp_dags": uri})):
+        for callback in the_dag.on_failure_callback:
+            callback(context)
+    [(_, recipients, message)] = mailbox.wait_for(1)
+    assert recipients == ["dags@example.com"]
+    assert message["Subject"] == "DAG nightly - Run ID scheduled__2026-03-06 in State failed"

@@ -24,7 +24,7 @@ from typing import Any
 from airflow_sc.dag_processing.parsing import module_name
 from airflow_sc.sdk import DAG
 from airflow_sc.sdk import macros as macros_module
-from airflow_sc.sdk.context import RunInfo
+from airflow_sc.sdk.context import RunInfo, to_pendulum
 from airflow_sc.sdk.dag import capture_dags
 
 __all__ = ["CallbackDagRun", "build_callback_context", "run_callbacks"]
@@ -104,7 +104,7 @@ def build_callback_context(dag: DAG, request: Mapping[str, Any]) -> dict[str, An
         "data_interval_end": run.data_interval_end,
     }
     if run.logical_date is not None:
-        logical_date = run.logical_date.astimezone(dt.UTC)
+        logical_date = run.logical_date
         ds = logical_date.strftime("%Y-%m-%d")
         ts = logical_date.isoformat()
         context.update(
@@ -128,8 +128,9 @@ def _params(dag: DAG, conf: Mapping[str, Any]) -> dict[str, Any]:
 
 def _dag_run(request: Mapping[str, Any]) -> CallbackDagRun:
     facts = dict(request.get("run") or {})
+    # pendulum DateTimes in UTC, as in a task's context.
     dates = {
-        name: dt.datetime.fromisoformat(facts[name]) if facts.get(name) else None
+        name: to_pendulum(dt.datetime.fromisoformat(facts[name])) if facts.get(name) else None
         for name in (
             "run_after",
             "logical_date",
@@ -142,7 +143,7 @@ def _dag_run(request: Mapping[str, Any]) -> CallbackDagRun:
     return CallbackDagRun(
         run_id=request["run_id"],
         dag_id=request["dag_id"],
-        run_after=dates["run_after"] or dt.datetime.now(dt.UTC),
+        run_after=dates["run_after"] or to_pendulum(dt.datetime.now(dt.UTC)),
         logical_date=dates["logical_date"],
         data_interval_start=dates["data_interval_start"],
         data_interval_end=dates["data_interval_end"],
