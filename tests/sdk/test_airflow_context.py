@@ -113,6 +113,7 @@ def test_ti_methods_authors_call() -> None:
                 "host": ti.hostname,
                 "state": ti.state,
                 "log": ti.log_url,
+                "run": [ti.get_dagrun().run_id, ti.get_dagrun().logical_date.format("dddd")],
             }
 
         [push(), other()] >> pull()
@@ -125,6 +126,7 @@ def test_ti_methods_authors_call() -> None:
     assert pulled["tries"] == [1, 0]
     assert pulled["host"] == socket.getfqdn()
     assert pulled["state"] == "running"
+    assert pulled["run"] == ["manual__2026-03-06T09:30:00+00:00", "Friday"]
     assert pulled["log"].endswith(
         "/api/v2/dags/ti_calls/dagRuns/manual__2026-03-06T09%3A30%3A00%2B00%3A00"
         "/taskInstances/pull/logs/1"

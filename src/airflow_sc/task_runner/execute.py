@@ -124,6 +124,8 @@ class _Try:
             )
         )
 
+        self.ti.dag_run = self.context["dag_run"]
+
         def pull(task_id: str, key: str) -> Any:
             return client.xcom_pull(task_id, key, -1)
 

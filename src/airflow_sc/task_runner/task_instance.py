@@ -51,6 +51,8 @@ class RuntimeTaskInstance:
         self._hostname = hostname
         #: ``running`` while the try runs; its outcome when callbacks are called.
         self.state: str = "running"
+        #: The run, as the context's ``dag_run`` (set once the context is built).
+        self.dag_run: Any = None
         self._api_base_url = api_base_url
         self._client = client
 
@@ -69,6 +71,14 @@ class RuntimeTaskInstance:
         if self.map_index >= 0:
             path += f"?map_index={self.map_index}"
         return (self._api_base_url or "").rstrip("/") + path
+
+    def get_dagrun(self) -> Any:
+        """This try's DAG run: ``run_id``, ``dag_id``, ``run_type``, ``conf``, ``run_after``,
+        ``logical_date``, ``data_interval_start/end``, ``start_date`` (the context's
+        ``dag_run``)."""
+        if self.dag_run is None:
+            raise RuntimeError("the DAG run is known once the try's context is built")
+        return self.dag_run
 
     def xcom_push(self, key: str, value: Any) -> None:
         """Store `value` under `key` for this task instance."""
