@@ -150,7 +150,11 @@ async def test_bulk_pools(client: httpx.AsyncClient) -> None:
 async def test_pools_order_and_pattern(client: httpx.AsyncClient) -> None:
     for name, slots in (("beta", 3), ("alpha", 5)):
         await client.post("/api/v2/pools", json={"name": name, "slots": slots})
-    by_slots = (await client.get("/api/v2/pools", params={"order_by": "-slots"})).json()
-    assert [p["name"] for p in by_slots["pools"]] == ["default_pool", "alpha", "beta"]
+    by_name = (await client.get("/api/v2/pools", params={"order_by": "-name"})).json()
+    assert [p["name"] for p in by_name["pools"]] == ["default_pool", "beta", "alpha"]
+    # Airflow sorts pools by id, pool or name only.
+    by_slots = await client.get("/api/v2/pools", params={"order_by": "-slots"})
+    assert by_slots.status_code == 400
+    assert "supported: id, name, pool" in by_slots.json()["detail"]
     pattern = (await client.get("/api/v2/pools", params={"pool_name_pattern": "ALP"})).json()
     assert [p["name"] for p in pattern["pools"]] == ["alpha"]

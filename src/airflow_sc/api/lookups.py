@@ -10,6 +10,7 @@ from airflow_sc.db import Database
 from airflow_sc.db.queries import api_runs, api_task_instances
 from airflow_sc.db.queries.api_runs import DagRunRow
 from airflow_sc.db.queries.api_task_instances import TaskInstanceFilter, TaskInstanceRow
+from airflow_sc.domain.listing import Listing
 
 __all__ = [
     "require_dag",
@@ -57,6 +58,7 @@ async def task_instance_rows(
         run_ids=sorted({k[0] for k in keys}),
         task_ids=sorted({k[1] for k in keys}),
     )
-    page = await api_task_instances.list_task_instances(db, where, limit=len(keys) * 4 + 100)
+    listing = Listing(limit=len(keys) * 4 + 100)
+    page = await api_task_instances.list_task_instances(db, where, listing)
     wanted = set(keys)
     return [r for r in page.items if (r.run_id, r.task_id, r.map_index) in wanted]

@@ -22,6 +22,7 @@ from airflow_sc.auth.roles import Role
 from airflow_sc.auth.tokens import credential_stamp
 from airflow_sc.db import Database
 from airflow_sc.db.queries import users as queries
+from airflow_sc.domain.listing import Listing, NamePattern, OrderField
 
 __all__ = [
     "ADMIN_PASSWORD_FILE",
@@ -39,6 +40,8 @@ __all__ = [
 
 ADMIN_PASSWORD_FILE: Final = "admin_password.txt"
 _USERNAME: Final = re.compile(r"^[A-Za-z0-9_.@+-]{1,256}$")
+_ANY: Final = NamePattern()
+_BY_USERNAME: Final = Listing((OrderField("username"),), limit=None)
 
 
 class UserError(Exception):
@@ -112,8 +115,12 @@ async def current_stamp(db: Database, username: str) -> str | None:
     return None if row is None else credential_stamp(row.role, row.password_hash)
 
 
-async def list_users(db: Database) -> list[User]:
-    return [_user(row) for row in await queries.list_users(db)]
+async def list_users(
+    db: Database, username: NamePattern = _ANY, listing: Listing = _BY_USERNAME
+) -> list[User]:
+    """Users whose name matches `username` (by default all, by name)."""
+    page = await queries.list_users(db, username, listing)
+    return [_user(row) for row in page.items]
 
 
 async def delete_user(db: Database, username: str) -> None:

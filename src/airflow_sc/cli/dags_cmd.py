@@ -6,13 +6,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 import anyio
 
 from airflow_sc.cli import dags_compat, dags_runs_cmd, dags_test
+from airflow_sc.cli._arguments import UsageError, fail
 from airflow_sc.cli._database import open_settings_database
+from airflow_sc.cli._listing import add_listing_options, listing_from, name_pattern_from
 from airflow_sc.cli._output import FORMATS, render
 from airflow_sc.compat import install_airflow_compat
 from airflow_sc.config import Settings
@@ -20,7 +23,9 @@ from airflow_sc.dag_processing.files import scan_folder
 from airflow_sc.dag_processing.parser_pool import ParseResult, open_parser_pool
 from airflow_sc.dag_processing.processor import DagProcessor, dag_folders
 from airflow_sc.db import Transaction
-from airflow_sc.db.queries import dags as queries
+from airflow_sc.db.queries import api_dags
+from airflow_sc.db.queries.dags import latest_serialized
+from airflow_sc.domain.listing import Listing, in_memory_order
 from airflow_sc.serialization import DagSpec
 
 
@@ -35,6 +40,12 @@ def register(commands: Any) -> None:
         action="store_true",
         help="parse the DAG folders now instead of reading the database",
     )
+    add_listing_options(
+        list_parser,
+        order_keys=api_dags.DAG_ORDER_KEYS,
+        default_order="dag_id",
+        patterns=["dag_id"],
+    )
     list_parser.set_defaults(handler=list_dags)
 
     errors = sub.add_parser(
@@ -42,6 +53,12 @@ def register(commands: Any) -> None:
     )
     _add_output(errors)
     errors.add_argument("--local", action="store_true", help="parse the DAG folders now")
+    add_listing_options(
+        errors,
+        order_keys=api_dags.IMPORT_ERROR_ORDER_KEYS,
+        default_order="filename",
+        patterns=["filename"],
+    )
     errors.set_defaults(handler=list_import_errors)
 
     show = sub.add_parser("show", help="a DAG's tasks as a text tree")
@@ -78,10 +95,21 @@ async def _parse_locally(settings: Settings) -> list[ParseResult]:
     return results
 
 
+def _in_memory(rows: list[dict[str, Any]], listing: Listing, unique: str) -> list[dict[str, Any]]:
+    return in_memory_order(
+        rows, listing, lambda row, key: row.get(key), tiebreak=itemgetter(unique)
+    )
+
+
 def list_dags(args: argparse.Namespace, settings: Settings) -> int:
     columns = ["dag_id", "fileloc", "owners", "is_paused"]
+    try:
+        listing = listing_from(args, api_dags.DAG_ORDER_KEYS, "dag_id")
+    except UsageError as exc:
+        return fail(str(exc), 2)
+    dag_id = name_pattern_from(args, "dag_id")
     if args.local:
-        rows = [
+        parsed = [
             {
                 "dag_id": spec.dag_id,
                 "fileloc": spec.fileloc,
@@ -91,32 +119,46 @@ def list_dags(args: argparse.Namespace, settings: Settings) -> int:
             for result in anyio.run(_parse_locally, settings)
             for spec in map(DagSpec.from_dict, result.dags)
         ]
+        matching = [row for row in parsed if dag_id.matches(row["dag_id"])]
+        rows = _in_memory(matching, listing, "dag_id")
         columns = columns[:3]
     else:
 
-        async def read() -> list[queries.DagRow]:
+        async def read() -> list[api_dags.DagRow]:
             async with open_settings_database(settings) as db:
-                return await queries.list_dags(db)
+                page = await api_dags.list_dags(db, api_dags.DagFilter(dag_id=dag_id), listing)
+                return page.items
 
         rows = [dataclasses.asdict(row) for row in anyio.run(read)]
-    print(render(sorted(rows, key=lambda r: r["dag_id"]), columns, args.output))
+    print(render(rows, columns, args.output))
     return 0
 
 
 def list_import_errors(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        listing = listing_from(args, api_dags.IMPORT_ERROR_ORDER_KEYS, "filename")
+    except UsageError as exc:
+        return fail(str(exc), 2)
+    filename = name_pattern_from(args, "filename")
     if args.local:
-        rows = [
-            {"filepath": e.filename, "error": e.stacktrace}
+        parsed = [
+            {"filename": e.filename, "stacktrace": e.stacktrace}
             for result in anyio.run(_parse_locally, settings)
             for e in result.errors
         ]
+        found = _in_memory(
+            [e for e in parsed if filename.matches(e["filename"])], listing, "filename"
+        )
     else:
 
-        async def read() -> list[queries.ImportErrorRow]:
+        async def read() -> list[dict[str, Any]]:
+            where = api_dags.ImportErrorFilter(filename=filename)
             async with open_settings_database(settings) as db:
-                return await queries.list_import_errors(db)
+                page = await api_dags.list_import_errors(db, where, listing)
+            return [dataclasses.asdict(e) for e in page.items]
 
-        rows = [{"filepath": e.filename, "error": e.stacktrace} for e in anyio.run(read)]
+        found = anyio.run(read)
+    rows = [{"filepath": e["filename"], "error": e["stacktrace"] or ""} for e in found]
     if args.output == "table":
         for row in rows:
             print(f"{row['filepath']}\n{row['error'].rstrip()}\n")
@@ -132,7 +174,7 @@ def show_dag(args: argparse.Namespace, settings: Settings) -> int:
         async with open_settings_database(settings) as db:
 
             async def body(tx: Transaction) -> dict[str, Any] | None:
-                return await queries.latest_serialized(tx, args.dag_id)
+                return await latest_serialized(tx, args.dag_id)
 
             return await db.run(body, write=False)
 

@@ -16,18 +16,19 @@ from airflow_sc.actions import ActionError, set_dag_paused, trigger_dag_run
 from airflow_sc.actions.trigger import manual_run_id
 from airflow_sc.cli._arguments import UsageError, fail, parse_conf, parse_datetime, utcnow
 from airflow_sc.cli._database import open_settings_database
+from airflow_sc.cli._listing import add_listing_options, listing_from, name_pattern_from
 from airflow_sc.cli._local_wake import wake_scheduler
 from airflow_sc.cli._output import FORMATS, render
 from airflow_sc.config import Settings
 from airflow_sc.db.queries.api_runs import (
+    DAG_RUN_ORDER_KEYS,
     DagRunFilter,
     DagRunRow,
-    OrderField,
-    Range,
     dag_exists,
     get_dag_run,
     list_dag_runs,
 )
+from airflow_sc.domain.listing import Range
 from airflow_sc.scheduler.notify import Change
 from airflow_sc.sdk.params import ParamValidationError
 
@@ -47,6 +48,8 @@ RUN_COLUMNS = [
 ]
 
 RUN_STATES = ("queued", "running", "success", "failed")
+#: `dags list-runs` shows the latest runs first.
+LIST_RUNS_ORDER = "-logical_date"
 
 
 def register_runs(actions: Any) -> None:
@@ -76,7 +79,13 @@ def register_runs(actions: Any) -> None:
     runs.add_argument("--state", choices=RUN_STATES, help="only runs in this state")
     runs.add_argument("-s", "--start-date", help="only runs whose logical date is at or after")
     runs.add_argument("-e", "--end-date", help="only runs whose logical date is at or before")
-    runs.add_argument("--limit", type=int, default=100, help="at most this many (default: 100)")
+    add_listing_options(
+        runs,
+        order_keys=DAG_RUN_ORDER_KEYS,
+        default_order=LIST_RUNS_ORDER,
+        patterns=["run_id"],
+        limit=100,
+    )
     _add_output(runs)
     runs.set_defaults(handler=list_runs)
 
@@ -154,26 +163,21 @@ def list_runs(args: argparse.Namespace, settings: Settings) -> int:
     try:
         start = parse_datetime(args.start_date, settings, name="--start-date")
         end = parse_datetime(args.end_date, settings, name="--end-date")
+        listing = listing_from(args, DAG_RUN_ORDER_KEYS, LIST_RUNS_ORDER)
     except UsageError as exc:
         return fail(str(exc), 2)
-    if args.limit < 1:
-        return fail("--limit must be at least 1", 2)
     where = DagRunFilter(
         dag_ids=[args.dag_id],
         states=None if args.state is None else [args.state],
         logical_date=Range(gte=start, lte=end),
+        run_id_pattern=name_pattern_from(args, "run_id"),
     )
 
     async def read() -> list[DagRunRow] | None:
         async with open_settings_database(settings) as db:
             if not await dag_exists(db, args.dag_id):
                 return None
-            order = [
-                OrderField("logical_date", descending=True),
-                OrderField("id", descending=True),
-            ]
-            page = await list_dag_runs(db, where, order_by=order, limit=args.limit)
-            return page.items
+            return (await list_dag_runs(db, where, listing)).items
 
     runs = anyio.run(read)
     if runs is None:

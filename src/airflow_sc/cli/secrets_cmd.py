@@ -17,8 +17,11 @@ from typing import Any, TypeVar
 
 import anyio
 
+from airflow_sc.cli._arguments import UsageError
 from airflow_sc.cli._database import open_settings_database
+from airflow_sc.cli._listing import add_listing_options, listing_from, name_pattern_from
 from airflow_sc.config import Settings
+from airflow_sc.db.queries.secrets import CONNECTION_ORDER_KEYS, VARIABLE_ORDER_KEYS
 from airflow_sc.secrets import Connection, SecretsCipher, SecretsMasker, load_or_create_fernet_key
 from airflow_sc.secrets.errors import SecretsError
 from airflow_sc.secrets.metastore import MetastoreBackend, RotationResult, rotate_fernet_key
@@ -43,8 +46,11 @@ def register(commands: Any) -> None:
     delete = sub.add_parser("delete", help="delete a variable")
     delete.add_argument("key")
     delete.set_defaults(handler=variables_delete)
-    list_ = sub.add_parser("list", help="every variable (sensitive values masked)")
+    list_ = sub.add_parser("list", help="variables, by key (sensitive values masked)")
     list_.add_argument("--json", action="store_true")
+    add_listing_options(
+        list_, order_keys=VARIABLE_ORDER_KEYS, default_order="key", patterns=["variable_key"]
+    )
     list_.set_defaults(handler=variables_list)
     imp = sub.add_parser("import", help="set variables from a JSON/YAML file {key: value}")
     imp.add_argument("file", type=Path)
@@ -71,8 +77,14 @@ def register(commands: Any) -> None:
     delete = sub.add_parser("delete", help="delete a connection")
     delete.add_argument("conn_id")
     delete.set_defaults(handler=connections_delete)
-    list_ = sub.add_parser("list", help="every connection (passwords masked)")
+    list_ = sub.add_parser("list", help="connections, by id (passwords masked)")
     list_.add_argument("--json", action="store_true")
+    add_listing_options(
+        list_,
+        order_keys=CONNECTION_ORDER_KEYS,
+        default_order="conn_id",
+        patterns=["connection_id"],
+    )
     list_.set_defaults(handler=connections_list)
     imp = sub.add_parser("import", help="add connections from a JSON/YAML file {conn_id: {...}}")
     imp.add_argument("file", type=Path)
@@ -110,9 +122,9 @@ def _run(settings: Settings, action: Callable[[MetastoreBackend], Awaitable[T]])
         raise SystemExit(_fail(str(exc))) from None
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, code: int = 1) -> int:
     print(f"airflow-sc: {message}", file=sys.stderr)
-    return 1
+    return code
 
 
 def _load_file(path: Path) -> dict[str, Any]:
@@ -172,8 +184,13 @@ def variables_delete(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def variables_list(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        listing = listing_from(args, VARIABLE_ORDER_KEYS, "key")
+    except UsageError as exc:
+        return _fail(str(exc), 2)
+    key = name_pattern_from(args, "variable_key")
     masker = SecretsMasker()
-    variables = _run(settings, lambda store: store.list_variables())
+    variables = _run(settings, lambda store: store.list_variables(key, listing))
     rows = [
         {
             "key": v.key,
@@ -278,7 +295,13 @@ def connections_delete(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def connections_list(args: argparse.Namespace, settings: Settings) -> int:
-    rows = [_shown(c, False) for c in _run(settings, lambda store: store.list_connections())]
+    try:
+        listing = listing_from(args, CONNECTION_ORDER_KEYS, "conn_id")
+    except UsageError as exc:
+        return _fail(str(exc), 2)
+    conn_id = name_pattern_from(args, "connection_id")
+    found = _run(settings, lambda store: store.list_connections(conn_id, listing))
+    rows = [_shown(c, False) for c in found]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:

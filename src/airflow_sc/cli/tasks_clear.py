@@ -23,6 +23,7 @@ from airflow_sc.cli._output import render
 from airflow_sc.config import Settings
 from airflow_sc.db import Database
 from airflow_sc.db.queries.api_runs import DagRunFilter, list_dag_runs
+from airflow_sc.domain.listing import Listing
 from airflow_sc.scheduler.notify import Change
 
 __all__ = ["ClearRequest", "register_clear"]
@@ -96,7 +97,8 @@ class ClearRequest:
             task_ids = [t for t in spec.tasks if self.task_regex.search(t)]
         run_ids = None
         if self.start is not None or self.end is not None:
-            page = await list_dag_runs(db, DagRunFilter(dag_ids=[self.dag_id]), limit=_MAX_RUNS)
+            where = DagRunFilter(dag_ids=[self.dag_id])
+            page = await list_dag_runs(db, where, Listing(limit=_MAX_RUNS))
             run_ids = [
                 r.run_id for r in page.items if self._in_range(r.logical_date or r.run_after)
             ]

@@ -13,19 +13,27 @@ from typing import Any
 import anyio
 
 from airflow_sc.cli import tasks_clear, tasks_logs, tasks_test
-from airflow_sc.cli._arguments import fail
+from airflow_sc.cli._arguments import UsageError, fail
 from airflow_sc.cli._database import latest_spec, open_settings_database
+from airflow_sc.cli._listing import (
+    add_listing_options,
+    listing_from,
+    listing_options_given,
+    name_pattern_from,
+)
 from airflow_sc.cli._output import FORMATS, render
 from airflow_sc.cli.dags_cmd import render_tree
 from airflow_sc.config import Settings
 from airflow_sc.db.queries.api_runs import get_dag_run
 from airflow_sc.db.queries.api_task_instances import (
+    TASK_INSTANCE_ORDER_KEYS,
     TaskInstanceFilter,
     TaskInstanceRow,
     list_task_instances,
     task_instance_state,
 )
-from airflow_sc.serialization import DagSpec
+from airflow_sc.domain.listing import in_memory_order
+from airflow_sc.serialization import TASK_ORDER_KEYS, DagSpec
 
 __all__ = ["TI_COLUMNS", "register"]
 
@@ -40,23 +48,32 @@ TI_COLUMNS = [
     "start_date",
     "end_date",
 ]
-#: More task instances than one run of a DAG plausibly has (mapped tasks included).
-_MAX_LISTED = 100_000
 
 
 def register(commands: Any) -> None:
     parser = commands.add_parser("tasks", help="inspect, test, clear tasks and read their logs")
     sub = parser.add_subparsers(dest="tasks_command", metavar="ACTION", required=True)
 
-    listing = sub.add_parser("list", help="the tasks of a DAG")
-    listing.add_argument("dag_id", metavar="DAG_ID")
-    listing.add_argument("-t", "--tree", action="store_true", help="as a tree from the roots")
-    listing.set_defaults(handler=list_tasks)
+    tasks = sub.add_parser("list", help="the tasks of a DAG")
+    tasks.add_argument("dag_id", metavar="DAG_ID")
+    tasks.add_argument(
+        "-t", "--tree", action="store_true", help="every task, as a tree from the roots"
+    )
+    add_listing_options(
+        tasks, order_keys=TASK_ORDER_KEYS, default_order="task_id", patterns=["task_id"]
+    )
+    tasks.set_defaults(handler=list_tasks)
 
     states = sub.add_parser("states-for-dag-run", help="the task instances of one DAG run")
     states.add_argument("dag_id", metavar="DAG_ID")
     states.add_argument("run_id", metavar="RUN_ID")
     states.add_argument("-o", "--output", choices=FORMATS, default="table")
+    add_listing_options(
+        states,
+        order_keys=TASK_INSTANCE_ORDER_KEYS,
+        default_order=None,
+        patterns=["task_display_name"],
+    )
     states.set_defaults(handler=states_for_dag_run)
 
     state = sub.add_parser("state", help="the state of one task instance")
@@ -76,6 +93,14 @@ def _dag_not_found(dag_id: str) -> int:
 
 
 def list_tasks(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        listing = listing_from(args, TASK_ORDER_KEYS, "task_id")
+    except UsageError as exc:
+        return fail(str(exc), 2)
+    task_id = name_pattern_from(args, "task_id")
+    if args.tree and (ignored := listing_options_given(args)):
+        return fail(f"--tree shows every task: it takes no {', '.join(ignored)}", 2)
+
     async def read() -> DagSpec | None:
         async with open_settings_database(settings) as db:
             return await latest_spec(db, args.dag_id)
@@ -83,7 +108,16 @@ def list_tasks(args: argparse.Namespace, settings: Settings) -> int:
     spec = anyio.run(read)
     if spec is None:
         return _dag_not_found(args.dag_id)
-    print(render_tree(spec) if args.tree else "\n".join(sorted(spec.tasks)))
+    if args.tree:
+        print(render_tree(spec))
+        return 0
+    tasks = in_memory_order(
+        [task for task in spec.tasks.values() if task_id.matches(task.task_id)],
+        listing,
+        getattr,
+        tiebreak=lambda task: task.task_id,
+    )
+    print("\n".join(task.task_id for task in tasks))
     return 0
 
 
@@ -92,14 +126,22 @@ def ti_row(ti: TaskInstanceRow) -> dict[str, Any]:
 
 
 def states_for_dag_run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        # By default by task id, then map index (the listing's unique key).
+        listing = listing_from(args, TASK_INSTANCE_ORDER_KEYS, None)
+    except UsageError as exc:
+        return fail(str(exc), 2)
+    where = TaskInstanceFilter(
+        dag_ids=[args.dag_id],
+        run_ids=[args.run_id],
+        task_display_name_pattern=name_pattern_from(args, "task_display_name"),
+    )
+
     async def read() -> list[TaskInstanceRow] | None:
         async with open_settings_database(settings) as db:
             if await get_dag_run(db, args.dag_id, args.run_id) is None:
                 return None
-            where = TaskInstanceFilter(dag_ids=[args.dag_id], run_ids=[args.run_id])
-            # Ordered by task id, then map index (the listing's tiebreak).
-            page = await list_task_instances(db, where, limit=_MAX_LISTED)
-            return page.items
+            return (await list_task_instances(db, where, listing)).items
 
     tis = anyio.run(read)
     if tis is None:

@@ -10,9 +10,12 @@ from typing import Any
 import anyio
 
 from airflow_sc.auth import Role, UserError, create_user, delete_user, list_users, reset_password
+from airflow_sc.cli._arguments import UsageError, fail
 from airflow_sc.cli._database import open_settings_database
+from airflow_sc.cli._listing import add_listing_options, listing_from, name_pattern_from
 from airflow_sc.cli._output import FORMATS, render
 from airflow_sc.config import Settings
+from airflow_sc.db.queries.users import USER_ORDER_KEYS
 
 
 def register(commands: Any) -> None:
@@ -28,6 +31,9 @@ def register(commands: Any) -> None:
 
     listing = sub.add_parser("list", help="list users and their roles")
     listing.add_argument("--output", "-o", choices=FORMATS, default="table")
+    add_listing_options(
+        listing, order_keys=USER_ORDER_KEYS, default_order="username", patterns=["username"]
+    )
     listing.set_defaults(handler=list_cmd)
 
     delete = sub.add_parser("delete", help="remove a user")
@@ -74,11 +80,17 @@ def create_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def list_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        listing = listing_from(args, USER_ORDER_KEYS, "username")
+    except UsageError as exc:
+        return fail(str(exc), 2)
+    username = name_pattern_from(args, "username")
+
     async def run() -> list[dict[str, Any]]:
         async with open_settings_database(settings) as db:
             return [
                 {"username": u.username, "role": u.role.value, "created_at": u.created_at}
-                for u in await list_users(db)
+                for u in await list_users(db, username, listing)
             ]
 
     print(render(anyio.run(run), ["username", "role", "created_at"], args.output))

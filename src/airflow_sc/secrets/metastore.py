@@ -13,12 +13,17 @@ from dataclasses import dataclass, replace
 from airflow_sc.db import Database
 from airflow_sc.db.queries import secrets as queries
 from airflow_sc.db.queries.secrets import StoredConnection, StoredVariable
+from airflow_sc.domain.listing import Listing, NamePattern, OrderField
 from airflow_sc.secrets.base import SecretsBackend
 from airflow_sc.secrets.connection import Connection
 from airflow_sc.secrets.encryption import SecretsCipher
 from airflow_sc.secrets.variable import Variable
 
 __all__ = ["MetastoreBackend", "RotationResult", "rotate_fernet_key"]
+
+_ANY = NamePattern()
+_BY_CONN_ID = Listing((OrderField("conn_id"),), limit=None)
+_BY_KEY = Listing((OrderField("key"),), limit=None)
 
 
 class MetastoreBackend(SecretsBackend):
@@ -45,11 +50,19 @@ class MetastoreBackend(SecretsBackend):
         row = await queries.get_variable(self._db, key)
         return None if row is None else self._variable(row)
 
-    async def list_connections(self) -> list[Connection]:
-        return [self._connection(row) for row in await queries.list_connections(self._db)]
+    async def list_connections(
+        self, conn_id: NamePattern = _ANY, listing: Listing = _BY_CONN_ID
+    ) -> list[Connection]:
+        """Connections whose id matches `conn_id` (by default all, by id)."""
+        page = await queries.list_connections(self._db, conn_id, listing)
+        return [self._connection(row) for row in page.items]
 
-    async def list_variables(self) -> list[Variable]:
-        return [self._variable(row) for row in await queries.list_variables(self._db)]
+    async def list_variables(
+        self, key: NamePattern = _ANY, listing: Listing = _BY_KEY
+    ) -> list[Variable]:
+        """Variables whose key matches `key` (by default all, by key)."""
+        page = await queries.list_variables(self._db, key, listing)
+        return [self._variable(row) for row in page.items]
 
     # -- writes ------------------------------------------------------------------------
 

@@ -7,10 +7,18 @@ JSON without importing any user code.
 
 from airflow_sc.serialization.spec import (
     FORMAT_VERSION,
+    TASK_ORDER_KEYS,
     DagSpec,
     SerializationError,
     TaskSpec,
     content_hash,
 )
 
-__all__ = ["FORMAT_VERSION", "DagSpec", "SerializationError", "TaskSpec", "content_hash"]
+__all__ = [
+    "FORMAT_VERSION",
+    "TASK_ORDER_KEYS",
+    "DagSpec",
+    "SerializationError",
+    "TaskSpec",
+    "content_hash",
+]

@@ -59,6 +59,11 @@ def _td(value: float | None) -> timedelta | None:
     return None if value is None else timedelta(seconds=value)
 
 
+#: `TaskSpec` attributes a list of a DAG's tasks sorts by (the API's `GET .../tasks`, the
+#: CLI's `tasks list`).
+TASK_ORDER_KEYS = ("task_id", "owner", "retries", "pool", "priority_weight", "queue")
+
+
 @dataclass(frozen=True, slots=True)
 class TaskSpec:
     task_id: str

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from airflow_sc.api.bulk import BulkBody, BulkResource, BulkResponse, run_bulk
 from airflow_sc.api.context import ApiContext, Ctx
 from airflow_sc.api.errors import error_responses
+from airflow_sc.api.listing import ListQuery, order_by_param, pattern_param, prefix_pattern_param
 from airflow_sc.api.masking import masked_extra, masked_password
-from airflow_sc.api.parameters import Limit, Offset, effective_limit, parse_order_by
 from airflow_sc.api.schemas.secrets import (
     ConnectionBody,
     ConnectionCollectionResponse,
@@ -23,7 +23,7 @@ from airflow_sc.api.schemas.secrets import (
 )
 from airflow_sc.api.security import requires
 from airflow_sc.auth import Permission
-from airflow_sc.db.queries import api_secrets as queries
+from airflow_sc.db.queries import secrets as queries
 from airflow_sc.db.queries.api_bulk import Writes, write_keyed
 from airflow_sc.db.queries.secrets import StoredConnection
 from airflow_sc.secrets import normalize_conn_type
@@ -104,27 +104,22 @@ def _resource(ctx: ApiContext) -> BulkResource[ConnectionBody]:
     )
 
 
-@router.get("/connections", dependencies=_READ, responses=error_responses(404))
+class ConnectionListQuery(ListQuery):
+    order_by: list[str] = order_by_param(queries.CONNECTION_ORDER_KEYS, ["id"])
+    connection_id_pattern: str | None = pattern_param("connection_id")
+    connection_id_prefix_pattern: str | None = prefix_pattern_param("connection_id")
+
+
+@router.get("/connections", dependencies=_READ, responses=error_responses(400, 404))
 async def get_connections(
-    ctx: Ctx,
-    limit: Limit = 50,
-    offset: Offset = 0,
-    order_by: Annotated[list[str], Query()] = ["id"],  # noqa: B006
-    connection_id_pattern: str | None = None,
-    connection_id_prefix_pattern: str | None = None,
+    ctx: Ctx, query: Annotated[ConnectionListQuery, Query()]
 ) -> ConnectionCollectionResponse:
     """Connections, with passwords and sensitive extras masked."""
-    fields = parse_order_by(order_by, queries.CONNECTION_ORDER_COLUMNS, tiebreak="id")
-    rows, total = await queries.list_connections(
-        ctx.db,
-        id_pattern=connection_id_pattern,
-        id_prefix=connection_id_prefix_pattern,
-        order=[(f.key, f.descending) for f in fields],
-        limit=effective_limit(limit),
-        offset=offset,
+    page = await queries.list_connections(
+        ctx.db, query.name_pattern("connection_id"), query.listing(queries.CONNECTION_ORDER_KEYS)
     )
     return ConnectionCollectionResponse(
-        connections=[_response(ctx, r) for r in rows], total_entries=total
+        connections=[_response(ctx, r) for r in page.items], total_entries=page.total
     )
 
 

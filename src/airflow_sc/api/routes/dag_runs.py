@@ -23,7 +23,6 @@ from airflow_sc.actions import (
 from airflow_sc.api.context import Ctx
 from airflow_sc.api.errors import error_responses
 from airflow_sc.api.lookups import require_dag, require_run, run_not_found, task_instance_rows
-from airflow_sc.api.parameters import fields_to_update, order_fields
 from airflow_sc.api.schemas.dag_runs import (
     DAGRunClearBody,
     DAGRunCollectionResponse,
@@ -40,15 +39,11 @@ from airflow_sc.api.schemas.task_instances import (
     TaskInstanceResponse,
 )
 from airflow_sc.api.security import requires
+from airflow_sc.api.update_mask import fields_to_update
 from airflow_sc.auth import AccessToken, Permission
 from airflow_sc.db.queries import api_runs as queries
-from airflow_sc.db.queries.api_runs import (
-    DAG_RUN_ORDER_KEYS,
-    DagRunFilter,
-    DagRunRow,
-    NamePattern,
-    Page,
-)
+from airflow_sc.db.queries.api_runs import DAG_RUN_ORDER_KEYS, DagRunFilter, DagRunRow
+from airflow_sc.domain.listing import Page
 from airflow_sc.domain.states import DagRunState
 from airflow_sc.sdk.params import ParamValidationError
 
@@ -87,7 +82,7 @@ async def get_dag_runs(
     dag_id: str, query: Annotated[DagRunListQuery, Query()], ctx: Ctx
 ) -> DAGRunCollectionResponse:
     """Runs of one DAG, or of every DAG with `~` as the dag_id."""
-    order_by = order_fields(query.order_by, DAG_RUN_ORDER_KEYS, "id")
+    listing = query.listing(DAG_RUN_ORDER_KEYS)
     if dag_id != "~":
         await require_dag(ctx.db, dag_id)
     where = DagRunFilter(
@@ -95,15 +90,13 @@ async def get_dag_runs(
         states=[str(s) for s in query.state] or None,
         run_types=[str(t) for t in query.run_type] or None,
         conf_contains=query.conf_contains,
-        dag_id_pattern=NamePattern(query.dag_id_pattern, query.dag_id_prefix_pattern),
-        run_id_pattern=NamePattern(query.run_id_pattern, query.run_id_prefix_pattern),
-        triggering_user_name_pattern=NamePattern(
-            query.triggering_user_name_pattern, query.triggering_user_name_prefix_pattern
-        ),
+        dag_id_pattern=query.name_pattern("dag_id"),
+        run_id_pattern=query.name_pattern("run_id"),
+        triggering_user_name_pattern=query.name_pattern("triggering_user_name"),
         bundle_version=query.bundle_version,
         **run_ranges(query),
     )
-    page = await queries.list_dag_runs(ctx.db, where, order_by=order_by, **query.window())
+    page = await queries.list_dag_runs(ctx.db, where, listing)
     return _runs_response(page)
 
 
@@ -118,14 +111,14 @@ async def get_list_dag_runs_batch(
     dag_id: Literal["~"], body: DAGRunsBatchBody, ctx: Ctx
 ) -> DAGRunCollectionResponse:
     """Runs across DAGs, filtered by a JSON body (for filters too long for a URL)."""
-    order_by = order_fields(body.order_terms("id"), DAG_RUN_ORDER_KEYS, "id")
+    listing = body.listing(DAG_RUN_ORDER_KEYS, "id")
     where = DagRunFilter(
         dag_ids=body.dag_ids,
         states=[str(s) for s in body.states if s is not None] if body.states else None,
         conf_contains=body.conf_contains,
         **run_ranges(body),
     )
-    page = await queries.list_dag_runs(ctx.db, where, order_by=order_by, **body.window())
+    page = await queries.list_dag_runs(ctx.db, where, listing)
     return _runs_response(page)
 
 

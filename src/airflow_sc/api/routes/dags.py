@@ -6,16 +6,24 @@ import dataclasses
 import hashlib
 import hmac
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
+from pydantic import Field
 
 from airflow_sc.actions import DagNotFound, set_dag_paused, set_dags_paused
 from airflow_sc.api.context import ApiContext, Ctx
 from airflow_sc.api.errors import error_responses
-from airflow_sc.api.parameters import Limit, Offset, effective_limit, parse_order_by
+from airflow_sc.api.listing import (
+    ListQuery,
+    PageQuery,
+    order_by_param,
+    pattern_param,
+    prefix_pattern_param,
+    requested_order,
+)
 from airflow_sc.api.schemas.dags import (
     DAGCollectionResponse,
     DAGDetailsResponse,
@@ -34,10 +42,12 @@ from airflow_sc.api.schemas.dags import (
     TaskResponse,
     TimeDelta,
 )
+from airflow_sc.api.schemas.filters import UtcDatetime, datetime_range
 from airflow_sc.api.security import requires
 from airflow_sc.auth import Permission
 from airflow_sc.db.queries import api_dags as queries
-from airflow_sc.serialization import DagSpec, SerializationError, TaskSpec
+from airflow_sc.domain.listing import in_memory_order
+from airflow_sc.serialization import TASK_ORDER_KEYS, DagSpec, SerializationError, TaskSpec
 
 router = APIRouter()
 
@@ -101,131 +111,112 @@ def _dag_response(ctx: ApiContext, row: queries.DagRow) -> dict[str, Any]:
 # -- /dags -------------------------------------------------------------------------------
 
 
-async def dag_filter(
-    tags: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
-    tags_match_mode: Literal["any", "all"] | None = None,
-    owners: Annotated[list[str], Query()] = [],  # noqa: B006
-    dag_id_pattern: str | None = None,
-    dag_id_prefix_pattern: str | None = None,
-    dag_display_name_pattern: str | None = None,
-    dag_display_name_prefix_pattern: str | None = None,
-    exclude_stale: bool = True,
-    paused: bool | None = None,
-    has_import_errors: bool | None = None,
-    last_dag_run_state: DagRunState | None = None,
-    bundle_name: str | None = None,
-    bundle_version: str | None = None,
-    has_asset_schedule: bool | None = None,
-    dag_run_start_date_gte: datetime | None = None,
-    dag_run_start_date_gt: datetime | None = None,
-    dag_run_start_date_lte: datetime | None = None,
-    dag_run_start_date_lt: datetime | None = None,
-    dag_run_end_date_gte: datetime | None = None,
-    dag_run_end_date_gt: datetime | None = None,
-    dag_run_end_date_lte: datetime | None = None,
-    dag_run_end_date_lt: datetime | None = None,
-    dag_run_state: Annotated[list[DagRunState], Query()] = [],  # noqa: B006
-    is_favorite: bool | None = None,
-) -> queries.DagFilter:
-    """The filters of `GET /dags`. airflow-sc has no favourites: `is_favorite=true` matches
+class DagPatchQuery(PageQuery):
+    """The query of `PATCH /dags`: which DAGs it changes."""
+
+    update_mask: list[str] | None = None
+    tags: list[str] = Field(default_factory=list)
+    tags_match_mode: Literal["any", "all"] | None = None
+    owners: list[str] = Field(default_factory=list)
+    dag_id_pattern: str | None = pattern_param("dag_id")
+    dag_id_prefix_pattern: str | None = prefix_pattern_param("dag_id")
+    exclude_stale: bool = True
+    paused: bool | None = None
+
+    def dag_filter(self) -> queries.DagFilter:
+        return queries.DagFilter(
+            dag_id=self.name_pattern("dag_id"),
+            tags=self.tags,
+            tags_match_mode=self.tags_match_mode,
+            owners=self.owners,
+            exclude_stale=self.exclude_stale,
+            paused=self.paused,
+        )
+
+
+class DagListQuery(ListQuery):
+    """The query of `GET /dags`. airflow-sc has no favourites: `is_favorite=true` matches
     nothing and `false` everything."""
-    run_bounds = {
-        ("start_date", ">="): dag_run_start_date_gte,
-        ("start_date", ">"): dag_run_start_date_gt,
-        ("start_date", "<="): dag_run_start_date_lte,
-        ("start_date", "<"): dag_run_start_date_lt,
-        ("end_date", ">="): dag_run_end_date_gte,
-        ("end_date", ">"): dag_run_end_date_gt,
-        ("end_date", "<="): dag_run_end_date_lte,
-        ("end_date", "<"): dag_run_end_date_lt,
-    }
-    return queries.DagFilter(
-        dag_id_pattern=dag_id_pattern,
-        dag_id_prefix_pattern=dag_id_prefix_pattern,
-        dag_display_name_pattern=dag_display_name_pattern,
-        dag_display_name_prefix_pattern=dag_display_name_prefix_pattern,
-        tags=tags,
-        tags_match_mode=tags_match_mode,
-        owners=owners,
-        exclude_stale=exclude_stale,
-        paused=paused,
-        has_import_errors=has_import_errors,
-        bundle_name=bundle_name,
-        bundle_version=bundle_version,
-        last_dag_run_state=last_dag_run_state,
-        has_asset_schedule=has_asset_schedule,
-        dag_run_bounds={k: v for k, v in run_bounds.items() if v is not None},
-        dag_run_states=dag_run_state,
-        match_nothing=bool(is_favorite),
-    )
+
+    tags: list[str] = Field(default_factory=list)
+    tags_match_mode: Literal["any", "all"] | None = None
+    owners: list[str] = Field(default_factory=list)
+    dag_id_pattern: str | None = pattern_param("dag_id")
+    dag_id_prefix_pattern: str | None = prefix_pattern_param("dag_id")
+    dag_display_name_pattern: str | None = pattern_param("dag_display_name")
+    dag_display_name_prefix_pattern: str | None = prefix_pattern_param("dag_display_name")
+    exclude_stale: bool = True
+    paused: bool | None = None
+    has_import_errors: bool | None = None
+    last_dag_run_state: DagRunState | None = None
+    bundle_name: str | None = None
+    bundle_version: str | None = None
+    has_asset_schedule: bool | None = None
+    dag_run_start_date_gte: UtcDatetime | None = None
+    dag_run_start_date_gt: UtcDatetime | None = None
+    dag_run_start_date_lte: UtcDatetime | None = None
+    dag_run_start_date_lt: UtcDatetime | None = None
+    dag_run_end_date_gte: UtcDatetime | None = None
+    dag_run_end_date_gt: UtcDatetime | None = None
+    dag_run_end_date_lte: UtcDatetime | None = None
+    dag_run_end_date_lt: UtcDatetime | None = None
+    dag_run_state: list[DagRunState] = Field(default_factory=list)
+    order_by: list[str] = order_by_param(queries.DAG_ORDER_KEYS, ["dag_id"])
+    is_favorite: bool | None = None
+
+    def dag_filter(self) -> queries.DagFilter:
+        return queries.DagFilter(
+            dag_id=self.name_pattern("dag_id"),
+            dag_display_name=self.name_pattern("dag_display_name"),
+            tags=self.tags,
+            tags_match_mode=self.tags_match_mode,
+            owners=self.owners,
+            exclude_stale=self.exclude_stale,
+            paused=self.paused,
+            has_import_errors=self.has_import_errors,
+            bundle_name=self.bundle_name,
+            bundle_version=self.bundle_version,
+            last_dag_run_state=self.last_dag_run_state,
+            has_asset_schedule=self.has_asset_schedule,
+            dag_run_start_date=datetime_range(self, "dag_run_start_date"),
+            dag_run_end_date=datetime_range(self, "dag_run_end_date"),
+            dag_run_states=self.dag_run_state,
+            match_nothing=bool(self.is_favorite),
+        )
 
 
-async def patch_dags_filter(
-    tags: Annotated[list[str], Query()] = [],  # noqa: B006
-    tags_match_mode: Literal["any", "all"] | None = None,
-    owners: Annotated[list[str], Query()] = [],  # noqa: B006
-    dag_id_pattern: str | None = None,
-    dag_id_prefix_pattern: str | None = None,
-    exclude_stale: bool = True,
-    paused: bool | None = None,
-) -> queries.DagFilter:
-    return queries.DagFilter(
-        dag_id_pattern=dag_id_pattern,
-        dag_id_prefix_pattern=dag_id_prefix_pattern,
-        tags=tags,
-        tags_match_mode=tags_match_mode,
-        owners=owners,
-        exclude_stale=exclude_stale,
-        paused=paused,
-    )
-
-
-def _dag_order(order_by: list[str]) -> list[tuple[str, bool]]:
-    fields = parse_order_by(order_by, queries.DAG_ORDER_COLUMNS, tiebreak="dag_id")
-    return [(f.key, f.descending) for f in fields]
-
-
-@router.get("/dags", tags=["DAG"], dependencies=_READ, responses=error_responses())
-async def get_dags(
-    ctx: Ctx,
-    filters: Annotated[queries.DagFilter, Depends(dag_filter)],
-    limit: Limit = 50,
-    offset: Offset = 0,
-    order_by: Annotated[list[str], Query()] = ["dag_id"],  # noqa: B006
-) -> DAGCollectionResponse:
+@router.get("/dags", tags=["DAG"], dependencies=_READ, responses=error_responses(400))
+async def get_dags(ctx: Ctx, query: Annotated[DagListQuery, Query()]) -> DAGCollectionResponse:
     """Get all Dags."""
-    rows, total = await queries.list_dags(
-        ctx.db, filters, _dag_order(order_by), limit=effective_limit(limit), offset=offset
+    page = await queries.list_dags(
+        ctx.db, query.dag_filter(), query.listing(queries.DAG_ORDER_KEYS)
     )
     return DAGCollectionResponse.model_validate(
-        {"dags": [_dag_response(ctx, r) for r in rows], "total_entries": total}
+        {"dags": [_dag_response(ctx, r) for r in page.items], "total_entries": page.total}
     )
 
 
 @router.patch("/dags", tags=["DAG"], dependencies=_EDIT, responses=error_responses(400, 404))
 async def patch_dags(
-    ctx: Ctx,
-    body: DAGPatchBody,
-    filters: Annotated[queries.DagFilter, Depends(patch_dags_filter)],
-    update_mask: Annotated[list[str] | None, Query()] = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
+    ctx: Ctx, body: DAGPatchBody, query: Annotated[DagPatchQuery, Query()]
 ) -> DAGCollectionResponse:
     """Pause or unpause the Dags matching the filters (`dag_id_pattern=~` matches all)."""
-    if update_mask is not None and update_mask != ["is_paused"]:
+    if query.update_mask is not None and query.update_mask != ["is_paused"]:
         raise HTTPException(400, "Only `is_paused` field can be updated through the REST API")
-    if not (filters.dag_id_pattern or filters.dag_id_prefix_pattern):
+    if not (query.dag_id_pattern or query.dag_id_prefix_pattern):
+        # As Airflow: without a pattern nothing is matched, never everything.
         return DAGCollectionResponse(dags=[], total_entries=0)
-    rows, total = await queries.list_dags(
-        ctx.db, filters, [("dag_id", False)], limit=effective_limit(limit), offset=offset
-    )
+    listing = query.page_of(["dag_id"], queries.DAG_ORDER_KEYS)
+    page = await queries.list_dags(ctx.db, query.dag_filter(), listing)
     # The write goes through the same action as a single PATCH (and wakes the scheduler).
     found = set(
-        await set_dags_paused(ctx.db, [r.dag_id for r in rows], body.is_paused, wake=ctx.wake)
+        await set_dags_paused(ctx.db, [r.dag_id for r in page.items], body.is_paused, wake=ctx.wake)
     )
-    changed = [dataclasses.replace(r, is_paused=body.is_paused) for r in rows if r.dag_id in found]
+    changed = [
+        dataclasses.replace(r, is_paused=body.is_paused) for r in page.items if r.dag_id in found
+    ]
     return DAGCollectionResponse.model_validate(
-        {"dags": [_dag_response(ctx, r) for r in changed], "total_entries": total}
+        {"dags": [_dag_response(ctx, r) for r in changed], "total_entries": page.total}
     )
 
 
@@ -361,24 +352,20 @@ def _task_response(spec: DagSpec, task: TaskSpec) -> TaskResponse:
     )
 
 
-_TASK_ORDER = ("task_id", "owner", "retries", "pool", "priority_weight", "queue")
-
-
 @router.get(
     "/dags/{dag_id}/tasks", tags=["Task"], dependencies=_READ, responses=error_responses(400, 404)
 )
 async def get_tasks(ctx: Ctx, dag_id: str, order_by: str = "task_id") -> TaskCollectionResponse:
     """The tasks of a Dag's latest version."""
+    listing = requested_order([order_by], TASK_ORDER_KEYS)
     _, spec, _ = await _load_spec(ctx, dag_id)
     if spec is None:
         raise _not_found(dag_id)
-    attribute = order_by.lstrip("-")
-    if attribute not in _TASK_ORDER:
-        raise HTTPException(400, f"Ordering with '{attribute}' is not supported")
-    tasks = [_task_response(spec, t) for t in spec.tasks.values()]
-    tasks.sort(
-        key=lambda t: (getattr(t, attribute) is None, getattr(t, attribute) or 0, t.task_id),
-        reverse=order_by.startswith("-"),
+    tasks = in_memory_order(
+        [_task_response(spec, t) for t in spec.tasks.values()],
+        listing,
+        lambda task, key: getattr(task, key),
+        tiebreak=lambda task: task.task_id,
     )
     return TaskCollectionResponse(tasks=tasks, total_entries=len(tasks))
 
@@ -441,26 +428,21 @@ async def get_dag_source(
     )
 
 
-@router.get("/dagTags", tags=["DAG"], dependencies=_READ, responses=error_responses())
+class DagTagListQuery(ListQuery):
+    order_by: list[str] = order_by_param(queries.DAG_TAG_ORDER_KEYS, ["name"])
+    tag_name_pattern: str | None = pattern_param("tag_name")
+    tag_name_prefix_pattern: str | None = prefix_pattern_param("tag_name")
+
+
+@router.get("/dagTags", tags=["DAG"], dependencies=_READ, responses=error_responses(400))
 async def get_dag_tags(
-    ctx: Ctx,
-    limit: Limit = 50,
-    offset: Offset = 0,
-    order_by: Annotated[list[str], Query()] = ["name"],  # noqa: B006
-    tag_name_pattern: str | None = None,
-    tag_name_prefix_pattern: str | None = None,
+    ctx: Ctx, query: Annotated[DagTagListQuery, Query()]
 ) -> DAGTagCollectionResponse:
     """The distinct tags of all Dags."""
-    fields = parse_order_by(order_by, {"name": "name"}, tiebreak="name")
-    names, total = await queries.list_dag_tags(
-        ctx.db,
-        pattern=tag_name_pattern,
-        prefix=tag_name_prefix_pattern,
-        descending=fields[0].descending,
-        limit=effective_limit(limit),
-        offset=offset,
+    page = await queries.list_dag_tags(
+        ctx.db, query.name_pattern("tag_name"), query.listing(queries.DAG_TAG_ORDER_KEYS)
     )
-    return DAGTagCollectionResponse(tags=names, total_entries=total)
+    return DAGTagCollectionResponse(tags=page.items, total_entries=page.total)
 
 
 @router.get("/dagStats", tags=["DagStats"], dependencies=_READ, responses=error_responses(400, 404))
@@ -498,31 +480,37 @@ def _import_error(row: queries.ImportErrorRow) -> ImportErrorResponse:
     )
 
 
-@router.get("/importErrors", tags=["Import Error"], dependencies=_READ, responses=error_responses())
+class ImportErrorListQuery(ListQuery):
+    order_by: list[str] = order_by_param(queries.IMPORT_ERROR_ORDER_KEYS, ["id"])
+    filename_pattern: str | None = pattern_param("filename")
+    filename_prefix_pattern: str | None = prefix_pattern_param("filename")
+    filename: str | None = Field(
+        default=None,
+        description="Exact filename match. Returns only the import error for this file path.",
+    )
+    bundle_name: str | None = Field(
+        default=None,
+        description="Exact bundle name match. Returns only import errors from this bundle.",
+    )
+
+
+@router.get(
+    "/importErrors", tags=["Import Error"], dependencies=_READ, responses=error_responses(400)
+)
 async def get_import_errors(
-    ctx: Ctx,
-    limit: Limit = 50,
-    offset: Offset = 0,
-    order_by: Annotated[list[str], Query()] = ["id"],  # noqa: B006
-    filename_pattern: str | None = None,
-    filename_prefix_pattern: str | None = None,
-    filename: str | None = None,
-    bundle_name: str | None = None,
+    ctx: Ctx, query: Annotated[ImportErrorListQuery, Query()]
 ) -> ImportErrorCollectionResponse:
     """Errors from DAG files that failed to import."""
-    fields = parse_order_by(order_by, queries.IMPORT_ERROR_ORDER_COLUMNS, tiebreak="id")
-    rows, total = await queries.list_import_errors(
-        ctx.db,
-        filename_pattern=filename_pattern,
-        filename_prefix=filename_prefix_pattern,
-        filename=filename,
-        bundle_name=bundle_name,
-        order=[(f.key, f.descending) for f in fields],
-        limit=effective_limit(limit),
-        offset=offset,
+    where = queries.ImportErrorFilter(
+        filename=query.name_pattern("filename"),
+        path=query.filename,
+        bundle_name=query.bundle_name,
+    )
+    page = await queries.list_import_errors(
+        ctx.db, where, query.listing(queries.IMPORT_ERROR_ORDER_KEYS)
     )
     return ImportErrorCollectionResponse(
-        import_errors=[_import_error(r) for r in rows], total_entries=total
+        import_errors=[_import_error(r) for r in page.items], total_entries=page.total
     )
 
 

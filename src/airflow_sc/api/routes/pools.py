@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from airflow_sc.api.bulk import BulkBody, BulkResource, BulkResponse, run_bulk
 from airflow_sc.api.context import Ctx
 from airflow_sc.api.errors import error_responses
-from airflow_sc.api.parameters import Limit, Offset, effective_limit, parse_order_by
+from airflow_sc.api.listing import ListQuery, order_by_param, pattern_param, prefix_pattern_param
 from airflow_sc.api.schemas.pools import (
     PoolBody,
     PoolCollectionResponse,
@@ -93,26 +93,21 @@ POOLS: BulkResource[PoolBody] = BulkResource(
 )
 
 
-@router.get("/pools", dependencies=_READ, responses=error_responses())
-async def get_pools(
-    ctx: Ctx,
-    limit: Limit = 50,
-    offset: Offset = 0,
-    order_by: Annotated[list[str], Query()] = ["id"],  # noqa: B006
-    pool_name_pattern: str | None = None,
-    pool_name_prefix_pattern: str | None = None,
-) -> PoolCollectionResponse:
+class PoolListQuery(ListQuery):
+    order_by: list[str] = order_by_param(queries.POOL_ORDER_KEYS, ["id"])
+    pool_name_pattern: str | None = pattern_param("pool_name")
+    pool_name_prefix_pattern: str | None = prefix_pattern_param("pool_name")
+
+
+@router.get("/pools", dependencies=_READ, responses=error_responses(400))
+async def get_pools(ctx: Ctx, query: Annotated[PoolListQuery, Query()]) -> PoolCollectionResponse:
     """Pools and how many slots their task instances use."""
-    fields = parse_order_by(order_by, queries.POOL_ORDER_COLUMNS, tiebreak="id")
-    rows, total = await queries.list_pools(
-        ctx.db,
-        name_pattern=pool_name_pattern,
-        name_prefix=pool_name_prefix_pattern,
-        order=[(f.key, f.descending) for f in fields],
-        limit=effective_limit(limit),
-        offset=offset,
+    page = await queries.list_pools(
+        ctx.db, query.name_pattern("pool_name"), query.listing(queries.POOL_ORDER_KEYS)
     )
-    return PoolCollectionResponse(pools=[_response(r) for r in rows], total_entries=total)
+    return PoolCollectionResponse(
+        pools=[_response(r) for r in page.items], total_entries=page.total
+    )
 
 
 @router.get("/pools/{pool_name}", dependencies=_READ, responses=error_responses(404))

@@ -20,8 +20,13 @@ from airflow_sc.actions import (
 from airflow_sc.actions import mark_task_instances as mark_action
 from airflow_sc.api.context import ApiContext, Ctx
 from airflow_sc.api.errors import error_responses
+from airflow_sc.api.listing import (
+    ListQuery,
+    order_by_param,
+    pattern_param,
+    prefix_pattern_param,
+)
 from airflow_sc.api.lookups import require_dag, require_run, task_instance_rows, ti_not_found
-from airflow_sc.api.parameters import Paging, fields_to_update, order_fields
 from airflow_sc.api.schemas.filters import RunRangeFilters, UpdatedAtFilter, run_ranges
 from airflow_sc.api.schemas.task_instances import (
     ClearTaskInstancesBody,
@@ -33,15 +38,17 @@ from airflow_sc.api.schemas.task_instances import (
     TaskInstancesBatchBody,
 )
 from airflow_sc.api.security import requires
+from airflow_sc.api.update_mask import fields_to_update
 from airflow_sc.auth import Permission
 from airflow_sc.db.queries import api_runs as run_queries
 from airflow_sc.db.queries import api_task_instances as queries
-from airflow_sc.db.queries.api_runs import DagRunFilter, NamePattern, Range
+from airflow_sc.db.queries.api_runs import DagRunFilter
 from airflow_sc.db.queries.api_task_instances import (
     TASK_INSTANCE_ORDER_KEYS,
     TaskInstanceFilter,
     TaskInstanceRow,
 )
+from airflow_sc.domain.listing import Listing, Range
 from airflow_sc.domain.states import TaskInstanceState
 
 __all__ = ["TaskInstanceListQuery", "router", "ti_not_found"]
@@ -58,38 +65,32 @@ _TI_STATES: dict[TaskInstanceState, MarkState] = {
 }
 
 
-class TaskInstanceListQuery(Paging, RunRangeFilters, UpdatedAtFilter):
+class TaskInstanceListQuery(ListQuery, RunRangeFilters, UpdatedAtFilter):
     """Query parameters of `GET .../taskInstances`."""
 
     task_id: str | None = None
-    task_display_name_pattern: str | None = None
-    task_display_name_prefix_pattern: str | None = None
-    dag_id_pattern: str | None = None
-    dag_id_prefix_pattern: str | None = None
-    run_id_pattern: str | None = None
-    run_id_prefix_pattern: str | None = None
+    task_display_name_pattern: str | None = pattern_param("task_display_name")
+    task_display_name_prefix_pattern: str | None = prefix_pattern_param("task_display_name")
+    dag_id_pattern: str | None = pattern_param("dag_id")
+    dag_id_prefix_pattern: str | None = prefix_pattern_param("dag_id")
+    run_id_pattern: str | None = pattern_param("run_id")
+    run_id_prefix_pattern: str | None = prefix_pattern_param("run_id")
     state: list[str] = Field(default_factory=list)
     pool: list[str] = Field(default_factory=list)
-    pool_name_pattern: str | None = None
-    pool_name_prefix_pattern: str | None = None
+    pool_name_pattern: str | None = pattern_param("pool_name")
+    pool_name_prefix_pattern: str | None = prefix_pattern_param("pool_name")
     queue: list[str] = Field(default_factory=list)
-    queue_name_pattern: str | None = None
-    queue_name_prefix_pattern: str | None = None
+    queue_name_pattern: str | None = pattern_param("queue_name")
+    queue_name_prefix_pattern: str | None = prefix_pattern_param("queue_name")
     executor: list[str] = Field(default_factory=list)
     try_number: list[int] = Field(default_factory=list)
     operator: list[str] = Field(default_factory=list)
-    operator_name_pattern: str | None = None
-    operator_name_prefix_pattern: str | None = None
+    operator_name_pattern: str | None = pattern_param("operator_name")
+    operator_name_prefix_pattern: str | None = prefix_pattern_param("operator_name")
     map_index: list[int] = Field(default_factory=list)
-    rendered_map_index_pattern: str | None = None
-    rendered_map_index_prefix_pattern: str | None = None
-    order_by: list[str] = Field(
-        default_factory=lambda: ["map_index"],
-        description="Attributes to order by, multi criteria sort is supported. Prefix with "
-        "`-` for descending order. Supported attributes: `id, state, duration, start_date, "
-        "end_date, map_index, try_number, logical_date, run_after, data_interval_start, "
-        "data_interval_end, rendered_map_index, operator`",
-    )
+    rendered_map_index_pattern: str | None = pattern_param("rendered_map_index")
+    rendered_map_index_prefix_pattern: str | None = prefix_pattern_param("rendered_map_index")
+    order_by: list[str] = order_by_param(TASK_INSTANCE_ORDER_KEYS, ["map_index"])
 
 
 def _collection(
@@ -114,7 +115,7 @@ async def get_task_instances(
     query: Annotated[TaskInstanceListQuery, Query()],
     ctx: Ctx,
 ) -> TaskInstanceCollectionResponse:
-    order_by = order_fields(query.order_by, TASK_INSTANCE_ORDER_KEYS, "map_index")
+    listing = query.listing(TASK_INSTANCE_ORDER_KEYS)
     if dag_id != "~":
         await require_dag(ctx.db, dag_id)
         if dag_run_id != "~":
@@ -130,22 +131,16 @@ async def get_task_instances(
         operators=query.operator or None,
         try_numbers=query.try_number or None,
         map_indexes=query.map_index or None,
-        dag_id_pattern=NamePattern(query.dag_id_pattern, query.dag_id_prefix_pattern),
-        run_id_pattern=NamePattern(query.run_id_pattern, query.run_id_prefix_pattern),
-        task_display_name_pattern=NamePattern(
-            query.task_display_name_pattern, query.task_display_name_prefix_pattern
-        ),
-        pool_pattern=NamePattern(query.pool_name_pattern, query.pool_name_prefix_pattern),
-        queue_pattern=NamePattern(query.queue_name_pattern, query.queue_name_prefix_pattern),
-        operator_pattern=NamePattern(
-            query.operator_name_pattern, query.operator_name_prefix_pattern
-        ),
-        rendered_map_index_pattern=NamePattern(
-            query.rendered_map_index_pattern, query.rendered_map_index_prefix_pattern
-        ),
+        dag_id_pattern=query.name_pattern("dag_id"),
+        run_id_pattern=query.name_pattern("run_id"),
+        task_display_name_pattern=query.name_pattern("task_display_name"),
+        pool_pattern=query.name_pattern("pool_name"),
+        queue_pattern=query.name_pattern("queue_name"),
+        operator_pattern=query.name_pattern("operator_name"),
+        rendered_map_index_pattern=query.name_pattern("rendered_map_index"),
         **run_ranges(query),
     )
-    page = await queries.list_task_instances(ctx.db, where, order_by=order_by, **query.window())
+    page = await queries.list_task_instances(ctx.db, where, listing)
     return _collection(page.items, page.total)
 
 
@@ -159,7 +154,7 @@ async def get_task_instances(
 async def get_task_instances_batch(
     dag_id: Literal["~"], dag_run_id: Literal["~"], body: TaskInstancesBatchBody, ctx: Ctx
 ) -> TaskInstanceCollectionResponse:
-    order_by = order_fields(body.order_terms("map_index"), TASK_INSTANCE_ORDER_KEYS, "map_index")
+    listing = body.listing(TASK_INSTANCE_ORDER_KEYS, "map_index")
     where = TaskInstanceFilter(
         dag_ids=body.dag_ids,
         run_ids=body.dag_run_ids,
@@ -171,7 +166,7 @@ async def get_task_instances_batch(
         executors=body.executor,
         **run_ranges(body),
     )
-    page = await queries.list_task_instances(ctx.db, where, order_by=order_by, **body.window())
+    page = await queries.list_task_instances(ctx.db, where, listing)
     return _collection(page.items, page.total)
 
 
@@ -226,7 +221,7 @@ async def _target_tis(
         task_ids=[task_id],
         map_indexes=None if map_index is None else [map_index],
     )
-    page = await queries.list_task_instances(ctx.db, where, limit=MAX_CLEARED_RUNS)
+    page = await queries.list_task_instances(ctx.db, where, Listing(limit=MAX_CLEARED_RUNS))
     if not page.items:
         raise ti_not_found(dag_id, run_id, task_id, map_index)
     return page.items
@@ -376,7 +371,7 @@ async def _clear_run_ids(
     page = await run_queries.list_dag_runs(
         ctx.db,
         DagRunFilter(dag_ids=[dag_id], logical_date=window),
-        limit=MAX_CLEARED_RUNS,
+        Listing(limit=MAX_CLEARED_RUNS),
     )
     return [row.run_id for row in page.items]
 

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from airflow_sc.api.bulk import BulkBody, BulkResource, BulkResponse, run_bulk
 from airflow_sc.api.context import ApiContext, Ctx
 from airflow_sc.api.errors import error_responses
+from airflow_sc.api.listing import ListQuery, order_by_param, pattern_param, prefix_pattern_param
 from airflow_sc.api.masking import masked_variable_value
-from airflow_sc.api.parameters import Limit, Offset, effective_limit, parse_order_by
 from airflow_sc.api.schemas.secrets import (
     VariableBody,
     VariableCollectionResponse,
@@ -20,7 +20,7 @@ from airflow_sc.api.schemas.secrets import (
 )
 from airflow_sc.api.security import requires
 from airflow_sc.auth import Permission
-from airflow_sc.db.queries import api_secrets as queries
+from airflow_sc.db.queries import secrets as queries
 from airflow_sc.db.queries.api_bulk import Writes, write_keyed
 from airflow_sc.db.queries.secrets import StoredVariable
 
@@ -82,27 +82,22 @@ def _resource(ctx: ApiContext) -> BulkResource[VariableBody]:
     )
 
 
-@router.get("/variables", dependencies=_READ, responses=error_responses())
+class VariableListQuery(ListQuery):
+    order_by: list[str] = order_by_param(queries.VARIABLE_ORDER_KEYS, ["id"])
+    variable_key_pattern: str | None = pattern_param("variable_key")
+    variable_key_prefix_pattern: str | None = prefix_pattern_param("variable_key")
+
+
+@router.get("/variables", dependencies=_READ, responses=error_responses(400))
 async def get_variables(
-    ctx: Ctx,
-    limit: Limit = 50,
-    offset: Offset = 0,
-    order_by: Annotated[list[str], Query()] = ["id"],  # noqa: B006
-    variable_key_pattern: str | None = None,
-    variable_key_prefix_pattern: str | None = None,
+    ctx: Ctx, query: Annotated[VariableListQuery, Query()]
 ) -> VariableCollectionResponse:
     """Variables; values under sensitive keys are shown as `***`."""
-    fields = parse_order_by(order_by, queries.VARIABLE_ORDER_COLUMNS, tiebreak="id")
-    rows, total = await queries.list_variables(
-        ctx.db,
-        key_pattern=variable_key_pattern,
-        key_prefix=variable_key_prefix_pattern,
-        order=[(f.key, f.descending) for f in fields],
-        limit=effective_limit(limit),
-        offset=offset,
+    page = await queries.list_variables(
+        ctx.db, query.name_pattern("variable_key"), query.listing(queries.VARIABLE_ORDER_KEYS)
     )
     return VariableCollectionResponse(
-        variables=[_response(ctx, r) for r in rows], total_entries=total
+        variables=[_response(ctx, r) for r in page.items], total_entries=page.total
     )
 
 

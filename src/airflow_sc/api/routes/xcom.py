@@ -5,11 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from airflow_sc.api.context import Ctx
 from airflow_sc.api.errors import error_responses
-from airflow_sc.api.parameters import effective_limit, order_fields
+from airflow_sc.api.listing import (
+    ListQuery,
+    order_by_param,
+    pattern_param,
+    prefix_pattern_param,
+)
 from airflow_sc.api.schemas.filters import UtcDatetime, datetime_range
 from airflow_sc.api.schemas.xcom import (
     XComCollectionResponse,
@@ -20,7 +25,6 @@ from airflow_sc.api.schemas.xcom import (
 from airflow_sc.api.security import requires
 from airflow_sc.auth import Permission
 from airflow_sc.db.queries import api_xcom as queries
-from airflow_sc.db.queries.api_runs import NamePattern
 from airflow_sc.db.queries.api_xcom import XCOM_ORDER_KEYS, XComFilter
 
 __all__ = ["XComListQuery", "router"]
@@ -31,21 +35,19 @@ READ = [Depends(requires(Permission.DAG_READ))]
 PATH = "/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries"
 
 
-class XComListQuery(BaseModel):
+class XComListQuery(ListQuery):
     """Query parameters of `GET .../xcomEntries`."""
 
     xcom_key: str | None = None
-    map_index: int | None = None
-    limit: int = Field(default=50, ge=0)
-    offset: int = Field(default=0, ge=0)
-    xcom_key_pattern: str | None = None
-    xcom_key_prefix_pattern: str | None = None
-    dag_display_name_pattern: str | None = None
-    dag_display_name_prefix_pattern: str | None = None
-    run_id_pattern: str | None = None
-    run_id_prefix_pattern: str | None = None
-    task_id_pattern: str | None = None
-    task_id_prefix_pattern: str | None = None
+    map_index: int | None = Field(default=None, ge=-1)
+    xcom_key_pattern: str | None = pattern_param("xcom_key")
+    xcom_key_prefix_pattern: str | None = prefix_pattern_param("xcom_key")
+    dag_display_name_pattern: str | None = pattern_param("dag_display_name")
+    dag_display_name_prefix_pattern: str | None = prefix_pattern_param("dag_display_name")
+    run_id_pattern: str | None = pattern_param("run_id")
+    run_id_prefix_pattern: str | None = prefix_pattern_param("run_id")
+    task_id_pattern: str | None = pattern_param("task_id")
+    task_id_prefix_pattern: str | None = prefix_pattern_param("task_id")
     map_index_filter: int | None = None
     logical_date_gte: UtcDatetime | None = None
     logical_date_gt: UtcDatetime | None = None
@@ -55,11 +57,8 @@ class XComListQuery(BaseModel):
     run_after_gt: UtcDatetime | None = None
     run_after_lte: UtcDatetime | None = None
     run_after_lt: UtcDatetime | None = None
-    order_by: list[str] = Field(
-        default_factory=lambda: ["dag_id", "task_id", "run_id", "map_index", "key"],
-        description="Attributes to order by, multi criteria sort is supported. Prefix with "
-        "`-` for descending order. Supported attributes: `key, dag_id, run_id, task_id, "
-        "map_index, timestamp, run_after`",
+    order_by: list[str] = order_by_param(
+        XCOM_ORDER_KEYS, ["dag_id", "task_id", "run_id", "map_index", "key"]
     )
 
 
@@ -82,25 +81,21 @@ async def get_xcom_entries(
     ctx: Ctx,
 ) -> XComCollectionResponse:
     """Entries without values; `~` in the path matches any DAG, run or task."""
-    order_by = order_fields(query.order_by, XCOM_ORDER_KEYS, "key")
+    listing = query.listing(XCOM_ORDER_KEYS)
     where = XComFilter(
         dag_id=_any(dag_id),
         run_id=_any(dag_run_id),
         task_id=_any(task_id),
         key=query.xcom_key,
         map_index=query.map_index if query.map_index is not None else query.map_index_filter,
-        key_pattern=NamePattern(query.xcom_key_pattern, query.xcom_key_prefix_pattern),
-        dag_display_name_pattern=NamePattern(
-            query.dag_display_name_pattern, query.dag_display_name_prefix_pattern
-        ),
-        run_id_pattern=NamePattern(query.run_id_pattern, query.run_id_prefix_pattern),
-        task_id_pattern=NamePattern(query.task_id_pattern, query.task_id_prefix_pattern),
+        key_pattern=query.name_pattern("xcom_key"),
+        dag_display_name_pattern=query.name_pattern("dag_display_name"),
+        run_id_pattern=query.name_pattern("run_id"),
+        task_id_pattern=query.name_pattern("task_id"),
         logical_date=datetime_range(query, "logical_date"),
         run_after=datetime_range(query, "run_after"),
     )
-    page = await queries.list_xcoms(
-        ctx.db, where, order_by=order_by, limit=effective_limit(query.limit), offset=query.offset
-    )
+    page = await queries.list_xcoms(ctx.db, where, listing)
     return XComCollectionResponse(
         xcom_entries=[XComResponse.of(row) for row in page.items], total_entries=page.total
     )

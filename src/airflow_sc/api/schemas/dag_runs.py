@@ -8,9 +8,15 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from airflow_sc.api.parameters import BatchPaging, Paging
+from airflow_sc.api.listing import (
+    BatchListBody,
+    ListQuery,
+    order_by_param,
+    pattern_param,
+    prefix_pattern_param,
+)
 from airflow_sc.api.schemas.filters import RunRangeFilters, UpdatedAtFilter, UtcDatetime
-from airflow_sc.db.queries.api_runs import DagRunRow, DagVersionRow
+from airflow_sc.db.queries.api_runs import DAG_RUN_ORDER_KEYS, DagRunRow, DagVersionRow
 from airflow_sc.domain.states import DagRunState
 
 __all__ = [
@@ -178,7 +184,7 @@ class DAGRunClearBody(BaseModel):
     note: str | None = Field(default=None, max_length=1000)
 
 
-class DAGRunsBatchBody(BatchPaging, RunRangeFilters):
+class DAGRunsBatchBody(BatchListBody, RunRangeFilters):
     model_config = ConfigDict(extra="forbid")
 
     dag_ids: list[str] | None = None
@@ -186,22 +192,17 @@ class DAGRunsBatchBody(BatchPaging, RunRangeFilters):
     conf_contains: str | None = None
 
 
-class DagRunListQuery(Paging, RunRangeFilters, UpdatedAtFilter):
+class DagRunListQuery(ListQuery, RunRangeFilters, UpdatedAtFilter):
     """Query parameters of `GET /dags/{dag_id}/dagRuns`."""
 
     conf_contains: str | None = None
     run_type: list[DagRunType] = Field(default_factory=list)
     state: list[DagRunState] = Field(default_factory=list)
     bundle_version: str | None = None
-    order_by: list[str] = Field(
-        default_factory=lambda: ["id"],
-        description="Attributes to order by, multi criteria sort is supported. Prefix with "
-        "`-` for descending order. Supported attributes: `id, state, dag_id, run_id, "
-        "logical_date, run_after, start_date, end_date, updated_at, conf, duration, dag_run_id`",
-    )
-    run_id_pattern: str | None = None
-    run_id_prefix_pattern: str | None = None
-    triggering_user_name_pattern: str | None = None
-    triggering_user_name_prefix_pattern: str | None = None
-    dag_id_pattern: str | None = None
-    dag_id_prefix_pattern: str | None = None
+    order_by: list[str] = order_by_param(DAG_RUN_ORDER_KEYS, ["id"])
+    run_id_pattern: str | None = pattern_param("run_id")
+    run_id_prefix_pattern: str | None = prefix_pattern_param("run_id")
+    triggering_user_name_pattern: str | None = pattern_param("triggering_user_name")
+    triggering_user_name_prefix_pattern: str | None = prefix_pattern_param("triggering_user_name")
+    dag_id_pattern: str | None = pattern_param("dag_id")
+    dag_id_prefix_pattern: str | None = prefix_pattern_param("dag_id")

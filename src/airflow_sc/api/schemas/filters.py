@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel
 
-from airflow_sc.db.queries.api_runs import Range
+from airflow_sc.domain.listing import Range
 
 __all__ = [
     "RunRangeFilters",

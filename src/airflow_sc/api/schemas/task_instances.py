@@ -8,7 +8,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from airflow_sc.api.parameters import BatchPaging
+from airflow_sc.api.listing import BatchListBody
 from airflow_sc.api.schemas.dag_runs import DagVersionResponse
 from airflow_sc.api.schemas.filters import RunRangeFilters, UtcDatetime
 from airflow_sc.db.queries.api_task_instances import (
@@ -208,7 +208,7 @@ class ClearTaskInstanceCollectionResponse(BaseModel):
     total_entries: int
 
 
-class TaskInstancesBatchBody(BatchPaging, RunRangeFilters):
+class TaskInstancesBatchBody(BatchListBody, RunRangeFilters):
     model_config = ConfigDict(extra="forbid")
 
     dag_ids: list[str] | None = None

@@ -1,12 +1,12 @@
-"""Queries behind the REST API's DAG, tag, stats, source and import-error routes."""
+"""Queries behind the REST API's DAG, tag, stats, source and import-error routes (and the
+CLI's DAG listings)."""
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
@@ -18,11 +18,16 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    true,
 )
-from sqlalchemy.sql.elements import UnaryExpression
 
 from airflow_sc.db.database import Database, Transaction
+from airflow_sc.db.listing import (
+    OrderColumns,
+    fetch_page,
+    name_clauses,
+    order_clauses,
+    range_clauses,
+)
 from airflow_sc.db.models import (
     dag,
     dag_run,
@@ -33,15 +38,17 @@ from airflow_sc.db.models import (
     task_instance_history,
     xcom,
 )
+from airflow_sc.domain.listing import Listing, NamePattern, Page, Range
 
 __all__ = [
-    "DAG_ORDER_COLUMNS",
-    "IMPORT_ERROR_ORDER_COLUMNS",
+    "DAG_ORDER_KEYS",
+    "DAG_TAG_ORDER_KEYS",
+    "IMPORT_ERROR_ORDER_KEYS",
     "DagFilter",
     "DagRow",
     "DagSourceInfo",
+    "ImportErrorFilter",
     "ImportErrorRow",
-    "Order",
     "count_runs_by_state",
     "delete_dag",
     "get_dag",
@@ -53,33 +60,13 @@ __all__ = [
     "list_import_errors",
 ]
 
-#: (column key, descending) pairs, as `api.parameters.parse_order_by` produces them.
-Order = Sequence[tuple[str, bool]]
-
-DAG_ORDER_COLUMNS = {
-    "dag_id": "dag_id",
-    "dag_display_name": "dag_display_name",
-    "next_dagrun": "next_dagrun",
-    "last_parsed_time": "last_parsed_time",
-    "is_paused": "is_paused",
-}
-IMPORT_ERROR_ORDER_COLUMNS = {
-    "id": "id",
-    "import_error_id": "id",
-    "timestamp": "timestamp",
-    "filename": "filename",
-    "bundle_name": "bundle_name",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class DagFilter:
     """The filters of `GET /dags` and `PATCH /dags`; None means "do not filter"."""
 
-    dag_id_pattern: str | None = None
-    dag_id_prefix_pattern: str | None = None
-    dag_display_name_pattern: str | None = None
-    dag_display_name_prefix_pattern: str | None = None
+    dag_id: NamePattern = field(default_factory=NamePattern)
+    dag_display_name: NamePattern = field(default_factory=NamePattern)
     tags: Sequence[str] = ()
     tags_match_mode: Literal["any", "all"] | None = None
     owners: Sequence[str] = ()
@@ -91,11 +78,20 @@ class DagFilter:
     last_dag_run_state: str | None = None
     dag_ids: Sequence[str] | None = None
     has_asset_schedule: bool | None = None
-    #: (dag_run column, comparison) -> bound: DAGs with a run inside all the bounds.
-    dag_run_bounds: Mapping[tuple[str, str], datetime] = field(default_factory=dict)
+    #: DAGs with a run whose start and end dates are within these bounds.
+    dag_run_start_date: Range[datetime] = field(default_factory=Range)
+    dag_run_end_date: Range[datetime] = field(default_factory=Range)
     #: DAGs with a run in any of these states.
     dag_run_states: Sequence[str] = ()
     match_nothing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ImportErrorFilter:
+    filename: NamePattern = field(default_factory=NamePattern)
+    #: The exact file name.
+    path: str | None = None
+    bundle_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,31 +141,42 @@ class DagSourceInfo:
 _DAG_COLUMNS = [dag.c[name] for name in DagRow.__dataclass_fields__ if name != "tags"]
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _pattern(column: Any, pattern: str) -> ColumnElement[bool]:
-    """Airflow's `*_pattern`: case-insensitive substring; `~` or `%` alone matches all."""
-    if pattern in ("~", "%"):
-        return true()
-    matches: ColumnElement[bool] = func.lower(column).like(
-        f"%{_like_escape(pattern.lower())}%", escape="\\"
+def _latest_run(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """`column` of the DAG's latest run (by `run_after`), correlated to `dag`."""
+    return (
+        select(column)
+        .where(dag_run.c.dag_id == dag.c.dag_id)
+        .order_by(dag_run.c.run_after.desc(), dag_run.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
     )
-    return matches
 
 
-def _prefix(column: Any, prefix: str) -> ColumnElement[bool]:
-    matches: ColumnElement[bool] = column.like(f"{_like_escape(prefix)}%", escape="\\")
-    return matches
+_DISPLAY_NAME = func.coalesce(dag.c.dag_display_name, dag.c.dag_id)
 
-
-_COMPARE: Final = {
-    ">=": operator.ge,
-    ">": operator.gt,
-    "<=": operator.le,
-    "<": operator.lt,
+_DAG_ORDER_COLUMNS: OrderColumns = {
+    "dag_id": dag.c.dag_id,
+    "dag_display_name": _DISPLAY_NAME,
+    "next_dagrun": dag.c.next_dagrun,
+    # As Airflow: `state` and `start_date` are those of the DAG's latest run.
+    "state": _latest_run(dag_run.c.state),
+    "start_date": _latest_run(dag_run.c.start_date),
+    "last_run_state": _latest_run(dag_run.c.state),
+    "last_run_start_date": _latest_run(dag_run.c.start_date),
 }
+#: Attributes a DAG listing sorts by (Airflow's names, in its order).
+DAG_ORDER_KEYS = tuple(_DAG_ORDER_COLUMNS)
+DAG_TAG_ORDER_KEYS = ("name",)
+
+_IMPORT_ERROR_ORDER_COLUMNS: OrderColumns = {
+    "id": import_error.c.id,
+    "timestamp": import_error.c.timestamp,
+    "filename": import_error.c.filename,
+    "bundle_name": import_error.c.bundle_name,
+    "stacktrace": import_error.c.stacktrace,
+    "import_error_id": import_error.c.id,
+}
+IMPORT_ERROR_ORDER_KEYS = tuple(_IMPORT_ERROR_ORDER_COLUMNS)
 
 
 def _conditions(f: DagFilter) -> list[ColumnElement[bool]]:
@@ -179,11 +186,12 @@ def _conditions(f: DagFilter) -> list[ColumnElement[bool]]:
     if f.has_asset_schedule is not None:
         scheduled = dag.c.asset_expression.is_not(None)
         out.append(scheduled if f.has_asset_schedule else dag.c.asset_expression.is_(None))
-    if f.dag_run_bounds or f.dag_run_states:
-        runs = [dag_run.c.dag_id == dag.c.dag_id]
-        runs += [
-            _COMPARE[op](dag_run.c[col], bound) for (col, op), bound in f.dag_run_bounds.items()
-        ]
+    run_bounds = [
+        *range_clauses(dag_run.c.start_date, f.dag_run_start_date),
+        *range_clauses(dag_run.c.end_date, f.dag_run_end_date),
+    ]
+    if run_bounds or f.dag_run_states:
+        runs = [dag_run.c.dag_id == dag.c.dag_id, *run_bounds]
         if f.dag_run_states:
             runs.append(dag_run.c.state.in_(list(f.dag_run_states)))
         out.append(exists().where(*runs))
@@ -191,15 +199,8 @@ def _conditions(f: DagFilter) -> list[ColumnElement[bool]]:
         out.append(dag.c.is_stale.is_(False))
     if f.dag_ids is not None:
         out.append(dag.c.dag_id.in_(list(f.dag_ids)))
-    if f.dag_id_pattern:
-        out.append(_pattern(dag.c.dag_id, f.dag_id_pattern))
-    if f.dag_id_prefix_pattern:
-        out.append(_prefix(dag.c.dag_id, f.dag_id_prefix_pattern))
-    display = func.coalesce(dag.c.dag_display_name, dag.c.dag_id)
-    if f.dag_display_name_pattern:
-        out.append(_pattern(display, f.dag_display_name_pattern))
-    if f.dag_display_name_prefix_pattern:
-        out.append(_prefix(display, f.dag_display_name_prefix_pattern))
+    out += name_clauses(dag.c.dag_id, f.dag_id)
+    out += name_clauses(_DISPLAY_NAME, f.dag_display_name)
     if f.paused is not None:
         out.append(dag.c.is_paused.is_(f.paused))
     if f.has_import_errors is not None:
@@ -217,21 +218,11 @@ def _conditions(f: DagFilter) -> list[ColumnElement[bool]]:
     if f.owners:
         # `owners` is stored as "a, b": match whole names.
         padded = func.replace(func.coalesce(dag.c.owners, ""), " ", "")
-        out.append(or_(*(("," + padded + ",").contains(f",{o.strip()},") for o in f.owners)))
+        owned = ("," + padded + ",").contains
+        out.append(or_(*(owned(f",{o.strip()},", autoescape=True) for o in f.owners)))
     if f.last_dag_run_state is not None:
-        latest = (
-            select(dag_run.c.state)
-            .where(dag_run.c.dag_id == dag.c.dag_id)
-            .order_by(dag_run.c.run_after.desc(), dag_run.c.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        out.append(latest == f.last_dag_run_state)
+        out.append(_latest_run(dag_run.c.state) == f.last_dag_run_state)
     return out
-
-
-def _ordering(order: Order, table: Any) -> list[UnaryExpression[Any]]:
-    return [table.c[key].desc() if desc else table.c[key].asc() for key, desc in order]
 
 
 def _dag_row(mapping: Any, tags: list[str]) -> DagRow:
@@ -252,38 +243,44 @@ async def _tags_of(tx: Transaction, dag_ids: Sequence[str]) -> dict[str, list[st
     return out
 
 
-async def _select_dags(
-    tx: Transaction, f: DagFilter, order: Order, limit: int, offset: int
-) -> tuple[list[DagRow], int]:
-    conditions = _conditions(f)
-    total = int(await tx.scalar(select(func.count()).select_from(dag).where(*conditions)))
-    query: Select[Any] = (
+def _dags_query(f: DagFilter, listing: Listing) -> Select[Any]:
+    return (
         select(*_DAG_COLUMNS)
-        .where(*conditions)
-        .order_by(*_ordering(order, dag))
-        .limit(limit)
-        .offset(offset)
+        .where(*_conditions(f))
+        .order_by(*order_clauses(listing, _DAG_ORDER_COLUMNS, [dag.c.dag_id]))
     )
-    rows = (await tx.execute(query)).mappings()
-    tags = await _tags_of(tx, [r["dag_id"] for r in rows])
-    return [_dag_row(r, tags.get(r["dag_id"], [])) for r in rows], total
 
 
-async def list_dags(
-    db: Database, f: DagFilter, order: Order, *, limit: int, offset: int
-) -> tuple[list[DagRow], int]:
-    """One page of DAGs and the number matching in all."""
+async def _select_dags(tx: Transaction, query: Select[Any], listing: Listing) -> Page[DagRow]:
+    rows, total = await fetch_page(tx, query, listing)
+    tags = await _tags_of(tx, [r.dag_id for r in rows])
+    return Page([_dag_row(r._mapping, tags.get(r.dag_id, [])) for r in rows], total)
 
-    async def body(tx: Transaction) -> tuple[list[DagRow], int]:
-        return await _select_dags(tx, f, order, limit, offset)
+
+async def list_dags(db: Database, f: DagFilter, listing: Listing) -> Page[DagRow]:
+    """One page of DAGs with their tags, and the number matching in all.
+
+    Raises `UnknownOrderField` before touching the database.
+    """
+    query = _dags_query(f, listing)
+
+    async def body(tx: Transaction) -> Page[DagRow]:
+        return await _select_dags(tx, query, listing)
 
     return await db.run(body, write=False)
 
 
+_ONE = Listing(limit=1)
+
+
+def _one_dag(dag_id: str) -> Select[Any]:
+    return _dags_query(DagFilter(dag_ids=[dag_id], exclude_stale=False), _ONE)
+
+
 async def get_dag(db: Database, dag_id: str) -> DagRow | None:
     async def body(tx: Transaction) -> DagRow | None:
-        rows, _ = await _select_dags(tx, DagFilter(dag_ids=[dag_id], exclude_stale=False), [], 1, 0)
-        return rows[0] if rows else None
+        page = await _select_dags(tx, _one_dag(dag_id), _ONE)
+        return page.items[0] if page.items else None
 
     return await db.run(body, write=False)
 
@@ -322,8 +319,8 @@ async def latest_serialized_dag(
     """The DAG row, its newest serialized data, and its version number (count of versions)."""
 
     async def body(tx: Transaction) -> tuple[DagRow, dict[str, Any] | None, int] | None:
-        rows, _ = await _select_dags(tx, DagFilter(dag_ids=[dag_id], exclude_stale=False), [], 1, 0)
-        if not rows:
+        page = await _select_dags(tx, _one_dag(dag_id), _ONE)
+        if not page.items:
             return None
         data = await tx.scalar(
             select(serialized_dag.c.data)
@@ -338,7 +335,7 @@ async def latest_serialized_dag(
                 .where(serialized_dag.c.dag_id == dag_id)
             )
         )
-        return rows[0], (None if data is None else dict(data)), versions
+        return page.items[0], (None if data is None else dict(data)), versions
 
     return await db.run(body, write=False)
 
@@ -366,26 +363,15 @@ async def get_dag_source_info(db: Database, dag_id: str) -> DagSourceInfo | None
     return await db.run(body, write=False)
 
 
-async def list_dag_tags(
-    db: Database,
-    *,
-    pattern: str | None,
-    prefix: str | None,
-    descending: bool,
-    limit: int,
-    offset: int,
-) -> tuple[list[str], int]:
-    async def body(tx: Transaction) -> tuple[list[str], int]:
-        names = select(dag_tag.c.name).distinct()
-        if pattern:
-            names = names.where(_pattern(dag_tag.c.name, pattern))
-        if prefix:
-            names = names.where(_prefix(dag_tag.c.name, prefix))
-        sub = names.subquery()
-        total = int(await tx.scalar(select(func.count()).select_from(sub)))
-        order = sub.c.name.desc() if descending else sub.c.name.asc()
-        page = await tx.scalars(select(sub.c.name).order_by(order).limit(limit).offset(offset))
-        return [str(n) for n in page], total
+async def list_dag_tags(db: Database, name: NamePattern, listing: Listing) -> Page[str]:
+    """The distinct tag names of all DAGs."""
+    names = select(dag_tag.c.name).distinct().where(*name_clauses(dag_tag.c.name, name))
+    sub = names.subquery()
+    query = select(sub.c.name).order_by(*order_clauses(listing, {"name": sub.c.name}, [sub.c.name]))
+
+    async def body(tx: Transaction) -> Page[str]:
+        rows, total = await fetch_page(tx, query, listing)
+        return Page([str(r.name) for r in rows], total)
 
     return await db.run(body, write=False)
 
@@ -427,37 +413,22 @@ _IMPORT_ERROR_COLUMNS = [
 
 
 async def list_import_errors(
-    db: Database,
-    *,
-    filename_pattern: str | None,
-    filename_prefix: str | None,
-    filename: str | None,
-    bundle_name: str | None,
-    order: Order,
-    limit: int,
-    offset: int,
-) -> tuple[list[ImportErrorRow], int]:
-    async def body(tx: Transaction) -> tuple[list[ImportErrorRow], int]:
-        conditions = []
-        if filename_pattern:
-            conditions.append(_pattern(import_error.c.filename, filename_pattern))
-        if filename_prefix:
-            conditions.append(_prefix(import_error.c.filename, filename_prefix))
-        if filename is not None:
-            conditions.append(import_error.c.filename == filename)
-        if bundle_name is not None:
-            conditions.append(import_error.c.bundle_name == bundle_name)
-        total = int(
-            await tx.scalar(select(func.count()).select_from(import_error).where(*conditions))
-        )
-        rows = await tx.execute(
-            select(*_IMPORT_ERROR_COLUMNS)
-            .where(*conditions)
-            .order_by(*_ordering(order, import_error))
-            .limit(limit)
-            .offset(offset)
-        )
-        return [ImportErrorRow(**r._mapping) for r in rows], total
+    db: Database, where: ImportErrorFilter, listing: Listing
+) -> Page[ImportErrorRow]:
+    conditions = name_clauses(import_error.c.filename, where.filename)
+    if where.path is not None:
+        conditions.append(import_error.c.filename == where.path)
+    if where.bundle_name is not None:
+        conditions.append(import_error.c.bundle_name == where.bundle_name)
+    query = (
+        select(*_IMPORT_ERROR_COLUMNS)
+        .where(*conditions)
+        .order_by(*order_clauses(listing, _IMPORT_ERROR_ORDER_COLUMNS, [import_error.c.id]))
+    )
+
+    async def body(tx: Transaction) -> Page[ImportErrorRow]:
+        rows, total = await fetch_page(tx, query, listing)
+        return Page([ImportErrorRow(**r._mapping) for r in rows], total)
 
     return await db.run(body, write=False)
 

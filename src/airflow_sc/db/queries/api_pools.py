@@ -4,16 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import func, select, true
+from sqlalchemy import func, select
 
 from airflow_sc.db.database import Database, Transaction
+from airflow_sc.db.listing import OrderColumns, fetch_page, name_clauses, order_clauses
 from airflow_sc.db.models import slot_pool, task_instance
+from airflow_sc.domain.listing import Listing, NamePattern, Page
 
-__all__ = ["POOL_ORDER_COLUMNS", "PoolRow", "get_pool", "list_pools"]
+__all__ = ["POOL_ORDER_KEYS", "PoolRow", "get_pool", "list_pools"]
 
-POOL_ORDER_COLUMNS = {"id": "id", "pool": "pool", "name": "pool", "slots": "slots"}
+_POOL_ORDER_COLUMNS: OrderColumns = {
+    "id": slot_pool.c.id,
+    "pool": slot_pool.c.pool,
+    "name": slot_pool.c.pool,
+}
+#: Attributes a pool listing sorts by (Airflow's names, in its order).
+POOL_ORDER_KEYS = tuple(_POOL_ORDER_COLUMNS)
+_POOL_COLUMNS = (
+    slot_pool.c.pool,
+    slot_pool.c.slots,
+    slot_pool.c.description,
+    slot_pool.c.include_deferred,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +37,6 @@ class PoolRow:
     include_deferred: bool
     #: Task instances in the pool by state (running, queued, scheduled, deferred).
     states: dict[str, int] = field(default_factory=dict)
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def _usage(tx: Transaction, pools: Sequence[str]) -> dict[str, dict[str, int]]:
@@ -51,60 +60,25 @@ async def _usage(tx: Transaction, pools: Sequence[str]) -> dict[str, dict[str, i
     return usage
 
 
-async def list_pools(
-    db: Database,
-    *,
-    name_pattern: str | None,
-    name_prefix: str | None,
-    order: Sequence[tuple[str, bool]],
-    limit: int,
-    offset: int,
-) -> tuple[list[PoolRow], int]:
-    async def body(tx: Transaction) -> tuple[list[PoolRow], int]:
-        conditions: list[Any] = []
-        if name_pattern and name_pattern not in ("~", "%"):
-            conditions.append(
-                func.lower(slot_pool.c.pool).like(
-                    f"%{_like_escape(name_pattern.lower())}%", escape="\\"
-                )
-            )
-        if name_prefix:
-            conditions.append(slot_pool.c.pool.like(f"{_like_escape(name_prefix)}%", escape="\\"))
-        where = conditions or [true()]
-        total = int(await tx.scalar(select(func.count()).select_from(slot_pool).where(*where)))
-        ordering = [slot_pool.c[k].desc() if d else slot_pool.c[k].asc() for k, d in order]
-        rows = (
-            await tx.execute(
-                select(
-                    slot_pool.c.pool,
-                    slot_pool.c.slots,
-                    slot_pool.c.description,
-                    slot_pool.c.include_deferred,
-                )
-                .where(*where)
-                .order_by(*ordering)
-                .limit(limit)
-                .offset(offset)
-            )
-        ).all()
+async def list_pools(db: Database, name: NamePattern, listing: Listing) -> Page[PoolRow]:
+    """Pools whose name matches `name`, one page of them with their slot usage."""
+    query = (
+        select(*_POOL_COLUMNS)
+        .where(*name_clauses(slot_pool.c.pool, name))
+        .order_by(*order_clauses(listing, _POOL_ORDER_COLUMNS, [slot_pool.c.id]))
+    )
+
+    async def body(tx: Transaction) -> Page[PoolRow]:
+        rows, total = await fetch_page(tx, query, listing)
         usage = await _usage(tx, [r.pool for r in rows])
-        return [PoolRow(**r._mapping, states=usage[r.pool]) for r in rows], total
+        return Page([PoolRow(**r._mapping, states=usage[r.pool]) for r in rows], total)
 
     return await db.run(body, write=False)
 
 
 async def get_pool(db: Database, name: str) -> PoolRow | None:
     async def body(tx: Transaction) -> PoolRow | None:
-        row = (
-            await tx.execute(
-                select(
-                    slot_pool.c.pool,
-                    slot_pool.c.slots,
-                    slot_pool.c.description,
-                    slot_pool.c.include_deferred,
-                ).where(slot_pool.c.pool == name)
-            )
-        ).first()
+        row = (await tx.execute(select(*_POOL_COLUMNS).where(slot_pool.c.pool == name))).first()
         if row is None:
             return None
         usage = await _usage(tx, [row.pool])

@@ -1,17 +1,15 @@
-"""Read-side queries for the REST API's DAG run routes, and the listing vocabulary
-(ranges, name patterns, ordering, pages) the other `api_*` query modules share.
+"""Read-side queries for DAG runs (the REST API's routes and the CLI's listings).
 
-Filters arrive as plain dataclasses; a filter left at `None` does not constrain. Ordering
-names are the REST API's attribute names; an unknown one raises `UnknownOrderField` so the
-route can answer 400 the way Airflow does.
+Filters arrive as plain dataclasses; a filter left at `None` does not constrain. Listings
+speak the vocabulary of `airflow_sc.domain.listing` (patterns, ranges, order, pages).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
@@ -23,12 +21,18 @@ from sqlalchemy import (
     extract,
     func,
     literal,
-    or_,
     select,
 )
 from sqlalchemy.sql import Select
 
 from airflow_sc.db.database import Database, Transaction
+from airflow_sc.db.listing import (
+    OrderColumns,
+    fetch_page,
+    name_clauses,
+    order_clauses,
+    range_clauses,
+)
 from airflow_sc.db.models import (
     dag,
     dag_run,
@@ -38,115 +42,18 @@ from airflow_sc.db.models import (
     xcom,
 )
 from airflow_sc.db.url import Dialect
+from airflow_sc.domain.listing import Listing, NamePattern, Page, Range
 
 __all__ = [
     "DAG_RUN_ORDER_KEYS",
     "DagRunFilter",
     "DagRunRow",
     "DagVersionRow",
-    "NamePattern",
-    "OrderField",
-    "Page",
-    "Range",
-    "UnknownOrderField",
     "dag_exists",
     "delete_dag_run",
     "get_dag_run",
     "list_dag_runs",
 ]
-
-T = TypeVar("T")
-V = TypeVar("V", datetime, float)
-
-
-class UnknownOrderField(ValueError):
-    """`order_by` named an attribute the listing cannot sort by."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name
-
-
-@dataclass(frozen=True, slots=True)
-class OrderField:
-    """One `order_by` item: an attribute name, descending when written with a leading `-`."""
-
-    key: str
-    descending: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Range(Generic[V]):
-    """Bounds on one value; `None` bounds do not constrain."""
-
-    gte: V | None = None
-    gt: V | None = None
-    lte: V | None = None
-    lt: V | None = None
-
-    def clauses(self, column: ColumnElement[Any]) -> list[ColumnElement[bool]]:
-        out: list[ColumnElement[bool]] = []
-        if self.gte is not None:
-            out.append(column >= self.gte)
-        if self.gt is not None:
-            out.append(column > self.gt)
-        if self.lte is not None:
-            out.append(column <= self.lte)
-        if self.lt is not None:
-            out.append(column < self.lt)
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class NamePattern:
-    """Airflow's `*_pattern` (case-insensitive substring, SQL wildcards allowed, `|` for OR,
-    `~` for everything) and `*_prefix_pattern` (case-sensitive prefix) filters."""
-
-    substring: str | None = None
-    prefix: str | None = None
-
-    def clauses(self, column: ColumnElement[str]) -> list[ColumnElement[bool]]:
-        out: list[ColumnElement[bool]] = []
-        if self.substring and self.substring != "~":
-            alternatives = [p for p in self.substring.split("|") if p]
-            out.append(or_(*(column.ilike(f"%{p}%") for p in alternatives)))
-        if self.prefix:
-            out.append(column.startswith(self.prefix, autoescape=True))
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    """One page of a listing and how many rows match in total."""
-
-    items: list[T]
-    total: int
-
-
-def order_clauses(
-    order_by: Sequence[OrderField],
-    columns: Mapping[str, ColumnElement[Any]],
-    tiebreak: Sequence[ColumnElement[Any]],
-) -> list[ColumnElement[Any]]:
-    """ORDER BY terms for `order_by`, then `tiebreak` (a unique key) so pages are stable."""
-    out: list[ColumnElement[Any]] = []
-    for item in order_by:
-        column = columns.get(item.key)
-        if column is None:
-            raise UnknownOrderField(item.key)
-        # NULLs last in both directions, the same on both dialects (their defaults differ).
-        out.append((column.desc() if item.descending else column.asc()).nulls_last())
-    out += [column.asc() for column in tiebreak]
-    return out
-
-
-async def fetch_page(
-    tx: Transaction, query: Select[Any], *, limit: int, offset: int
-) -> tuple[list[Any], int]:
-    """The rows of one page of `query` and the count of all rows it matches."""
-    total = await tx.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = (await tx.execute(query.limit(limit).offset(offset))).all()
-    return rows, int(total or 0)
 
 
 def seconds_between(
@@ -253,25 +160,27 @@ _RUN_COLUMNS = (
 )
 
 
-def _run_order_columns(dialect: Dialect) -> dict[str, ColumnElement[Any]]:
+def _run_order_columns(dialect: Dialect) -> OrderColumns:
     return {
         "id": dag_run.c.id,
         "state": dag_run.c.state,
         "dag_id": dag_run.c.dag_id,
         "run_id": dag_run.c.run_id,
-        "dag_run_id": dag_run.c.run_id,
         "logical_date": dag_run.c.logical_date,
+        # airflow-sc has no partitioned runs: every partition_date is null.
+        "partition_date": None,
         "run_after": dag_run.c.run_after,
         "start_date": dag_run.c.start_date,
         "end_date": dag_run.c.end_date,
         "updated_at": dag_run.c.updated_at,
         "conf": cast(dag_run.c.conf, String),
         "duration": seconds_between(dialect, dag_run.c.start_date, dag_run.c.end_date),
+        "dag_run_id": dag_run.c.run_id,
     }
 
 
-#: Attributes a run listing sorts by (Airflow's names).
-DAG_RUN_ORDER_KEYS = frozenset(_run_order_columns("sqlite"))
+#: Attributes a run listing sorts by (Airflow's names, in its order).
+DAG_RUN_ORDER_KEYS = tuple(_run_order_columns("sqlite"))
 
 
 def _run_where(dialect: Dialect, where: DagRunFilter) -> list[ColumnElement[bool]]:
@@ -282,19 +191,19 @@ def _run_where(dialect: Dialect, where: DagRunFilter) -> list[ColumnElement[bool
         out.append(dag_run.c.state.in_(list(where.states)))
     if where.run_types is not None:
         out.append(dag_run.c.run_type.in_(list(where.run_types)))
-    out += where.run_after.clauses(dag_run.c.run_after)
-    out += where.logical_date.clauses(dag_run.c.logical_date)
-    out += where.start_date.clauses(dag_run.c.start_date)
-    out += where.end_date.clauses(dag_run.c.end_date)
-    out += where.updated_at.clauses(dag_run.c.updated_at)
-    out += where.duration.clauses(
-        seconds_between(dialect, dag_run.c.start_date, dag_run.c.end_date)
+    out += range_clauses(dag_run.c.run_after, where.run_after)
+    out += range_clauses(dag_run.c.logical_date, where.logical_date)
+    out += range_clauses(dag_run.c.start_date, where.start_date)
+    out += range_clauses(dag_run.c.end_date, where.end_date)
+    out += range_clauses(dag_run.c.updated_at, where.updated_at)
+    out += range_clauses(
+        seconds_between(dialect, dag_run.c.start_date, dag_run.c.end_date), where.duration
     )
     if where.conf_contains:
         out.append(cast(dag_run.c.conf, String).contains(where.conf_contains, autoescape=True))
-    out += where.dag_id_pattern.clauses(dag_run.c.dag_id)
-    out += where.run_id_pattern.clauses(dag_run.c.run_id)
-    out += where.triggering_user_name_pattern.clauses(dag_run.c.triggering_user_name)
+    out += name_clauses(dag_run.c.dag_id, where.dag_id_pattern)
+    out += name_clauses(dag_run.c.run_id, where.run_id_pattern)
+    out += name_clauses(dag_run.c.triggering_user_name, where.triggering_user_name_pattern)
     if where.bundle_version is not None:
         out.append(dag_run.c.bundle_version == where.bundle_version)
     return out
@@ -362,24 +271,17 @@ def _run_select() -> Select[Any]:
     )
 
 
-async def list_dag_runs(
-    db: Database,
-    where: DagRunFilter,
-    *,
-    order_by: Sequence[OrderField] = (),
-    limit: int,
-    offset: int = 0,
-) -> Page[DagRunRow]:
+async def list_dag_runs(db: Database, where: DagRunFilter, listing: Listing) -> Page[DagRunRow]:
     """Raises `UnknownOrderField` before touching the database."""
     dialect = db.dialect
     query = (
         _run_select()
         .where(*_run_where(dialect, where))
-        .order_by(*order_clauses(order_by, _run_order_columns(dialect), [dag_run.c.id]))
+        .order_by(*order_clauses(listing, _run_order_columns(dialect), [dag_run.c.id]))
     )
 
     async def body(tx: Transaction) -> Page[DagRunRow]:
-        rows, total = await fetch_page(tx, query, limit=limit, offset=offset)
+        rows, total = await fetch_page(tx, query, listing)
         return Page(await _to_run_rows(tx, rows), total)
 
     return await db.run(body, write=False)

@@ -1,4 +1,4 @@
-"""Read-side queries for the REST API's task instance routes (and the log routes' lookups).
+"""Read-side queries for task instances (the REST API's routes and lookups, the CLI's listings).
 
 A task instance row is joined with its run (logical date, run_after, DAG version), its DAG
 (display name) and, while deferred, its trigger and the triggerer job running it.
@@ -15,17 +15,16 @@ from sqlalchemy import ColumnElement, Table, and_, func, null, or_, select
 from sqlalchemy.sql import Select
 
 from airflow_sc.db.database import Database, Transaction
-from airflow_sc.db.models import dag, dag_run, job, task_instance, task_instance_history, trigger
-from airflow_sc.db.queries.api_runs import (
-    DagVersionRow,
-    NamePattern,
-    OrderField,
-    Page,
-    Range,
+from airflow_sc.db.listing import (
+    OrderColumns,
     fetch_page,
+    name_clauses,
     order_clauses,
-    with_dag_versions,
+    range_clauses,
 )
+from airflow_sc.db.models import dag, dag_run, job, task_instance, task_instance_history, trigger
+from airflow_sc.db.queries.api_runs import DagVersionRow, with_dag_versions
+from airflow_sc.domain.listing import Listing, NamePattern, Page, Range
 
 __all__ = [
     "TASK_INSTANCE_ORDER_KEYS",
@@ -224,7 +223,7 @@ def _ti_select() -> Select[Any]:
     )
 
 
-_ORDER_COLUMNS: dict[str, ColumnElement[Any]] = {
+_ORDER_COLUMNS: OrderColumns = {
     "id": _TI.c.id,
     "state": _TI.c.state,
     "duration": _TI.c.duration,
@@ -239,8 +238,8 @@ _ORDER_COLUMNS: dict[str, ColumnElement[Any]] = {
     "rendered_map_index": _TI.c.rendered_map_index,
     "operator": _TI.c.operator,
 }
-#: Attributes a listing sorts by (Airflow's names).
-TASK_INSTANCE_ORDER_KEYS = frozenset(_ORDER_COLUMNS)
+#: Attributes a listing sorts by (Airflow's names, in its order).
+TASK_INSTANCE_ORDER_KEYS = tuple(_ORDER_COLUMNS)
 _TIEBREAK = [_TI.c.dag_id, _TI.c.run_id, _TI.c.task_id, _TI.c.map_index]
 
 
@@ -272,19 +271,19 @@ def _ti_where(where: TaskInstanceFilter) -> list[ColumnElement[bool]]:
     ]
     if where.states is not None:
         out.append(_state_clause(where.states))
-    out += where.run_after.clauses(dag_run.c.run_after)
-    out += where.logical_date.clauses(dag_run.c.logical_date)
-    out += where.start_date.clauses(_TI.c.start_date)
-    out += where.end_date.clauses(_TI.c.end_date)
-    out += where.updated_at.clauses(_TI.c.updated_at)
-    out += where.duration.clauses(_TI.c.duration)
-    out += where.dag_id_pattern.clauses(_TI.c.dag_id)
-    out += where.run_id_pattern.clauses(_TI.c.run_id)
-    out += where.task_display_name_pattern.clauses(_TASK_DISPLAY_NAME)
-    out += where.pool_pattern.clauses(_TI.c.pool)
-    out += where.queue_pattern.clauses(_TI.c.queue)
-    out += where.operator_pattern.clauses(_OPERATOR_NAME)
-    out += where.rendered_map_index_pattern.clauses(_TI.c.rendered_map_index)
+    out += range_clauses(dag_run.c.run_after, where.run_after)
+    out += range_clauses(dag_run.c.logical_date, where.logical_date)
+    out += range_clauses(_TI.c.start_date, where.start_date)
+    out += range_clauses(_TI.c.end_date, where.end_date)
+    out += range_clauses(_TI.c.updated_at, where.updated_at)
+    out += range_clauses(_TI.c.duration, where.duration)
+    out += name_clauses(_TI.c.dag_id, where.dag_id_pattern)
+    out += name_clauses(_TI.c.run_id, where.run_id_pattern)
+    out += name_clauses(_TASK_DISPLAY_NAME, where.task_display_name_pattern)
+    out += name_clauses(_TI.c.pool, where.pool_pattern)
+    out += name_clauses(_TI.c.queue, where.queue_pattern)
+    out += name_clauses(_OPERATOR_NAME, where.operator_pattern)
+    out += name_clauses(_TI.c.rendered_map_index, where.rendered_map_index_pattern)
     return out
 
 
@@ -306,22 +305,17 @@ async def _to_ti_rows(tx: Transaction, rows: Sequence[Any]) -> list[TaskInstance
 
 
 async def list_task_instances(
-    db: Database,
-    where: TaskInstanceFilter,
-    *,
-    order_by: Sequence[OrderField] = (),
-    limit: int,
-    offset: int = 0,
+    db: Database, where: TaskInstanceFilter, listing: Listing
 ) -> Page[TaskInstanceRow]:
     """Raises `UnknownOrderField` before touching the database."""
     query = (
         _ti_select()
         .where(*_ti_where(where))
-        .order_by(*order_clauses(order_by, _ORDER_COLUMNS, _TIEBREAK))
+        .order_by(*order_clauses(listing, _ORDER_COLUMNS, _TIEBREAK))
     )
 
     async def body(tx: Transaction) -> Page[TaskInstanceRow]:
-        rows, total = await fetch_page(tx, query, limit=limit, offset=offset)
+        rows, total = await fetch_page(tx, query, listing)
         return Page(await _to_ti_rows(tx, rows), total)
 
     return await db.run(body, write=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,15 +10,15 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.sql import Select
 
 from airflow_sc.db.database import Database, Transaction
-from airflow_sc.db.models import dag, dag_run, task_instance, xcom
-from airflow_sc.db.queries.api_runs import (
-    NamePattern,
-    OrderField,
-    Page,
-    Range,
+from airflow_sc.db.listing import (
+    OrderColumns,
     fetch_page,
+    name_clauses,
     order_clauses,
+    range_clauses,
 )
+from airflow_sc.db.models import dag, dag_run, task_instance, xcom
+from airflow_sc.domain.listing import Listing, NamePattern, Page, Range
 
 __all__ = ["XCOM_ORDER_KEYS", "XComFilter", "XComRow", "get_xcom", "list_xcoms"]
 
@@ -89,7 +88,7 @@ def _select(*, with_value: bool) -> Select[Any]:
     )
 
 
-_ORDER_COLUMNS: dict[str, ColumnElement[Any]] = {
+_ORDER_COLUMNS: OrderColumns = {
     "key": xcom.c.key,
     "dag_id": xcom.c.dag_id,
     "run_id": xcom.c.run_id,
@@ -98,8 +97,8 @@ _ORDER_COLUMNS: dict[str, ColumnElement[Any]] = {
     "timestamp": xcom.c.timestamp,
     "run_after": dag_run.c.run_after,
 }
-#: Attributes a listing sorts by (Airflow's names).
-XCOM_ORDER_KEYS = frozenset(_ORDER_COLUMNS)
+#: Attributes a listing sorts by (Airflow's names, in its order).
+XCOM_ORDER_KEYS = tuple(_ORDER_COLUMNS)
 _TIEBREAK = [xcom.c.dag_id, xcom.c.run_id, xcom.c.task_id, xcom.c.map_index, xcom.c.key]
 
 
@@ -114,23 +113,16 @@ def _where(where: XComFilter) -> list[ColumnElement[bool]]:
     ):
         if value is not None:
             out.append(column == value)
-    out += where.key_pattern.clauses(xcom.c.key)
-    out += where.dag_display_name_pattern.clauses(_DAG_DISPLAY_NAME)
-    out += where.run_id_pattern.clauses(xcom.c.run_id)
-    out += where.task_id_pattern.clauses(xcom.c.task_id)
-    out += where.logical_date.clauses(dag_run.c.logical_date)
-    out += where.run_after.clauses(dag_run.c.run_after)
+    out += name_clauses(xcom.c.key, where.key_pattern)
+    out += name_clauses(_DAG_DISPLAY_NAME, where.dag_display_name_pattern)
+    out += name_clauses(xcom.c.run_id, where.run_id_pattern)
+    out += name_clauses(xcom.c.task_id, where.task_id_pattern)
+    out += range_clauses(dag_run.c.logical_date, where.logical_date)
+    out += range_clauses(dag_run.c.run_after, where.run_after)
     return out
 
 
-async def list_xcoms(
-    db: Database,
-    where: XComFilter,
-    *,
-    order_by: Sequence[OrderField] = (),
-    limit: int,
-    offset: int = 0,
-) -> Page[XComRow]:
+async def list_xcoms(db: Database, where: XComFilter, listing: Listing) -> Page[XComRow]:
     """Entries without their values (Airflow's listing leaves them out too).
 
     Raises `UnknownOrderField` before touching the database.
@@ -138,11 +130,11 @@ async def list_xcoms(
     query = (
         _select(with_value=False)
         .where(*_where(where))
-        .order_by(*order_clauses(order_by, _ORDER_COLUMNS, _TIEBREAK))
+        .order_by(*order_clauses(listing, _ORDER_COLUMNS, _TIEBREAK))
     )
 
     async def body(tx: Transaction) -> Page[XComRow]:
-        rows, total = await fetch_page(tx, query, limit=limit, offset=offset)
+        rows, total = await fetch_page(tx, query, listing)
         return Page([XComRow(**row._mapping, value=None) for row in rows], total)
 
     return await db.run(body, write=False)

@@ -16,9 +16,13 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql import Executable
 
 from airflow_sc.db.database import Database, Transaction
+from airflow_sc.db.listing import OrderColumns, fetch_page, name_clauses, order_clauses
 from airflow_sc.db.models import connection, variable
+from airflow_sc.domain.listing import Listing, NamePattern, Page
 
 __all__ = [
+    "CONNECTION_ORDER_KEYS",
+    "VARIABLE_ORDER_KEYS",
     "StoredConnection",
     "StoredVariable",
     "delete_connection",
@@ -93,22 +97,60 @@ async def get_variable(db: Database, key: str) -> StoredVariable | None:
     return await db.run(body, write=False)
 
 
-async def list_connections(db: Database) -> list[StoredConnection]:
-    """Every connection row, ordered by conn_id."""
+_CONNECTION_ORDER_COLUMNS: OrderColumns = {
+    "conn_id": connection.c.conn_id,
+    "conn_type": connection.c.conn_type,
+    "description": connection.c.description,
+    "host": connection.c.host,
+    "port": connection.c.port,
+    "id": connection.c.id,
+    # airflow-sc has no teams: every team_name is null.
+    "team_name": None,
+    "connection_id": connection.c.conn_id,
+}
+#: Attributes a connection listing sorts by (Airflow's names, in its order).
+CONNECTION_ORDER_KEYS = tuple(_CONNECTION_ORDER_COLUMNS)
 
-    async def body(tx: Transaction) -> list[StoredConnection]:
-        rows = await tx.execute(select(*_CONNECTION_COLUMNS).order_by(connection.c.conn_id))
-        return [_stored_connection(row) for row in rows.mappings()]
+_VARIABLE_ORDER_COLUMNS: OrderColumns = {
+    "key": variable.c.key,
+    "id": variable.c.id,
+    "_val": variable.c.val,
+    "description": variable.c.description,
+    "is_encrypted": variable.c.is_encrypted,
+    "team_name": None,
+}
+#: Attributes a variable listing sorts by (Airflow's names, in its order).
+VARIABLE_ORDER_KEYS = tuple(_VARIABLE_ORDER_COLUMNS)
+
+
+async def list_connections(
+    db: Database, conn_id: NamePattern, listing: Listing
+) -> Page[StoredConnection]:
+    """Connection rows whose id matches `conn_id`, one page of them."""
+    query = (
+        select(*_CONNECTION_COLUMNS)
+        .where(*name_clauses(connection.c.conn_id, conn_id))
+        .order_by(*order_clauses(listing, _CONNECTION_ORDER_COLUMNS, [connection.c.id]))
+    )
+
+    async def body(tx: Transaction) -> Page[StoredConnection]:
+        rows, total = await fetch_page(tx, query, listing)
+        return Page([_stored_connection(row._mapping) for row in rows], total)
 
     return await db.run(body, write=False)
 
 
-async def list_variables(db: Database) -> list[StoredVariable]:
-    """Every variable row, ordered by key."""
+async def list_variables(db: Database, key: NamePattern, listing: Listing) -> Page[StoredVariable]:
+    """Variable rows whose key matches `key`, one page of them."""
+    query = (
+        select(*_VARIABLE_COLUMNS)
+        .where(*name_clauses(variable.c.key, key))
+        .order_by(*order_clauses(listing, _VARIABLE_ORDER_COLUMNS, [variable.c.id]))
+    )
 
-    async def body(tx: Transaction) -> list[StoredVariable]:
-        rows = await tx.execute(select(*_VARIABLE_COLUMNS).order_by(variable.c.key))
-        return [_stored_variable(row) for row in rows.mappings()]
+    async def body(tx: Transaction) -> Page[StoredVariable]:
+        rows, total = await fetch_page(tx, query, listing)
+        return Page([_stored_variable(row._mapping) for row in rows], total)
 
     return await db.run(body, write=False)
 

@@ -9,9 +9,12 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from airflow_sc.db.database import Database, Transaction
+from airflow_sc.db.listing import OrderColumns, fetch_page, name_clauses, order_clauses
 from airflow_sc.db.models import user
+from airflow_sc.domain.listing import Listing, NamePattern, Page
 
 __all__ = [
+    "USER_ORDER_KEYS",
     "StoredUser",
     "count_users",
     "delete_user",
@@ -42,10 +45,27 @@ async def get_user(db: Database, username: str) -> StoredUser | None:
     return await db.run(body, write=False)
 
 
-async def list_users(db: Database) -> list[StoredUser]:
-    async def body(tx: Transaction) -> list[StoredUser]:
-        rows = await tx.execute(select(*_COLUMNS).order_by(user.c.username))
-        return [StoredUser(**row._mapping) for row in rows]
+_ORDER_COLUMNS: OrderColumns = {
+    "username": user.c.username,
+    "role": user.c.role,
+    "created_at": user.c.created_at,
+    "id": user.c.id,
+}
+#: Attributes a user listing sorts by.
+USER_ORDER_KEYS = tuple(_ORDER_COLUMNS)
+
+
+async def list_users(db: Database, username: NamePattern, listing: Listing) -> Page[StoredUser]:
+    """Users whose name matches `username`, one page of them."""
+    query = (
+        select(*_COLUMNS)
+        .where(*name_clauses(user.c.username, username))
+        .order_by(*order_clauses(listing, _ORDER_COLUMNS, [user.c.id]))
+    )
+
+    async def body(tx: Transaction) -> Page[StoredUser]:
+        rows, total = await fetch_page(tx, query, listing)
+        return Page([StoredUser(**row._mapping) for row in rows], total)
 
     return await db.run(body, write=False)
 
