@@ -50,6 +50,7 @@ OPERATIONS = [
         "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}/dry_run",
     ),
     ("get", "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/tries"),
+    ("get", "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries"),
     ("post", "/api/v2/dags/{dag_id}/clearTaskInstances"),
 ] + [
     (method, path.format(resource=resource, key=key))
@@ -181,3 +182,43 @@ async def test_bodies_match_airflow(api_server: ApiServer, reference: dict[str, 
         assert set(mine["properties"]) == set(theirs["properties"]), name
         assert set(mine.get("required", [])) == set(theirs.get("required", [])), name
         assert mine.get("additionalProperties") is False, name
+
+
+def _supported(parameter: dict[str, Any]) -> list[str]:
+    """The attributes an `order_by` parameter's description lists."""
+    return [name.strip() for name in parameter["description"].rsplit("`", 2)[-2].split(",")]
+
+
+def _default(parameter: dict[str, Any]) -> Any:
+    return parameter.get("schema", {}).get("default")
+
+
+@pytest.mark.parametrize("database_kind", ["sqlite"], indirect=True)
+async def test_listing_parameters_match_airflow(
+    api_server: ApiServer, reference: dict[str, Any]
+) -> None:
+    """Paging defaults, the order_by default and the attributes it sorts by, per route."""
+    async with httpx.AsyncClient(base_url=api_server.url) as http:
+        ours = (await http.get("/api/v2/openapi.json")).json()
+    problems: list[str] = []
+    checked = 0
+    for method, path in OPERATIONS:
+        theirs = {p["name"]: p for p in reference["paths"][path][method].get("parameters", [])}
+        mine = {p["name"]: p for p in ours["paths"][path][method].get("parameters", [])}
+        for name in ("limit", "offset", "order_by"):
+            if name not in theirs:
+                continue
+            checked += 1
+            if _default(mine[name]) != _default(theirs[name]):
+                problems.append(
+                    f"{method} {path} {name}: default {_default(mine[name])!r}, "
+                    f"Airflow {_default(theirs[name])!r}"
+                )
+        documented = "description" in theirs.get("order_by", {})
+        if documented and _supported(mine["order_by"]) != _supported(theirs["order_by"]):
+            problems.append(
+                f"{method} {path} order_by: {_supported(mine['order_by'])}, "
+                f"Airflow {_supported(theirs['order_by'])}"
+            )
+    assert checked >= 30  # limit, offset and order_by of every list route
+    assert not problems, "\n".join(problems)

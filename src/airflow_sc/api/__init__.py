@@ -24,8 +24,13 @@ Conventions for route modules (follow them for every new resource):
   busy/unreachable becomes 503 + `Retry-After` in `api.errors` (never a 500); a route does
   not catch database errors itself. Declare documented errors with
   `responses=error_responses(404, ...)` (401 and 403 are always added).
-- Lists take `limit: Limit = 50`, `offset: Offset = 0` and `order_by: list[str]` resolved
-  with `parameters.parse_order_by`, and answer `{"<items>": [...], "total_entries": n}`.
+- Lists take their query as one model, `query: Annotated[XListQuery, Query()]`, extending
+  `listing.ListQuery` (`limit`, `offset`; `order_by = order_by_param(KEYS, default)` with
+  the attributes Airflow's document lists; text filters as `pattern_param` /
+  `prefix_pattern_param` pairs), pass `query.listing(KEYS)` and `query.name_pattern(...)`
+  to the query function, and answer `{"<items>": [...], "total_entries": page.total}`.
+  The vocabulary and its meanings are `airflow_sc.domain.listing`'s; never filter, order
+  or page a list any other way.
 - Writes go through `airflow_sc.actions` where an action exists (pause, trigger, clear,
   mark), so the API and the CLI change state the same way and wake the scheduler.
 - Writes call `ctx.wake` through the action (`actions.set_dag_paused(..., wake=ctx.wake)`).

@@ -64,7 +64,9 @@ def prefix_pattern_param(name: str) -> Any:
 def order_by_param(allowed: Sequence[str], default: Sequence[str]) -> Any:
     """An `order_by` query parameter: `allowed` in the order the description lists them."""
     return Field(
-        default_factory=lambda: list(default),
+        # A default rather than a default_factory: the OpenAPI document shows it (pydantic
+        # copies a mutable default for each instance).
+        default=list(default),
         description=(
             "Attributes to order by, multi criteria sort is supported. Prefix with `-` for "
             f"descending order. Supported attributes: `{', '.join(allowed)}`"

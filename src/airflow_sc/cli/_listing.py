@@ -2,9 +2,9 @@
 (`airflow_sc.domain.listing`) spelled as options.
 
 `--<name>-pattern` and `--<name>-prefix-pattern` filter as the API's `<name>_pattern` and
-`<name>_prefix_pattern` do, `--order-by` sorts as its `order_by` (`-field` descending,
-repeatable or comma-separated), and `--limit` / `--offset` page the rows. Unlike the API,
-the CLI lists every row unless `--limit` is given.
+`<name>_prefix_pattern` do, `--order-by` sorts as its `order_by` (`--order-by=-field`
+descending, repeatable or comma-separated), and `--limit` / `--offset` page the rows.
+Unlike the API, the CLI lists every row unless `--limit` is given.
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ def add_listing_options(
         action="append",
         default=[],
         metavar="FIELD",
-        help=f"sort by FIELD, -FIELD for descending order (repeat it or separate fields "
-        f"with commas); one of: {', '.join(order_keys)}"
+        help=f"sort by FIELD; --order-by=-FIELD for descending order (repeat it or "
+        f"separate fields with commas); one of: {', '.join(order_keys)}"
         + (f" (default: {default_order})" if default_order else ""),
     )
     group.add_argument(
