@@ -18,24 +18,31 @@ A listing costs two statements: one count and one page (`fetch_page`).
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.sql import Select
 
-from airflow_sc.db.database import Transaction
-from airflow_sc.domain.listing import Listing, NamePattern, Range, UnknownOrderField
+from airflow_sc.db.database import Database, Transaction
+from airflow_sc.domain.listing import Listing, NamePattern, Page, Range, UnknownOrderField
 
 __all__ = [
     "OrderColumns",
+    "each_row",
     "fetch_page",
     "like_pattern",
     "name_clauses",
     "order_clauses",
     "prefix_upper_bound",
     "range_clauses",
+    "read_page",
 ]
+
+T = TypeVar("T")
+
+#: Makes a page's items from its rows, in the transaction that read them.
+LoadItems = Callable[[Transaction, list[Any]], Awaitable[list[T]]]
 
 #: The escape character of every `LIKE` written here.
 ESCAPE: Final = "\\"
@@ -128,3 +135,25 @@ async def fetch_page(
     if listing.limit is not None:
         page = page.limit(listing.limit)
     return (await tx.execute(page)).all(), int(total or 0)
+
+
+async def read_page(
+    db: Database, query: Select[Any], listing: Listing, load: LoadItems[T]
+) -> Page[T]:
+    """The page of `query` that `listing` asks for, its items made by `load` (which may read
+    what the rows refer to) in the same read transaction."""
+
+    async def body(tx: Transaction) -> Page[T]:
+        rows, total = await fetch_page(tx, query, listing)
+        return Page(await load(tx, rows), total)
+
+    return await db.run(body, write=False)
+
+
+def each_row(convert: Callable[[Any], T]) -> LoadItems[T]:
+    """A `load` that converts each row by itself."""
+
+    async def load(tx: Transaction, rows: list[Any]) -> list[T]:
+        return [convert(row) for row in rows]
+
+    return load

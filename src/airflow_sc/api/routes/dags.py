@@ -111,10 +111,9 @@ def _dag_response(ctx: ApiContext, row: queries.DagRow) -> dict[str, Any]:
 # -- /dags -------------------------------------------------------------------------------
 
 
-class DagPatchQuery(PageQuery):
-    """The query of `PATCH /dags`: which DAGs it changes."""
+class DagSelection(PageQuery):
+    """The filters `GET /dags` and `PATCH /dags` share."""
 
-    update_mask: list[str] | None = None
     tags: list[str] = Field(default_factory=list)
     tags_match_mode: Literal["any", "all"] | None = None
     owners: list[str] = Field(default_factory=list)
@@ -134,19 +133,18 @@ class DagPatchQuery(PageQuery):
         )
 
 
-class DagListQuery(ListQuery):
+class DagPatchQuery(DagSelection):
+    """The query of `PATCH /dags`: which DAGs it changes."""
+
+    update_mask: list[str] | None = None
+
+
+class DagListQuery(ListQuery, DagSelection):
     """The query of `GET /dags`. airflow-sc has no favourites: `is_favorite=true` matches
     nothing and `false` everything."""
 
-    tags: list[str] = Field(default_factory=list)
-    tags_match_mode: Literal["any", "all"] | None = None
-    owners: list[str] = Field(default_factory=list)
-    dag_id_pattern: str | None = pattern_param("dag_id")
-    dag_id_prefix_pattern: str | None = prefix_pattern_param("dag_id")
     dag_display_name_pattern: str | None = pattern_param("dag_display_name")
     dag_display_name_prefix_pattern: str | None = prefix_pattern_param("dag_display_name")
-    exclude_stale: bool = True
-    paused: bool | None = None
     has_import_errors: bool | None = None
     last_dag_run_state: DagRunState | None = None
     bundle_name: str | None = None
@@ -165,14 +163,9 @@ class DagListQuery(ListQuery):
     is_favorite: bool | None = None
 
     def dag_filter(self) -> queries.DagFilter:
-        return queries.DagFilter(
-            dag_id=self.name_pattern("dag_id"),
+        return dataclasses.replace(
+            super().dag_filter(),
             dag_display_name=self.name_pattern("dag_display_name"),
-            tags=self.tags,
-            tags_match_mode=self.tags_match_mode,
-            owners=self.owners,
-            exclude_stale=self.exclude_stale,
-            paused=self.paused,
             has_import_errors=self.has_import_errors,
             bundle_name=self.bundle_name,
             bundle_version=self.bundle_version,

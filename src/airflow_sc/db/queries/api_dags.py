@@ -23,10 +23,11 @@ from sqlalchemy import (
 from airflow_sc.db.database import Database, Transaction
 from airflow_sc.db.listing import (
     OrderColumns,
-    fetch_page,
+    each_row,
     name_clauses,
     order_clauses,
     range_clauses,
+    read_page,
 )
 from airflow_sc.db.models import (
     dag,
@@ -251,10 +252,9 @@ def _dags_query(f: DagFilter, listing: Listing) -> Select[Any]:
     )
 
 
-async def _select_dags(tx: Transaction, query: Select[Any], listing: Listing) -> Page[DagRow]:
-    rows, total = await fetch_page(tx, query, listing)
+async def _with_tags(tx: Transaction, rows: list[Any]) -> list[DagRow]:
     tags = await _tags_of(tx, [r.dag_id for r in rows])
-    return Page([_dag_row(r._mapping, tags.get(r.dag_id, [])) for r in rows], total)
+    return [_dag_row(r._mapping, tags.get(r.dag_id, [])) for r in rows]
 
 
 async def list_dags(db: Database, f: DagFilter, listing: Listing) -> Page[DagRow]:
@@ -262,25 +262,21 @@ async def list_dags(db: Database, f: DagFilter, listing: Listing) -> Page[DagRow
 
     Raises `UnknownOrderField` before touching the database.
     """
-    query = _dags_query(f, listing)
-
-    async def body(tx: Transaction) -> Page[DagRow]:
-        return await _select_dags(tx, query, listing)
-
-    return await db.run(body, write=False)
-
-
-_ONE = Listing(limit=1)
+    return await read_page(db, _dags_query(f, listing), listing, _with_tags)
 
 
 def _one_dag(dag_id: str) -> Select[Any]:
-    return _dags_query(DagFilter(dag_ids=[dag_id], exclude_stale=False), _ONE)
+    return _dags_query(DagFilter(dag_ids=[dag_id], exclude_stale=False), Listing())
+
+
+async def _get_dag(tx: Transaction, dag_id: str) -> DagRow | None:
+    found = await _with_tags(tx, (await tx.execute(_one_dag(dag_id))).all())
+    return found[0] if found else None
 
 
 async def get_dag(db: Database, dag_id: str) -> DagRow | None:
     async def body(tx: Transaction) -> DagRow | None:
-        page = await _select_dags(tx, _one_dag(dag_id), _ONE)
-        return page.items[0] if page.items else None
+        return await _get_dag(tx, dag_id)
 
     return await db.run(body, write=False)
 
@@ -319,8 +315,8 @@ async def latest_serialized_dag(
     """The DAG row, its newest serialized data, and its version number (count of versions)."""
 
     async def body(tx: Transaction) -> tuple[DagRow, dict[str, Any] | None, int] | None:
-        page = await _select_dags(tx, _one_dag(dag_id), _ONE)
-        if not page.items:
+        row = await _get_dag(tx, dag_id)
+        if row is None:
             return None
         data = await tx.scalar(
             select(serialized_dag.c.data)
@@ -335,7 +331,7 @@ async def latest_serialized_dag(
                 .where(serialized_dag.c.dag_id == dag_id)
             )
         )
-        return page.items[0], (None if data is None else dict(data)), versions
+        return row, (None if data is None else dict(data)), versions
 
     return await db.run(body, write=False)
 
@@ -369,11 +365,7 @@ async def list_dag_tags(db: Database, name: NamePattern, listing: Listing) -> Pa
     sub = names.subquery()
     query = select(sub.c.name).order_by(*order_clauses(listing, {"name": sub.c.name}, [sub.c.name]))
 
-    async def body(tx: Transaction) -> Page[str]:
-        rows, total = await fetch_page(tx, query, listing)
-        return Page([str(r.name) for r in rows], total)
-
-    return await db.run(body, write=False)
+    return await read_page(db, query, listing, each_row(lambda r: str(r.name)))
 
 
 async def count_runs_by_state(
@@ -426,11 +418,7 @@ async def list_import_errors(
         .order_by(*order_clauses(listing, _IMPORT_ERROR_ORDER_COLUMNS, [import_error.c.id]))
     )
 
-    async def body(tx: Transaction) -> Page[ImportErrorRow]:
-        rows, total = await fetch_page(tx, query, listing)
-        return Page([ImportErrorRow(**r._mapping) for r in rows], total)
-
-    return await db.run(body, write=False)
+    return await read_page(db, query, listing, each_row(lambda r: ImportErrorRow(**r._mapping)))
 
 
 async def get_import_error(db: Database, import_error_id: int) -> ImportErrorRow | None:

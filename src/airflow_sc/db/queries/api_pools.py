@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 
 from airflow_sc.db.database import Database, Transaction
-from airflow_sc.db.listing import OrderColumns, fetch_page, name_clauses, order_clauses
+from airflow_sc.db.listing import OrderColumns, name_clauses, order_clauses, read_page
 from airflow_sc.db.models import slot_pool, task_instance
 from airflow_sc.domain.listing import Listing, NamePattern, Page
 
@@ -68,20 +69,18 @@ async def list_pools(db: Database, name: NamePattern, listing: Listing) -> Page[
         .order_by(*order_clauses(listing, _POOL_ORDER_COLUMNS, [slot_pool.c.id]))
     )
 
-    async def body(tx: Transaction) -> Page[PoolRow]:
-        rows, total = await fetch_page(tx, query, listing)
-        usage = await _usage(tx, [r.pool for r in rows])
-        return Page([PoolRow(**r._mapping, states=usage[r.pool]) for r in rows], total)
+    return await read_page(db, query, listing, _with_usage)
 
-    return await db.run(body, write=False)
+
+async def _with_usage(tx: Transaction, rows: list[Any]) -> list[PoolRow]:
+    usage = await _usage(tx, [r.pool for r in rows])
+    return [PoolRow(**r._mapping, states=usage[r.pool]) for r in rows]
 
 
 async def get_pool(db: Database, name: str) -> PoolRow | None:
     async def body(tx: Transaction) -> PoolRow | None:
-        row = (await tx.execute(select(*_POOL_COLUMNS).where(slot_pool.c.pool == name))).first()
-        if row is None:
-            return None
-        usage = await _usage(tx, [row.pool])
-        return PoolRow(**row._mapping, states=usage[row.pool])
+        rows = (await tx.execute(select(*_POOL_COLUMNS).where(slot_pool.c.pool == name))).all()
+        found = await _with_usage(tx, rows)
+        return found[0] if found else None
 
     return await db.run(body, write=False)

@@ -28,10 +28,10 @@ from sqlalchemy.sql import Select
 from airflow_sc.db.database import Database, Transaction
 from airflow_sc.db.listing import (
     OrderColumns,
-    fetch_page,
     name_clauses,
     order_clauses,
     range_clauses,
+    read_page,
 )
 from airflow_sc.db.models import (
     dag,
@@ -280,11 +280,7 @@ async def list_dag_runs(db: Database, where: DagRunFilter, listing: Listing) -> 
         .order_by(*order_clauses(listing, _run_order_columns(dialect), [dag_run.c.id]))
     )
 
-    async def body(tx: Transaction) -> Page[DagRunRow]:
-        rows, total = await fetch_page(tx, query, listing)
-        return Page(await _to_run_rows(tx, rows), total)
-
-    return await db.run(body, write=False)
+    return await read_page(db, query, listing, _to_run_rows)
 
 
 async def get_dag_run(db: Database, dag_id: str, run_id: str) -> DagRunRow | None:

@@ -17,10 +17,10 @@ from sqlalchemy.sql import Select
 from airflow_sc.db.database import Database, Transaction
 from airflow_sc.db.listing import (
     OrderColumns,
-    fetch_page,
     name_clauses,
     order_clauses,
     range_clauses,
+    read_page,
 )
 from airflow_sc.db.models import dag, dag_run, job, task_instance, task_instance_history, trigger
 from airflow_sc.db.queries.api_runs import DagVersionRow, with_dag_versions
@@ -314,11 +314,7 @@ async def list_task_instances(
         .order_by(*order_clauses(listing, _ORDER_COLUMNS, _TIEBREAK))
     )
 
-    async def body(tx: Transaction) -> Page[TaskInstanceRow]:
-        rows, total = await fetch_page(tx, query, listing)
-        return Page(await _to_ti_rows(tx, rows), total)
-
-    return await db.run(body, write=False)
+    return await read_page(db, query, listing, _to_ti_rows)
 
 
 def _identity(

@@ -12,10 +12,11 @@ from sqlalchemy.sql import Select
 from airflow_sc.db.database import Database, Transaction
 from airflow_sc.db.listing import (
     OrderColumns,
-    fetch_page,
+    each_row,
     name_clauses,
     order_clauses,
     range_clauses,
+    read_page,
 )
 from airflow_sc.db.models import dag, dag_run, task_instance, xcom
 from airflow_sc.domain.listing import Listing, NamePattern, Page, Range
@@ -133,11 +134,9 @@ async def list_xcoms(db: Database, where: XComFilter, listing: Listing) -> Page[
         .order_by(*order_clauses(listing, _ORDER_COLUMNS, _TIEBREAK))
     )
 
-    async def body(tx: Transaction) -> Page[XComRow]:
-        rows, total = await fetch_page(tx, query, listing)
-        return Page([XComRow(**row._mapping, value=None) for row in rows], total)
-
-    return await db.run(body, write=False)
+    return await read_page(
+        db, query, listing, each_row(lambda row: XComRow(**row._mapping, value=None))
+    )
 
 
 async def get_xcom(

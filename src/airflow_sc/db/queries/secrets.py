@@ -16,7 +16,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql import Executable
 
 from airflow_sc.db.database import Database, Transaction
-from airflow_sc.db.listing import OrderColumns, fetch_page, name_clauses, order_clauses
+from airflow_sc.db.listing import OrderColumns, each_row, name_clauses, order_clauses, read_page
 from airflow_sc.db.models import connection, variable
 from airflow_sc.domain.listing import Listing, NamePattern, Page
 
@@ -133,11 +133,7 @@ async def list_connections(
         .order_by(*order_clauses(listing, _CONNECTION_ORDER_COLUMNS, [connection.c.id]))
     )
 
-    async def body(tx: Transaction) -> Page[StoredConnection]:
-        rows, total = await fetch_page(tx, query, listing)
-        return Page([_stored_connection(row._mapping) for row in rows], total)
-
-    return await db.run(body, write=False)
+    return await read_page(db, query, listing, each_row(lambda r: _stored_connection(r._mapping)))
 
 
 async def list_variables(db: Database, key: NamePattern, listing: Listing) -> Page[StoredVariable]:
@@ -148,11 +144,7 @@ async def list_variables(db: Database, key: NamePattern, listing: Listing) -> Pa
         .order_by(*order_clauses(listing, _VARIABLE_ORDER_COLUMNS, [variable.c.id]))
     )
 
-    async def body(tx: Transaction) -> Page[StoredVariable]:
-        rows, total = await fetch_page(tx, query, listing)
-        return Page([_stored_variable(row._mapping) for row in rows], total)
-
-    return await db.run(body, write=False)
+    return await read_page(db, query, listing, each_row(lambda r: _stored_variable(r._mapping)))
 
 
 def _upsert(tx: Transaction, table: Any, values: dict[str, Any], key: str) -> Executable:

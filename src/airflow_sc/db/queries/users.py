@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from airflow_sc.db.database import Database, Transaction
-from airflow_sc.db.listing import OrderColumns, fetch_page, name_clauses, order_clauses
+from airflow_sc.db.listing import OrderColumns, each_row, name_clauses, order_clauses, read_page
 from airflow_sc.db.models import user
 from airflow_sc.domain.listing import Listing, NamePattern, Page
 
@@ -63,11 +63,7 @@ async def list_users(db: Database, username: NamePattern, listing: Listing) -> P
         .order_by(*order_clauses(listing, _ORDER_COLUMNS, [user.c.id]))
     )
 
-    async def body(tx: Transaction) -> Page[StoredUser]:
-        rows, total = await fetch_page(tx, query, listing)
-        return Page([StoredUser(**row._mapping) for row in rows], total)
-
-    return await db.run(body, write=False)
+    return await read_page(db, query, listing, each_row(lambda r: StoredUser(**r._mapping)))
 
 
 async def count_users(db: Database) -> int:
