@@ -139,10 +139,6 @@ class NamePattern:
     def prefixes(self) -> tuple[str, ...] | None:
         return prefix_alternatives(self.prefix)
 
-    @property
-    def constrains(self) -> bool:
-        return self.substrings() is not None or self.prefixes() is not None
-
     def matches(self, value: str | None) -> bool:
         """Whether `value` passes both filters, as the database decides it (for listings
         made in memory). Case is folded as PostgreSQL does; SQLite folds ASCII only."""
