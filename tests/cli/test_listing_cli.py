@@ -170,9 +170,11 @@ def test_every_list_command_speaks_the_listing_vocabulary(
             wrong.append(f"{' '.join(argv)}: exit {code}, {got}")
     assert not wrong, "\n".join(wrong)
 
-    assert main([*command.argv, "--order-by", "nope"]) == 2
+    with pytest.raises(SystemExit) as usage_error:
+        main([*command.argv, "--order-by", "nope"])
+    assert usage_error.value.code == 2
     error = capsys.readouterr().err
-    assert "--order-by: Ordering with 'nope' is disallowed" in error
+    assert "argument --order-by: Ordering with 'nope' is disallowed" in error
     assert command.field in error.split("supported: ")[1].strip().split(", ")
 
 

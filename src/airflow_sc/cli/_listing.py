@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import Any
 
-from airflow_sc.cli._arguments import UsageError
 from airflow_sc.domain.listing import Listing, ListingError, NamePattern, parse_order_by
 
 __all__ = ["add_listing_options", "listing_from", "listing_options_given", "name_pattern_from"]
@@ -26,6 +26,30 @@ def _count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} is negative")
     return value
+
+
+class _OrderBy(argparse.Action):
+    """Collects `--order-by` values, refusing (as a usage error) a field it cannot sort by."""
+
+    def __init__(
+        self, option_strings: Sequence[str], dest: str, keys: Sequence[str], **kwargs: Any
+    ) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.keys = keys
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        given = [*getattr(namespace, self.dest), values]
+        try:
+            parse_order_by(given, self.keys)
+        except ListingError as exc:
+            parser.error(f"argument --order-by: {exc}")
+        setattr(namespace, self.dest, given)
 
 
 def add_listing_options(
@@ -57,7 +81,8 @@ def add_listing_options(
         )
     group.add_argument(
         "--order-by",
-        action="append",
+        action=_OrderBy,
+        keys=order_keys,
         default=[],
         metavar="FIELD",
         help=f"sort by FIELD; --order-by=-FIELD for descending order (repeat it or "
@@ -79,16 +104,10 @@ def add_listing_options(
 def listing_from(
     args: argparse.Namespace, order_keys: Sequence[str], default_order: str | None
 ) -> Listing:
-    """The `Listing` the options ask for; `UsageError` for a field that cannot be sorted by.
-
-    Without `--order-by` (nor a `default_order`) rows come in the order of their unique key.
-    """
-    try:
-        given = args.order_by or ([default_order] if default_order else [])
-        order = parse_order_by(given, order_keys)
-    except ListingError as exc:
-        raise UsageError(f"--order-by: {exc}") from None
-    return Listing(order, limit=args.limit, offset=args.offset)
+    """The `Listing` the options ask for (`--order-by` was checked when parsed). Without
+    `--order-by` (nor a `default_order`) rows come in the order of their unique key."""
+    given = args.order_by or ([default_order] if default_order else [])
+    return Listing(parse_order_by(given, order_keys), limit=args.limit, offset=args.offset)
 
 
 def name_pattern_from(args: argparse.Namespace, name: str) -> NamePattern:

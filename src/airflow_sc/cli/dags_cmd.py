@@ -13,7 +13,6 @@ from typing import Any
 import anyio
 
 from airflow_sc.cli import dags_compat, dags_runs_cmd, dags_test
-from airflow_sc.cli._arguments import UsageError, fail
 from airflow_sc.cli._database import open_settings_database
 from airflow_sc.cli._listing import add_listing_options, listing_from, name_pattern_from
 from airflow_sc.cli._output import FORMATS, render
@@ -103,10 +102,7 @@ def _in_memory(rows: list[dict[str, Any]], listing: Listing, unique: str) -> lis
 
 def list_dags(args: argparse.Namespace, settings: Settings) -> int:
     columns = ["dag_id", "fileloc", "owners", "is_paused"]
-    try:
-        listing = listing_from(args, api_dags.DAG_ORDER_KEYS, "dag_id")
-    except UsageError as exc:
-        return fail(str(exc), 2)
+    listing = listing_from(args, api_dags.DAG_ORDER_KEYS, "dag_id")
     dag_id = name_pattern_from(args, "dag_id")
     if args.local:
         parsed = [
@@ -135,10 +131,7 @@ def list_dags(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def list_import_errors(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        listing = listing_from(args, api_dags.IMPORT_ERROR_ORDER_KEYS, "filename")
-    except UsageError as exc:
-        return fail(str(exc), 2)
+    listing = listing_from(args, api_dags.IMPORT_ERROR_ORDER_KEYS, "filename")
     filename = name_pattern_from(args, "filename")
     if args.local:
         parsed = [

@@ -163,9 +163,9 @@ def list_runs(args: argparse.Namespace, settings: Settings) -> int:
     try:
         start = parse_datetime(args.start_date, settings, name="--start-date")
         end = parse_datetime(args.end_date, settings, name="--end-date")
-        listing = listing_from(args, DAG_RUN_ORDER_KEYS, LIST_RUNS_ORDER)
     except UsageError as exc:
         return fail(str(exc), 2)
+    listing = listing_from(args, DAG_RUN_ORDER_KEYS, LIST_RUNS_ORDER)
     where = DagRunFilter(
         dag_ids=[args.dag_id],
         states=None if args.state is None else [args.state],

@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 import anyio
 
-from airflow_sc.cli._arguments import UsageError
 from airflow_sc.cli._database import open_settings_database
 from airflow_sc.cli._listing import add_listing_options, listing_from, name_pattern_from
 from airflow_sc.config import Settings
@@ -122,9 +121,9 @@ def _run(settings: Settings, action: Callable[[MetastoreBackend], Awaitable[T]])
         raise SystemExit(_fail(str(exc))) from None
 
 
-def _fail(message: str, code: int = 1) -> int:
+def _fail(message: str) -> int:
     print(f"airflow-sc: {message}", file=sys.stderr)
-    return code
+    return 1
 
 
 def _load_file(path: Path) -> dict[str, Any]:
@@ -184,10 +183,7 @@ def variables_delete(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def variables_list(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        listing = listing_from(args, VARIABLE_ORDER_KEYS, "key")
-    except UsageError as exc:
-        return _fail(str(exc), 2)
+    listing = listing_from(args, VARIABLE_ORDER_KEYS, "key")
     key = name_pattern_from(args, "variable_key")
     masker = SecretsMasker()
     variables = _run(settings, lambda store: store.list_variables(key, listing))
@@ -295,10 +291,7 @@ def connections_delete(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def connections_list(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        listing = listing_from(args, CONNECTION_ORDER_KEYS, "conn_id")
-    except UsageError as exc:
-        return _fail(str(exc), 2)
+    listing = listing_from(args, CONNECTION_ORDER_KEYS, "conn_id")
     conn_id = name_pattern_from(args, "connection_id")
     found = _run(settings, lambda store: store.list_connections(conn_id, listing))
     rows = [_shown(c, False) for c in found]

@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 
 from airflow_sc.cli import tasks_clear, tasks_logs, tasks_test
-from airflow_sc.cli._arguments import UsageError, fail
+from airflow_sc.cli._arguments import fail
 from airflow_sc.cli._database import latest_spec, open_settings_database
 from airflow_sc.cli._listing import (
     add_listing_options,
@@ -93,10 +93,7 @@ def _dag_not_found(dag_id: str) -> int:
 
 
 def list_tasks(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        listing = listing_from(args, TASK_ORDER_KEYS, "task_id")
-    except UsageError as exc:
-        return fail(str(exc), 2)
+    listing = listing_from(args, TASK_ORDER_KEYS, "task_id")
     task_id = name_pattern_from(args, "task_id")
     if args.tree and (ignored := listing_options_given(args)):
         return fail(f"--tree shows every task: it takes no {', '.join(ignored)}", 2)
@@ -126,11 +123,8 @@ def ti_row(ti: TaskInstanceRow) -> dict[str, Any]:
 
 
 def states_for_dag_run(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        # By default by task id, then map index (the listing's unique key).
-        listing = listing_from(args, TASK_INSTANCE_ORDER_KEYS, None)
-    except UsageError as exc:
-        return fail(str(exc), 2)
+    # By default by task id, then map index (the listing's unique key).
+    listing = listing_from(args, TASK_INSTANCE_ORDER_KEYS, None)
     where = TaskInstanceFilter(
         dag_ids=[args.dag_id],
         run_ids=[args.run_id],

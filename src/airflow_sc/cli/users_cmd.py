@@ -10,7 +10,6 @@ from typing import Any
 import anyio
 
 from airflow_sc.auth import Role, UserError, create_user, delete_user, list_users, reset_password
-from airflow_sc.cli._arguments import UsageError, fail
 from airflow_sc.cli._database import open_settings_database
 from airflow_sc.cli._listing import add_listing_options, listing_from, name_pattern_from
 from airflow_sc.cli._output import FORMATS, render
@@ -80,10 +79,7 @@ def create_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def list_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        listing = listing_from(args, USER_ORDER_KEYS, "username")
-    except UsageError as exc:
-        return fail(str(exc), 2)
+    listing = listing_from(args, USER_ORDER_KEYS, "username")
     username = name_pattern_from(args, "username")
 
     async def run() -> list[dict[str, Any]]:
