@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from airflow_sc.db.schema import migrate_sync
-from airflow_sc.scheduler.policy.retries import retry_delay_for, retry_jitter_hash
+from airflow_sc.domain.retries import retry_delay_for, retry_jitter_hash
 from airflow_sc.testing import postgres
 from tests.e2e.dags.behaviours import NAP_SECONDS, NAPS
 from tests.e2e.deployment import Api, Deployment, alive, cells, describe, process_tree

@@ -27,6 +27,7 @@ from airflow_sc.domain.transitions import (
     IllegalTransition,
     check_dag_run_transition,
     check_ti_transition,
+    ti_sources,
     ti_transition_actors,
 )
 
@@ -54,5 +55,6 @@ __all__ = [
     "check_dag_run_transition",
     "check_ti_transition",
     "is_finished",
+    "ti_sources",
     "ti_transition_actors",
 ]

@@ -1,8 +1,11 @@
 """Which state changes are legal, who makes them, and why: the transition tables as data.
 
-Every writer of a state column (a scheduler stage, the execution API serving workers, the
-triggerer, housekeeping, a user through the REST API) checks its change against these tables
-with `check_ti_transition` / `check_dag_run_transition` before it writes. Rewriting the state
+Each transition has one owner (`Actor`): the scheduler's stages, the execution service (a
+try that reports moves itself), executor_events (a try whose process ended without
+reporting), housekeeping, the triggerer, or a user's operator action. Every writer of a state
+column checks its change against these tables in its pure step, before it writes:
+`check_ti_transition` / `check_dag_run_transition` for a change it decided from a row it
+read, `ti_sources` for the ``WHERE state IN (...)`` of a compare-and-set. Rewriting the state
 a row already has is not a transition and is always allowed (writes stay idempotent).
 
 The rows mirror Apache Airflow 3: where Airflow moves a state, so does airflow-sc, and the
@@ -32,18 +35,30 @@ __all__ = [
     "Transition",
     "check_dag_run_transition",
     "check_ti_transition",
+    "ti_sources",
     "ti_transition_actors",
 ]
 
 
 class Actor(StrEnum):
-    """Who performs a state change."""
+    """Who performs a state change: the one owner of each transition.
 
-    SCHEDULER = "scheduler"  # the scheduler's stages: create/start runs, schedule_tis, enqueue
-    WORKER = "worker"  # a task's own process, through the execution API or executor events
-    TRIGGERER = "triggerer"  # a deferred task's trigger fired or ended the task
-    HOUSEKEEPING = "housekeeping"  # heartbeats, zombies, stuck-queued, orphans, trigger timeouts
-    USER = "user"  # REST API / UI / CLI: mark state, clear
+    docs/architecture.md prints the task instance table by actor.
+    """
+
+    #: The scheduler's stages: create_runs, start_runs, schedule_tis, enqueue.
+    SCHEDULER = "scheduler"
+    #: The execution service, serving a try's own process (over HTTP or the local
+    #: channel) or the in-process executor: a try that reports moves itself.
+    EXECUTION = "execution"
+    #: The scheduler's executor_events stage: a try's process ended without reporting.
+    EXECUTOR_EVENTS = "executor_events"
+    #: The triggerer (not built yet): a deferred task's trigger fired or ended the task.
+    TRIGGERER = "triggerer"
+    #: The scheduler's housekeeping: zombies, stuck-in-queued, orphans, trigger timeouts.
+    HOUSEKEEPING = "housekeeping"
+    #: Operator actions (REST API, UI, CLI): mark state, clear.
+    USER = "user"
 
 
 class IllegalTransition(ValueError):
@@ -74,7 +89,10 @@ def _rule(
 
 
 _ALL_TI: frozenset[TIState] = FINISHED | UNFINISHED
-_S, _W, _T, _H, _U = Actor.SCHEDULER, Actor.WORKER, Actor.TRIGGERER, Actor.HOUSEKEEPING, Actor.USER
+_S, _X, _E = Actor.SCHEDULER, Actor.EXECUTION, Actor.EXECUTOR_EVENTS
+_T, _H, _U = Actor.TRIGGERER, Actor.HOUSEKEEPING, Actor.USER
+#: Task instances a branch's skip list may still skip (they have not started).
+_NOT_STARTED = {None, TI.SCHEDULED, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE}
 
 TI_TRANSITION_RULES: tuple[Transition[TIState], ...] = (
     # schedule_tis: trigger rules decide a task instance that has no state yet, or whose
@@ -84,6 +102,12 @@ TI_TRANSITION_RULES: tuple[Transition[TIState], ...] = (
         {TI.SCHEDULED, TI.SKIPPED, TI.UPSTREAM_FAILED},
         _S,
         "trigger rule met (scheduled) or impossible (skipped / upstream_failed)",
+    ),
+    _rule(
+        {None, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE},
+        {TI.SUCCESS},
+        _S,
+        "an EmptyOperator whose trigger rule is met succeeds without running",
     ),
     _rule(
         {None}, {TI.REMOVED}, _S, "mapped index beyond the expanded length, or task left the DAG"
@@ -98,35 +122,46 @@ TI_TRANSITION_RULES: tuple[Transition[TIState], ...] = (
     _rule(UNFINISHED, {TI.SKIPPED}, _S, "dagrun_timeout expired: unfinished task instances skip"),
     # enqueue
     _rule({TI.SCHEDULED}, {TI.QUEUED}, _S, "admitted within pools and concurrency limits"),
-    _rule({TI.SCHEDULED, TI.QUEUED}, {None}, _S, "its DAG run finished before it was sent"),
-    # the task's own process (execution API) and executor events
-    _rule({TI.QUEUED}, {TI.RUNNING}, _W, "worker started the task"),
+    # the execution service: the try's own process reports
+    _rule({TI.QUEUED}, {TI.RUNNING}, _X, "the try's process started it (compare-and-set)"),
     _rule(
         {TI.RUNNING},
         {TI.SUCCESS, TI.FAILED, TI.SKIPPED, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE, TI.DEFERRED},
-        _W,
-        "task finished, failed, skipped itself, asked to be rescheduled or deferred",
+        _X,
+        "the try finished, failed, skipped itself, asked to be rescheduled or deferred",
     ),
+    _rule(_NOT_STARTED, {TI.SKIPPED}, _X, "a finishing branch skips the paths it did not take"),
+    # executor_events: the process ended without reporting
     _rule(
-        {TI.QUEUED}, {TI.FAILED, TI.UP_FOR_RETRY}, _W, "executor reports the task failed to start"
+        {TI.QUEUED, TI.RUNNING},
+        {TI.FAILED, TI.UP_FOR_RETRY},
+        _E,
+        "the try's process ended without reporting (crash, kill, timeout, never started)",
     ),
-    _rule(
-        {TI.RESTARTING}, {TI.UP_FOR_RETRY, TI.FAILED}, _W, "cleared while running: process ended"
-    ),
+    _rule({TI.RESTARTING}, {None}, _E, "cleared while in flight: its process ended, run again"),
     # triggerer
     _rule({TI.DEFERRED}, {TI.SCHEDULED}, _T, "trigger fired: resume the task on a worker"),
     _rule({TI.DEFERRED}, {TI.SUCCESS, TI.FAILED, TI.SKIPPED}, _T, "trigger ended the task itself"),
     # housekeeping
     _rule({TI.QUEUED}, {TI.SCHEDULED}, _H, "stuck in queued: requeue"),
-    _rule({TI.QUEUED}, {TI.FAILED, TI.UP_FOR_RETRY}, _H, "stuck in queued too many times"),
+    _rule({TI.QUEUED}, {TI.FAILED}, _H, "stuck in queued too many times"),
     _rule({TI.RUNNING}, {TI.FAILED, TI.UP_FOR_RETRY}, _H, "no heartbeat (zombie task instance)"),
-    _rule({TI.QUEUED, TI.RUNNING}, {None}, _H, "orphan of a dead scheduler or executor: reset"),
+    _rule(
+        {TI.QUEUED, TI.RUNNING, TI.RESTARTING},
+        {None},
+        _H,
+        "orphan of a dead scheduler and its executors: reset",
+    ),
     _rule({TI.DEFERRED}, {TI.SCHEDULED}, _H, "trigger timeout: resume on a worker to fail it"),
-    _rule({TI.RESTARTING}, {TI.UP_FOR_RETRY}, _H, "cleared while running: its process is gone"),
     # users
     _rule(_ALL_TI, {TI.SUCCESS, TI.FAILED, TI.SKIPPED}, _U, "mark success / failed / skipped"),
-    _rule(_ALL_TI - {TI.RUNNING}, {None}, _U, "clear: run it again"),
-    _rule({TI.RUNNING}, {TI.RESTARTING}, _U, "clear while running: kill, then retry"),
+    _rule(_ALL_TI - {TI.QUEUED, TI.RUNNING}, {None}, _U, "clear: run it again"),
+    _rule(
+        {TI.QUEUED, TI.RUNNING},
+        {TI.RESTARTING},
+        _U,
+        "clear while in flight: stop the try, then run it again",
+    ),
 )
 
 
@@ -142,6 +177,12 @@ DAG_RUN_TRANSITION_RULES: tuple[Transition[DagRunState], ...] = (
     _dr_rule({_DR.RUNNING}, {_DR.SUCCESS, _DR.FAILED}, _S, "all leaves done, deadlock or timeout"),
     _dr_rule(set(_DR), {_DR.SUCCESS, _DR.FAILED}, _U, "mark the run success / failed"),
     _dr_rule(set(_DR), {_DR.QUEUED}, _U, "clear the run: it is scheduled again"),
+    _dr_rule(
+        {_DR.SUCCESS, _DR.FAILED},
+        {_DR.RUNNING},
+        _U,
+        "mark one of its task instances: the scheduler decides the run's state again",
+    ),
 )
 
 
@@ -160,16 +201,39 @@ DAG_RUN_TRANSITIONS: Mapping[DagRunState, frozenset[DagRunState]] = _table(DAG_R
 """For each DAG run state, the states some actor may move it to."""
 
 
+def _actors(rules: Iterable[Transition[S]]) -> Mapping[tuple[S, S], frozenset[Actor]]:
+    by_move: dict[tuple[S, S], set[Actor]] = {}
+    for rule in rules:
+        for old in rule.old:
+            for new in rule.new - {old}:
+                by_move.setdefault((old, new), set()).add(rule.actor)
+    return MappingProxyType({move: frozenset(actors) for move, actors in by_move.items()})
+
+
+_TI_ACTORS = _actors(TI_TRANSITION_RULES)
+_DAG_RUN_ACTORS = _actors(DAG_RUN_TRANSITION_RULES)
+
+
 def ti_transition_actors(old: TIState, new: TIState) -> frozenset[Actor]:
     """The actors allowed to move a task instance from ``old`` to ``new`` (empty: nobody)."""
-    return frozenset(r.actor for r in TI_TRANSITION_RULES if old in r.old and new in r.new)
+    return _TI_ACTORS.get((old, new), frozenset())
+
+
+def ti_sources(actor: Actor, new: TIState, among: Iterable[TIState]) -> frozenset[TIState]:
+    """The states of `among` that `actor` may move to `new`.
+
+    A writer that moves rows with a compare-and-set (``UPDATE ... WHERE state IN (...)``)
+    takes the states of its ``WHERE`` from here, so the table decides what it may move.
+    `new` itself is never a source: a compare-and-set must not move a row twice.
+    """
+    return frozenset(old for old in among if actor in ti_transition_actors(old, new))
 
 
 def check_ti_transition(old: TIState, new: TIState, *, actor: Actor | None = None) -> None:
     """Raise `IllegalTransition` unless ``old -> new`` is allowed (for ``actor``, if given)."""
     if old == new:
         return
-    allowed = ti_transition_actors(old, new)
+    allowed = _TI_ACTORS.get((old, new))
     if not allowed or (actor is not None and actor not in allowed):
         raise IllegalTransition("task instance", old, new, actor)
 
@@ -180,6 +244,6 @@ def check_dag_run_transition(
     """Raise `IllegalTransition` unless ``old -> new`` is allowed (for ``actor``, if given)."""
     if old == new:
         return
-    allowed = {r.actor for r in DAG_RUN_TRANSITION_RULES if old in r.old and new in r.new}
+    allowed = _DAG_RUN_ACTORS.get((old, new))
     if not allowed or (actor is not None and actor not in allowed):
         raise IllegalTransition("DAG run", old, new, actor)

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from airflow_sc.domain.retries import should_retry
 from airflow_sc.domain.states import TaskInstanceState as TI
 from airflow_sc.domain.states import TIState
 from airflow_sc.domain.transitions import Actor, check_ti_transition
-from airflow_sc.scheduler.policy.retries import should_retry
 
 __all__ = [
     "DEFAULT_MAX_STUCK_REQUEUES",

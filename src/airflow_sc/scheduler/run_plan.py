@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from airflow_sc.domain import SCHEDULABLE, UNFINISHED, DagRunState, TaskInstanceState, TIState
+from airflow_sc.domain.retries import next_retry_at, retry_jitter_hash
 from airflow_sc.scheduler.policy import (
     Decision,
     PastSnapshot,
@@ -23,9 +24,7 @@ from airflow_sc.scheduler.policy import (
     dagrun_timed_out,
     decide_readiness,
     decide_run_state,
-    next_retry_at,
     past_depends_met,
-    retry_jitter_hash,
 )
 from airflow_sc.serialization.spec import DagSpec, TaskSpec
 

@@ -28,7 +28,7 @@ from functools import cached_property
 from typing import Any
 
 from airflow_sc.domain import TriggerRule, WeightRule
-from airflow_sc.scheduler.policy.priority import TaskWeight, priority_weights
+from airflow_sc.domain.priority import TaskWeight, priority_weights
 from airflow_sc.sdk.params import ParamsDict
 from airflow_sc.sdk.timetables import Timetable, deserialize_timetable
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import anyio
 
+from airflow_sc.domain.retries import retry_delay_for, retry_jitter_hash
 from airflow_sc.domain.states import DagRunState, TaskInstanceState, TIState
-from airflow_sc.scheduler.policy.retries import retry_delay_for, retry_jitter_hash
 from airflow_sc.scheduler.policy.run_state import (
     RunTaskInstance,
     decide_run_state,

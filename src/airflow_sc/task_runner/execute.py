@@ -32,8 +32,8 @@ from typing import Any
 import anyio
 
 from airflow_sc.compat import installed_options
+from airflow_sc.domain.retries import should_retry
 from airflow_sc.domain.states import TaskInstanceState
-from airflow_sc.scheduler.policy.retries import should_retry
 from airflow_sc.sdk._task_client import task_client_active
 from airflow_sc.sdk.baseoperator import BaseOperator, TaskStateChangeCallback
 from airflow_sc.sdk.context import (

@@ -31,8 +31,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
+from airflow_sc.domain.retries import should_retry
 from airflow_sc.domain.states import TaskInstanceState
-from airflow_sc.scheduler.policy.retries import should_retry
 from airflow_sc.sdk.exceptions import AirflowException
 from airflow_sc.secrets.masking import SecretsMasker
 from airflow_sc.task_runner.client import TaskClient

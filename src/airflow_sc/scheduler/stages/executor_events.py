@@ -24,9 +24,9 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from airflow_sc.db import Transaction
 from airflow_sc.db.queries import scheduling
 from airflow_sc.domain import TaskInstanceState
+from airflow_sc.domain.retries import should_retry
 from airflow_sc.executors.base import TaskEvent
 from airflow_sc.scheduler.deps import StageDeps
-from airflow_sc.scheduler.policy import should_retry
 from airflow_sc.scheduler.wakeups import StageWakeups
 
 __all__ = ["EventsResult", "apply_events", "serve_executor_events"]

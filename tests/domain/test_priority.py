@@ -7,8 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_sc.domain import WeightRule
-from airflow_sc.scheduler.policy import TaskWeight, priority_weights
-from airflow_sc.scheduler.policy.priority import PRIORITY_MAX
+from airflow_sc.domain.priority import PRIORITY_MAX, TaskWeight, priority_weights
 
 CHAIN = {"a": {"b"}, "b": {"c"}}
 DIAMOND = {"a": {"b", "c"}, "b": {"d"}, "c": {"d"}}

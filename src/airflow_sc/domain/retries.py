@@ -1,5 +1,10 @@
 """Retries: whether a failed try gets another one, and when it may start.
 
+The one retry rule of airflow-sc: every writer that ends a failed try (the task runner
+reporting through the execution service, the scheduler's executor_events for a process that
+ended without reporting, housekeeping for a zombie) decides between ``up_for_retry`` and
+``failed`` with `failed_try_state`.
+
 Airflow 3 semantics. ``try_number`` is the try that just failed (1 for the first), and
 ``max_tries`` is the task instance's column (``retries`` when created, raised on clear).
 With exponential backoff the delay of try ``n`` lies in
@@ -16,8 +21,11 @@ import hashlib
 import math
 from datetime import datetime, timedelta
 
+from airflow_sc.domain.states import TaskInstanceState
+
 __all__ = [
     "DEFAULT_MAX_TASK_RETRY_DELAY",
+    "failed_try_state",
     "next_retry_at",
     "retry_delay_for",
     "retry_jitter_hash",
@@ -85,9 +93,26 @@ def should_retry(try_number: int, max_tries: int, *, retries: int | None = None)
 
     ``retries`` is the task's current setting when known: a task whose DAG now says
     ``retries=0`` is not retried even if the row's ``max_tries`` still allows it (Airflow).
-    A task instance in ``restarting`` (cleared while running) is always retried; the caller
-    checks that state before calling.
+    A task instance in ``restarting`` (cleared while running) is scheduled again whatever
+    its try reports; the caller checks that state before calling.
     """
     if retries is not None and retries <= 0:
         return False
     return try_number <= max_tries
+
+
+def failed_try_state(
+    try_number: int,
+    max_tries: int,
+    *,
+    retries: int | None = None,
+    retry_allowed: bool = True,
+) -> TaskInstanceState:
+    """``up_for_retry`` or ``failed``: how the failed try ``try_number`` ends.
+
+    `retry_allowed` is False when the task forbade retries (``AirflowFailException``);
+    otherwise `should_retry` decides.
+    """
+    if retry_allowed and should_retry(try_number, max_tries, retries=retries):
+        return TaskInstanceState.UP_FOR_RETRY
+    return TaskInstanceState.FAILED

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_sc.scheduler.policy import (
+from airflow_sc.domain.retries import (
     DEFAULT_MAX_TASK_RETRY_DELAY,
     next_retry_at,
     retry_delay_for,
