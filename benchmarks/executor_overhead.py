@@ -55,17 +55,15 @@ import httpx
 import psutil
 from sqlalchemy import insert
 
-from airflow_sc.api.execution import (
-    ExecutionApi,
-    ExecutionHandlers,
-    ExecutionTokens,
-    create_execution_app,
-    generate_secret,
-)
+from airflow_sc.api.execution import create_execution_app
 from airflow_sc.db import Database, Transaction
 from airflow_sc.db.engine import open_database
 from airflow_sc.db.models import dag, dag_run, task_instance
 from airflow_sc.domain import TaskInstanceKey, TaskInstanceState
+from airflow_sc.execution.dispatch import ExecutionDispatcher
+from airflow_sc.execution.protocol import Start
+from airflow_sc.execution.service import ExecutionService
+from airflow_sc.execution.tokens import ExecutionTokens, generate_secret
 from airflow_sc.executors.base import TaskEvent, Workload
 from airflow_sc.executors.local import LocalChannel, LocalExecutor
 from airflow_sc.runtime import serve_http
@@ -181,19 +179,19 @@ async def bench(tasks: int, workdir: Path, channel: LocalChannel, repeat: int) -
 
         await db.run(body)
         tokens = ExecutionTokens(generate_secret())
-        handlers = ExecutionHandlers(db=db)
-        app = create_execution_app(ExecutionApi(handlers, tokens))
+        service = ExecutionService(db)
+        dispatcher = ExecutionDispatcher(service, tokens)
+        app = create_execution_app(dispatcher)
         async with anyio.create_task_group() as tg:
             endpoint = await tg.start(_serve, app)
-            api = ExecutionApi(handlers, tokens)
-            make = _factory(endpoint.url, api, channel, workdir / "logs")
+            make = _factory(endpoint.url, dispatcher, channel, workdir / "logs")
             out["latency"] = await _latency(db, make, fileloc, 30)
             runs = [await _throughput(db, make, fileloc, tasks, i) for i in range(repeat)]
             out["throughput_runs"] = runs
             out["throughput"] = {
                 key: statistics.median(run[key] for run in runs) for key in runs[0]
             }
-            out["api"] = await _api_cost(db, endpoint.url, tokens, handlers)
+            out["api"] = await _api_cost(db, endpoint.url, tokens, service)
             tg.cancel_scope.cancel()
     return out
 
@@ -212,15 +210,16 @@ async def _serve(app: Any, *, task_status: Any) -> None:
 Factory = Any  # (parallelism) -> LocalExecutor
 
 
-def _factory(url: str, api: ExecutionApi, channel: LocalChannel, logs: Path) -> Factory:
+def _factory(
+    url: str, dispatcher: ExecutionDispatcher, channel: LocalChannel, logs: Path
+) -> Factory:
     def make(parallelism: int) -> LocalExecutor:
         return LocalExecutor(
             parallelism=parallelism,
             channel=channel,
             api_url=url,
-            handlers=api.handlers,
-            issue_token=api.tokens.issue,
-            verify_token=api.tokens.verify,
+            service=dispatcher.service,
+            tokens=dispatcher.tokens,
             base_log_folder=logs,
             heartbeat_interval=30,
         )
@@ -240,9 +239,8 @@ async def _latency(db: Database, make: Factory, fileloc: Path, count: int) -> di
                 started = time.perf_counter()
                 await executor.submit([item])
                 async for event in receive:
-                    if event.state is not TaskInstanceState.RUNNING:
-                        assert event.state is TaskInstanceState.SUCCESS, event
-                        break
+                    assert event.recorded is TaskInstanceState.SUCCESS, event
+                    break
                 samples.append(time.perf_counter() - started)
             tg.cancel_scope.cancel()
     samples.sort()
@@ -268,11 +266,10 @@ async def _throughput(
             started = time.perf_counter()
             await executor.submit(workloads(ids, run_id, str(fileloc)))
             async for event in receive:
-                if event.state is not TaskInstanceState.RUNNING:
-                    assert event.state is TaskInstanceState.SUCCESS, event
-                    latencies.append(time.perf_counter() - started)
-                    if len(latencies) == count:
-                        break
+                assert event.recorded is TaskInstanceState.SUCCESS, event
+                latencies.append(time.perf_counter() - started)
+                if len(latencies) == count:
+                    break
             elapsed = time.perf_counter() - started
             # Every child was reaped by its worker before the worker reported it.
             cpu_after = tree_cpu(workers)
@@ -291,10 +288,10 @@ async def _throughput(
 
 
 async def _api_cost(
-    db: Database, url: str, tokens: ExecutionTokens, handlers: ExecutionHandlers
+    db: Database, url: str, tokens: ExecutionTokens, service: ExecutionService
 ) -> dict[str, float]:
     (ti_id,) = await add_tis(db, 1, "api")
-    await handlers.start(ti_id, hostname="bench", pid=os.getpid())
+    await service.start(ti_id, Start("bench", os.getpid()))
     calls = 300
     headers = {"authorization": f"Bearer {tokens.issue(ti_id)}"}
     async with httpx.AsyncClient(base_url=url) as http:
@@ -306,7 +303,7 @@ async def _api_cost(
         over_http = (time.perf_counter() - started) / calls
     started = time.perf_counter()
     for _ in range(calls):
-        await handlers.heartbeat(ti_id)
+        await service.heartbeat(ti_id)
     direct = (time.perf_counter() - started) / calls
     return {"heartbeat_http_ms": over_http * 1e3, "heartbeat_direct_ms": direct * 1e3}
 

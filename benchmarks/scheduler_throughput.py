@@ -34,6 +34,8 @@ from airflow_sc.db.engine import open_database
 from airflow_sc.db.models import dag_run, task_instance
 from airflow_sc.db.queries import dag_files
 from airflow_sc.db.schema import migrate_sync
+from airflow_sc.execution.service import ExecutionService
+from airflow_sc.scheduler.changes import ChangeFeed
 from airflow_sc.scheduler.deps import SchedulerDeps
 from airflow_sc.scheduler.service import SchedulerHandle, serve_scheduler
 from airflow_sc.sdk import DAG, PythonOperator
@@ -145,8 +147,16 @@ async def chain_lags(db: Database, dag_id: str) -> list[float]:
 
 async def measure(url: str) -> dict[str, Any]:
     async with open_database(url, pool_size=8) as db:
-        executor = InMemoryExecutor()
-        deps = SchedulerDeps(db=db, executors=[executor], parallelism=1024, heartbeat_interval=60.0)
+        changes = ChangeFeed()
+        service = ExecutionService(db, on_ti_finished=changes.tis_finished)
+        executor = InMemoryExecutor(service=service)
+        deps = SchedulerDeps(
+            db=db,
+            executors=[executor],
+            parallelism=1024,
+            heartbeat_interval=60.0,
+            changes=changes,
+        )
         stop = anyio.Event()
         async with anyio.create_task_group() as tg:
             handle: SchedulerHandle = await tg.start(

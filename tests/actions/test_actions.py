@@ -20,8 +20,16 @@ from airflow_sc.db import Database
 from airflow_sc.domain import TaskInstanceState
 from airflow_sc.executors.base import Workload
 from airflow_sc.sdk import DAG, Param, ParamValidationError, PythonOperator
-from airflow_sc.testing import InMemoryExecutor
-from tests.scheduler.dags import T0, FakeClock, open_scheduler, runs, states, store_dag, tis
+from tests.scheduler.dags import (
+    T0,
+    FakeClock,
+    memory_executor,
+    open_scheduler,
+    runs,
+    states,
+    store_dag,
+    tis,
+)
 
 pytestmark = pytest.mark.anyio
 TI = TaskInstanceState
@@ -49,7 +57,7 @@ async def test_trigger_runs_a_manual_run_with_validated_conf(
     db: Database, clock: FakeClock
 ) -> None:
     await store_dag(db, manual_dag(), now=clock.now)
-    async with open_scheduler(db, [InMemoryExecutor()], clock) as running:
+    async with open_scheduler(db, [memory_executor(db, clock)], clock) as running:
         with pytest.raises(ParamValidationError, match="size"):
             await trigger_dag_run(db, "manual", now=clock.now, conf={"size": 0})
         with pytest.raises(DagNotFound):
@@ -73,7 +81,7 @@ async def test_clear_failed_with_downstream_reruns_them(db: Database, clock: Fak
     def outcome(workload: Workload) -> TI:
         return TI.FAILED if workload.key.task_id in failing else TI.SUCCESS
 
-    executor = InMemoryExecutor(outcome=outcome)
+    executor = memory_executor(db, clock, outcome=outcome)
     async with open_scheduler(db, [executor], clock) as running:
         run = await trigger_dag_run(db, "manual", now=clock.now, wake=running.handle.wake)
         await running.wait_run_state("manual", "failed")
@@ -106,7 +114,7 @@ async def test_clear_failed_with_downstream_reruns_them(db: Database, clock: Fak
 
 async def test_mark_task_success_lets_the_run_go_on(db: Database, clock: FakeClock) -> None:
     await store_dag(db, manual_dag(), now=clock.now)
-    executor = InMemoryExecutor(hold=True)
+    executor = memory_executor(db, clock, hold=True)
     async with open_scheduler(db, [executor], clock) as running:
         run = await trigger_dag_run(db, "manual", now=clock.now, wake=running.handle.wake)
         await executor.wait_submitted(1)
@@ -116,22 +124,22 @@ async def test_mark_task_success_lets_the_run_go_on(db: Database, clock: FakeClo
         assert [(m.task_id, m.map_index) for m in changed] == [("a", -1)]
         await executor.wait_submitted(2)
         assert executor.submitted[1].key.task_id == "b"
-        executor.release()  # a's own (late) report is ignored; b succeeds
+        await executor.release()  # a's own (late) report is ignored; b succeeds
         await executor.wait_submitted(3)
-        executor.release()
+        await executor.release()
         await running.wait_run_state("manual", "success")
 
 
 async def test_mark_run_failed_stops_it(db: Database, clock: FakeClock) -> None:
     await store_dag(db, manual_dag(), now=clock.now)
-    executor = InMemoryExecutor(hold=True)
+    executor = memory_executor(db, clock, hold=True)
     async with open_scheduler(db, [executor], clock) as running:
         run = await trigger_dag_run(db, "manual", now=clock.now, wake=running.handle.wake)
         await executor.wait_submitted(1)
         await mark_dag_run(
             db, "manual", run.run_id, "failed", now=clock.now, wake=running.handle.wake
         )
-        executor.release()
+        await executor.release()
     assert [r["state"] for r in await runs(db, "manual")] == ["failed"]
     assert states(await tis(db, "manual")) == {"a": "failed", "b": "skipped", "c": "skipped"}
 
@@ -139,7 +147,7 @@ async def test_mark_run_failed_stops_it(db: Database, clock: FakeClock) -> None:
 async def test_paused_dag_does_not_start_triggered_runs(db: Database, clock: FakeClock) -> None:
     await store_dag(db, manual_dag(), now=clock.now)
     await set_dag_paused(db, "manual", True)
-    executor = InMemoryExecutor()
+    executor = memory_executor(db, clock)
     async with open_scheduler(db, [executor], clock) as running:
         await trigger_dag_run(db, "manual", now=clock.now, wake=running.handle.wake)
         await running.settle()
@@ -152,7 +160,7 @@ async def test_paused_dag_does_not_start_triggered_runs(db: Database, clock: Fak
 
 async def test_mark_dry_run_and_skipped(db: Database, clock: FakeClock) -> None:
     await store_dag(db, manual_dag(), now=clock.now)
-    executor = InMemoryExecutor(hold=True)
+    executor = memory_executor(db, clock, hold=True)
     async with open_scheduler(db, [executor], clock) as running:
         run = await trigger_dag_run(db, "manual", now=clock.now, wake=running.handle.wake)
         await executor.wait_submitted(1)
@@ -166,7 +174,7 @@ async def test_mark_dry_run_and_skipped(db: Database, clock: FakeClock) -> None:
             db, "manual", run.run_id, ["b"], "skipped", now=clock.now,
             include_downstream=True, wake=running.handle.wake,
         )  # fmt: skip
-        executor.release()
+        await executor.release()
         await running.wait_run_state("manual", "success")
     assert states(await tis(db, "manual")) == {"a": "success", "b": "skipped", "c": "skipped"}
 
@@ -175,7 +183,7 @@ async def test_a_finished_run_set_to_queued_runs_again(db: Database, clock: Fake
     await store_dag(db, manual_dag(), now=clock.now)
     # Paused, the DAG's queued runs wait: what the actions wrote can be read back.
     assert await set_dags_paused(db, ["manual", "nope"], True) == ["manual"]
-    executor = InMemoryExecutor()
+    executor = memory_executor(db, clock)
     async with open_scheduler(db, [executor], clock) as running:
         run = await trigger_dag_run(db, "manual", now=clock.now, wake=running.handle.wake)
         await mark_dag_run(db, "manual", run.run_id, "success", now=clock.now)

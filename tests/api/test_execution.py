@@ -8,10 +8,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from airflow_sc.api.execution import ExecutionTokens
 from airflow_sc.db import Database, Transaction
 from airflow_sc.db.engine import open_database
 from airflow_sc.db.models import task_instance_history
+from airflow_sc.execution.tokens import ExecutionTokens
 from airflow_sc.secrets import Connection, InMemoryBackend
 from tests.executors.world import (
     SECRET,
@@ -50,7 +50,7 @@ async def http(served: ServedApi) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def bearer(served: ServedApi, ti_id: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {served.api.tokens.issue(ti_id)}"}
+    return {"authorization": f"Bearer {served.tokens.issue(ti_id)}"}
 
 
 async def start(http: httpx.AsyncClient, served: ServedApi, ti_id: str) -> httpx.Response:
@@ -127,7 +127,7 @@ async def test_heartbeat_refreshes_the_token_until_the_try_stops_running(
 
     beat = await http.put(f"/task-instances/{ti_id}/heartbeat", headers=bearer(served, ti_id))
     assert beat.status_code == 200
-    assert served.api.tokens.verify(beat.json()["token"]) == ti_id
+    assert served.tokens.verify(beat.json()["token"]) == ti_id
     assert (await ti_row(db, ti_id)).last_heartbeat_at is not None
 
     finish = await http.patch(

@@ -13,7 +13,6 @@ import pytest
 
 from airflow_sc.api import ApiContext, serve_api
 from airflow_sc.api.context import prepare_context
-from airflow_sc.api.execution.mount import execution_tokens_for
 from airflow_sc.auth import Role
 from airflow_sc.auth.tokens import issue_token
 from airflow_sc.config import load_settings
@@ -59,7 +58,7 @@ async def served(sqlite_database_url: str, tmp_path: Path) -> AsyncIterator[Serv
 
 
 def try_headers(served: Served, ti_id: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {execution_tokens_for(served.ctx).issue(ti_id)}"}
+    return {"authorization": f"Bearer {served.ctx.require_execution().tokens.issue(ti_id)}"}
 
 
 async def test_a_worker_runs_a_try_through_the_api_server(served: Served) -> None:

@@ -1,4 +1,5 @@
-"""A process without a scheduler (api-server, dag-processor) wakes schedulers over NOTIFY."""
+"""A process without a scheduler (api-server, dag-processor) wakes schedulers over NOTIFY;
+one with a scheduler wakes it in process and sends nothing."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ from pathlib import Path
 import anyio
 import pytest
 
-from airflow_sc.api.context import ApiContext
-from airflow_sc.cli._composition import WakeHub, compose
+from airflow_sc.cli._composition import compose
 from airflow_sc.config import load_settings
 from airflow_sc.db.engine import open_database
 from airflow_sc.db.notify import Note, open_listener
 from airflow_sc.runtime import Shutdown
 from airflow_sc.runtime.components import serve_components
-from airflow_sc.scheduler.notify import SCHEDULER_CHANNEL, Change, decode_ping
+from airflow_sc.scheduler.changes import Change
+from airflow_sc.scheduler.changes.notes import decode_note
+from airflow_sc.scheduler.changes.postgres import CHANNEL
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
@@ -28,30 +30,28 @@ async def test_an_api_server_process_publishes_its_wake_ups(
     stop = anyio.Event()
     async with (
         open_database(postgres_database_url) as db,
-        open_listener(db, [SCHEDULER_CHANNEL]) as listener,
+        open_listener(db, [CHANNEL]) as listener,
     ):
-        hub = WakeHub()
-        ctx = ApiContext(settings=settings, db=db, shutdown=Shutdown(), wake=hub.wake)
-        composition = await compose(settings, ctx, hub)
+        composition = await compose(settings, db, Shutdown(), ["api"])
         async with anyio.create_task_group() as tg:
             await tg.start(
                 lambda task_status: serve_components(
-                    composition.components(["api"]),
+                    composition.components(),
                     shutdown_trigger=stop.wait,
                     task_status=task_status,
                 )
             )
-            hub.wake([7])  # e.g. a try finished through the execution API
-            hub.dag_changed()
-            pings = []
+            composition.execution.on_ti_finished([7])  # a try finished through the API
+            composition.changes.dag_changed()
+            notes = []
             with anyio.fail_after(10):
-                while {Change.RUNS_CHANGED, Change.DAG_CHANGED} - {
-                    change for ping in pings for change in ping.changes
+                while {Change.TIS_FINISHED, Change.DAG_CHANGED} - {
+                    change for note in notes for change in note.changes
                 }:
-                    note = await listener.receive()
-                    assert isinstance(note, Note)
-                    ping = decode_ping(note.payload)
-                    assert ping is not None
-                    pings.append(ping)
+                    heard = await listener.receive()
+                    assert isinstance(heard, Note)
+                    note = decode_note(heard.payload)
+                    assert note is not None
+                    notes.append(note)
             stop.set()
-    assert {7} == {pk for ping in pings for pk in ping.run_pks or ()}
+    assert {7} == {pk for note in notes for pk in note.run_pks or ()}

@@ -27,8 +27,8 @@ from airflow_sc.db.queries import callbacks as queries
 from airflow_sc.db.queries import scheduling
 from airflow_sc.domain import TaskInstanceState
 from airflow_sc.executors.base import Workload
-from airflow_sc.testing import InMemoryExecutor, open_service_group
-from tests.scheduler.dags import FakeClock, open_scheduler
+from airflow_sc.testing import open_service_group
+from tests.scheduler.dags import FakeClock, memory_executor, open_scheduler
 
 pytestmark = pytest.mark.anyio
 
@@ -182,9 +182,8 @@ async def test_callback_runs_exactly_once_when_the_run_finishes(
         return TaskInstanceState.FAILED if failing else TaskInstanceState.SUCCESS
 
     state = "failed" if failing else "success"
-    async with open_scheduler(
-        db, [InMemoryExecutor(outcome=outcome)], FakeClock(datetime.now(UTC))
-    ) as running:
+    clock = FakeClock(datetime.now(UTC))
+    async with open_scheduler(db, [memory_executor(db, clock, outcome=outcome)], clock) as running:
         [run] = await running.wait_run_state("etl", state)
 
     callbacks = runner(db, pool, folder)

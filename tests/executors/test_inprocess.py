@@ -12,12 +12,15 @@ import anyio
 import pytest
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from airflow_sc.api.execution import ExecutionHandlers
 from airflow_sc.db import Database
 from airflow_sc.db.engine import open_database
 from airflow_sc.domain import TaskInstanceState
+from airflow_sc.execution.context import TryContext
+from airflow_sc.execution.port import TryService
+from airflow_sc.execution.protocol import Start
+from airflow_sc.execution.service import ExecutionService
 from airflow_sc.executors.base import TaskEvent
-from airflow_sc.executors.inprocess import InProcessExecutor, TryGateway
+from airflow_sc.executors.inprocess import InProcessExecutor
 from airflow_sc.task_runner.logs import try_log_path
 from airflow_sc.testing import open_service_group
 from tests.executors.world import DAG_ID, add_run, add_ti, ti_row, workload
@@ -36,11 +39,11 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 @asynccontextmanager
 async def open_inprocess(
-    db: Database, logs: Path, *, handlers: TryGateway | None = None, **options: Any
+    db: Database, logs: Path, *, service: TryService | None = None, **options: Any
 ) -> AsyncIterator[tuple[InProcessExecutor, MemoryObjectReceiveStream[TaskEvent]]]:
     send, receive = anyio.create_memory_object_stream[TaskEvent](10_000)
     executor = InProcessExecutor(
-        handlers=handlers or ExecutionHandlers(db=db),
+        service=service or ExecutionService(db),
         base_log_folder=logs,
         blocking_threshold=0.1,
         **options,
@@ -57,10 +60,9 @@ async def terminal_events(
     done: dict[str, TaskEvent] = {}
     with anyio.fail_after(within):
         async for event in events:
-            if event.state is not _TI.RUNNING:
-                done[event.ti_id] = event
-                if len(done) == count:
-                    break
+            done[event.ti_id] = event
+            if len(done) == count:
+                break
     return done
 
 
@@ -76,7 +78,7 @@ async def test_a_thousand_concurrent_sleeps_take_about_one_sleep(
         done = await terminal_events(events, len(ids))
         elapsed = time.monotonic() - started
 
-    assert {event.state for event in done.values()} == {_TI.SUCCESS}
+    assert {event.recorded for event in done.values()} == {_TI.SUCCESS}
     # Measured 1.1-1.9 s on 2 cores (start and finish of all 1000 written in a few
     # batched transactions); one after the other would take 500 s.
     assert elapsed < 4
@@ -126,14 +128,12 @@ async def test_a_blocking_call_is_reported_in_the_task_log(db: Database, tmp_pat
         )
         done = await terminal_events(events, 2)
 
-    assert done[blocker].state is _TI.SUCCESS
+    assert done[blocker].recorded is _TI.SUCCESS
     text = log_text(tmp_path, "block")
     assert "Blocking call detected" in text
     assert "time.sleep(0.3)" in text  # the watchdog's stack shows where
     assert "Blocking call detected" not in log_text(tmp_path, "nap")
-    value = await ExecutionHandlers(db=db).get_xcom(
-        blocker, task_id="block", key="return_value", map_index=-1
-    )
+    value = await ExecutionService(db).get_xcom(blocker, "block", "return_value", -1)
     assert value == "blocked"
 
 
@@ -145,8 +145,8 @@ async def test_execution_timeout_is_a_cancel_scope(db: Database, tmp_path: Path)
         event = (await terminal_events(events, 1))[ti_id]
         elapsed = time.monotonic() - started
 
-    assert event.state is _TI.FAILED
-    assert event.retry_allowed
+    # The task timed out, and may be retried: it recorded up_for_retry itself.
+    assert event.recorded is _TI.UP_FOR_RETRY
     assert "timed out" in (event.info or "")
     assert elapsed < 3
     assert (await ti_row(db, ti_id)).state == "up_for_retry"
@@ -165,24 +165,35 @@ async def test_terminate_cancels_one_try_and_leaves_the_others(
         await executor.terminate(hanging, reason="stopped by the user")
         done = await terminal_events(events, 2)
 
-    assert done[hanging].state is _TI.FAILED
+    assert done[hanging].recorded is None  # cancelled: the scheduler ends the try
     assert done[hanging].info == "stopped by the user"
-    assert done[napper].state is _TI.SUCCESS
+    assert (await ti_row(db, hanging)).state in ("queued", "running")  # nothing written
+    assert done[napper].recorded is _TI.SUCCESS
 
 
 class CountedHeartbeats:
-    """The real handlers (a `TryGateway`), recording the ids of each batched heartbeat."""
+    """The real service (a `TryService`), recording the tries it started and the ids of
+    each batched heartbeat."""
 
     def __init__(self, db: Database) -> None:
-        self._handlers = ExecutionHandlers(db=db)
+        self._service = ExecutionService(db)
         self.calls: list[set[str]] = []
+        self.started: set[str] = set()
         self._beat = anyio.Event()
+        self._start = anyio.Event()
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._handlers, name)
+        return getattr(self._service, name)
+
+    async def start(self, ti_id: str, start: Start) -> TryContext:
+        context = await self._service.start(ti_id, start)
+        self.started.add(ti_id)
+        self._start.set()
+        self._start = anyio.Event()
+        return context
 
     async def heartbeat_many(self, ti_ids: Sequence[str]) -> set[str]:
-        alive = await self._handlers.heartbeat_many(ti_ids)
+        alive = await self._service.heartbeat_many(ti_ids)
         self.calls.append(set(ti_ids))
         self._beat.set()
         self._beat = anyio.Event()
@@ -192,16 +203,11 @@ class CountedHeartbeats:
         with anyio.fail_after(10):
             await self._beat.wait()
 
-
-async def running(events: MemoryObjectReceiveStream[TaskEvent], ti_ids: set[str]) -> None:
-    """Wait for the RUNNING events of `ti_ids`."""
-    seen: set[str] = set()
-    with anyio.fail_after(30):
-        async for event in events:
-            if event.state is _TI.RUNNING:
-                seen.add(event.ti_id)
-                if seen >= ti_ids:
-                    return
+    async def running(self, ti_ids: set[str]) -> None:
+        """Wait until the service started every try of `ti_ids`."""
+        with anyio.fail_after(30):
+            while not self.started >= ti_ids:
+                await self._start.wait()
 
 
 async def test_running_tries_heartbeat_together_so_none_looks_like_a_zombie(
@@ -210,7 +216,7 @@ async def test_running_tries_heartbeat_together_so_none_looks_like_a_zombie(
     await add_run(db, "run_2")
     first, second = await add_ti(db, "async_hang"), await add_ti(db, "async_hang", run_id="run_2")
     handlers = CountedHeartbeats(db)
-    async with open_inprocess(db, tmp_path, handlers=handlers, heartbeat_interval=0.05) as (
+    async with open_inprocess(db, tmp_path, service=handlers, heartbeat_interval=0.05) as (
         executor,
         events,
     ):
@@ -220,7 +226,7 @@ async def test_running_tries_heartbeat_together_so_none_looks_like_a_zombie(
                 workload(second, "async_hang", run_id="run_2", is_async=True),
             ]
         )
-        await running(events, {first, second})
+        await handlers.running({first, second})
         started = {ti_id: (await ti_row(db, ti_id)).last_heartbeat_at for ti_id in (first, second)}
         # Two heartbeats after both started: the second saw them both (the first may not have).
         await handlers.next_heartbeat()
@@ -246,7 +252,7 @@ async def test_a_try_the_heartbeat_finds_taken_away_is_cancelled(
     await add_run(db, "run_2")
     taken, kept = await add_ti(db, "async_hang"), await add_ti(db, "async_hang", run_id="run_2")
     handlers = CountedHeartbeats(db)
-    async with open_inprocess(db, tmp_path, handlers=handlers, heartbeat_interval=0.05) as (
+    async with open_inprocess(db, tmp_path, service=handlers, heartbeat_interval=0.05) as (
         executor,
         events,
     ):
@@ -256,7 +262,7 @@ async def test_a_try_the_heartbeat_finds_taken_away_is_cancelled(
                 workload(kept, "async_hang", run_id="run_2", is_async=True),
             ]
         )
-        await running(events, {taken, kept})
+        await handlers.running({taken, kept})
 
         async def clear(tx) -> None:  # type: ignore[no-untyped-def]
             # What clearing a running try does: the row no longer holds it as running.
@@ -270,7 +276,7 @@ async def test_a_try_the_heartbeat_finds_taken_away_is_cancelled(
         await executor.terminate(kept, reason="done")
         await terminal_events(events, 1)
 
-    assert done[taken].state is _TI.FAILED
+    assert done[taken].recorded is None  # cancelled: nothing recorded
     assert "no longer running" in (done[taken].info or "")
     assert "Stopping the task: the try is no longer running" in log_text(tmp_path, "async_hang")
     assert still.state == "running"

@@ -76,9 +76,8 @@ async def open_local(
         parallelism=int(options.pop("parallelism", 2)),
         channel=channel,
         api_url=served.url,
-        handlers=served.api.handlers,
-        issue_token=served.api.tokens.issue,
-        verify_token=served.api.tokens.verify,
+        service=served.service,
+        tokens=served.tokens,
         base_log_folder=logs,
         heartbeat_interval=0.2,
         terminate_grace=options.pop("terminate_grace", 1.0),
@@ -96,15 +95,14 @@ async def open_local(
 async def until_done(
     events: MemoryObjectReceiveStream[TaskEvent], ti_id: str, *, within: float = 20
 ) -> list[TaskEvent]:
-    """This try's events up to and including its terminal one."""
+    """This try's events: its one event, when its process ended."""
     seen: list[TaskEvent] = []
     with anyio.fail_after(within):
         async for event in events:
             if event.ti_id != ti_id:
                 continue
             seen.append(event)
-            if event.state is not _TI.RUNNING:
-                return seen
+            return seen
     raise AssertionError(f"the event stream ended before {ti_id} finished: {seen}")
 
 
@@ -162,18 +160,16 @@ async def _succeed_then_pull(
     second = await add_ti(db, "pull")
     async with open_local(served, tmp_path, channel=channel) as (executor, events):
         await executor.submit([workload(first, "succeed")])
-        states = [e.state for e in await until_done(events, first)]
+        states = [e.recorded for e in await until_done(events, first)]
         await executor.submit([workload(second, "pull")])
         pulled = await until_done(events, second)
 
-    assert states == [_TI.RUNNING, _TI.SUCCESS]
-    assert pulled[-1].state is _TI.SUCCESS
+    assert states == [_TI.SUCCESS]
+    assert pulled[-1].recorded is _TI.SUCCESS
     assert (await ti_row(db, first)).state == "success"
     assert "hello from the task" in log_text(tmp_path, "succeed")
     assert "pulled {'answer': 42}" in log_text(tmp_path, "pull")
-    value = await served.api.handlers.get_xcom(
-        second, task_id="pull", key="return_value", map_index=-1
-    )
+    value = await served.service.get_xcom(second, "pull", "return_value", -1)
     assert value == 43
 
 
@@ -186,7 +182,7 @@ async def test_secrets_read_by_a_task_are_masked_in_its_log(
         await executor.submit([workload(ti_id, "read_secret")])
         final = (await until_done(events, ti_id))[-1]
 
-    assert final.state is _TI.SUCCESS
+    assert final.recorded is _TI.SUCCESS
     text = log_text(tmp_path, "read_secret")
     assert "the password is ***" in text
     assert PASSWORD not in text
@@ -200,7 +196,7 @@ async def test_a_raising_task_fails_with_its_traceback_in_the_log(
         await executor.submit([workload(ti_id, "boom")])
         final = (await until_done(events, ti_id))[-1]
 
-    assert final.state is _TI.FAILED
+    assert final.recorded is _TI.FAILED
     assert "the task broke on purpose" in (final.info or "")
     assert (await ti_row(db, ti_id)).state == "failed"
     text = log_text(tmp_path, "boom")
@@ -222,13 +218,15 @@ async def test_exit_and_segfault_fail_the_try_and_not_the_worker_pool(
         await executor.submit([workload(after, "succeed")])
         fine = (await until_done(events, after))[-1]
 
-    assert exited.state is _TI.FAILED
+    # Nothing recorded: the scheduler's executor_events ends these tries.
+    assert exited.recorded is None
     assert exited.info == "the task process exited with code 3 without reporting a result"
     assert "about to exit" in log_text(tmp_path, "exit_3")
-    assert crashed.state is _TI.FAILED
+    assert crashed.recorded is None
     assert "killed by SIGSEGV" in (crashed.info or "")
     assert "Fatal Python error: Segmentation fault" in log_text(tmp_path, "segfault")
-    assert fine.state is _TI.SUCCESS  # the same single worker slot still runs tasks
+    assert (await ti_row(db, exits)).state == (await ti_row(db, crashes)).state == "running"
+    assert fine.recorded is _TI.SUCCESS  # the same single worker slot still runs tasks
 
 
 async def test_execution_timeout_kills_the_task_and_its_process_group(
@@ -241,9 +239,10 @@ async def test_execution_timeout_kills_the_task_and_its_process_group(
         final = (await until_done(events, ti_id))[-1]
         elapsed = time.monotonic() - started
 
-    assert final.state is _TI.FAILED
+    # The task got SIGTERM and recorded its failure itself (the task has no retries).
+    assert final.recorded is _TI.FAILED
     assert "execution_timeout of 0.5s exceeded" in (final.info or "")
-    assert final.retry_allowed
+    assert (await ti_row(db, ti_id)).state == "failed"
     assert 0.5 <= elapsed < 5
     pid = (await ti_row(db, ti_id)).pid
     assert gone(pid)
@@ -261,7 +260,7 @@ async def test_terminate_kills_a_task_that_ignores_sigterm_after_the_grace(
         await executor.terminate(ti_id, reason="stopped by the user")
         final = (await until_done(events, ti_id))[-1]
 
-    assert final.state is _TI.FAILED
+    assert final.recorded is None  # killed before it could say anything
     assert final.info == "stopped by the user (killed by SIGKILL)"
     assert gone((await ti_row(db, ti_id)).pid)
 
@@ -279,7 +278,8 @@ async def test_a_grandchild_forked_by_the_task_dies_with_it(
         await executor.terminate(ti_id, reason="stopped")
         final = (await until_done(events, ti_id))[-1]
 
-    assert final.state is _TI.FAILED
+    assert final.recorded is _TI.FAILED  # the task handled SIGTERM and said so
+    assert (await ti_row(db, ti_id)).state == "failed"
     with anyio.fail_after(5):
         while not gone(grandchild):
             await anyio.sleep(0.02)
@@ -295,8 +295,8 @@ async def test_shutdown_lets_running_tasks_finish_within_the_grace(
         await executor.submit([workload(ti_id, "slow", run_id="run_2")])
         await wait_for_file(marker)
     # Leaving the block cancelled the executor; the try still finished and was reported.
-    reported = [e.state for e in LEFTOVER if e.ti_id == ti_id]
-    assert reported == [_TI.RUNNING, _TI.SUCCESS]
+    reported = [e.recorded for e in LEFTOVER if e.ti_id == ti_id]
+    assert reported == [_TI.SUCCESS]
     assert (await ti_row(db, ti_id)).state == "success"
 
 
@@ -315,7 +315,7 @@ async def test_shutdown_kills_what_outlives_the_grace_and_reports_it(
         await wait_for_file(marker)
     elapsed = time.monotonic() - started
     final = [e for e in LEFTOVER if e.ti_id == ti_id][-1]
-    assert final.state is _TI.FAILED
+    assert final.recorded is None  # killed: the scheduler ends the try
     assert "shut down" in (final.info or "")
     assert elapsed < 10
     assert gone((await ti_row(db, ti_id)).pid)
@@ -338,9 +338,9 @@ async def test_a_dead_worker_is_replaced_and_its_try_fails_without_orphans(
         fine = (await until_done(events, after))[-1]
         (replacement,) = executor.statistics().workers
 
-    assert final.state is _TI.FAILED
+    assert final.recorded is None
     assert final.info == "the worker process running the task died"
-    assert fine.state is _TI.SUCCESS
+    assert fine.recorded is _TI.SUCCESS
     assert replacement != worker
     task_pid = (await ti_row(db, ti_id)).pid
     with anyio.fail_after(5):
@@ -392,13 +392,13 @@ async def test_terminating_a_try_still_waiting_for_a_worker_never_starts_it(
         with anyio.fail_after(20):
             async for event in events:
                 seen.append(event)
-                if event.ti_id == busy and event.state is not _TI.RUNNING:
+                if event.ti_id == busy:
                     break
 
     stopped = [e for e in seen if e.ti_id == waiting]
-    assert [e.state for e in stopped] == [_TI.FAILED]
+    assert [e.recorded for e in stopped] == [None]
     assert stopped[0].info == "cancelled before it started"
-    assert seen[-1].state is _TI.SUCCESS
+    assert seen[-1].recorded is _TI.SUCCESS
     assert (await ti_row(db, waiting)).state == "queued"  # never started: the scheduler decides
 
 
@@ -459,7 +459,7 @@ async def test_a_worker_imports_a_dag_file_once_and_again_after_it_changes(
             await executor.submit([_dag_workload(ti_id, dag_file, run_id=run_id)])
             finals.append((await until_done(events, ti_id))[-1])
 
-    assert [final.state for final in finals] == [_TI.SUCCESS] * 4
+    assert [final.recorded for final in finals] == [_TI.SUCCESS] * 4
     assert imports_before_change == 1  # three tries, one import (the children inherit it)
     assert marker.read_text().count("imported") == 2
 
@@ -487,9 +487,9 @@ async def test_a_dag_file_whose_import_hangs_fails_its_try_and_not_the_worker(
         fine = (await until_done(events, after))[-1]
         assert executor.statistics().workers == workers  # not replaced: it never hung
 
-    assert failed.state is _TI.FAILED
+    assert failed.recorded is _TI.FAILED
     assert "execution_timeout of 1s exceeded" in (failed.info or "")
-    assert fine.state is _TI.SUCCESS  # the same single worker took the next try
+    assert fine.recorded is _TI.SUCCESS  # the same single worker took the next try
 
 
 # -- the local channel checks tokens like the HTTP API ----------------------------------------
@@ -502,10 +502,8 @@ async def test_the_local_channel_refuses_forged_and_other_tries_tokens(
 
     mine = await add_ti(db, "succeed")
     other = await add_ti(db, "pull")
-    tokens = served.api.tokens
-    channel = ChannelServer(
-        served.api.handlers, verify_token=tokens.verify, issue_token=tokens.issue
-    )
+    tokens = served.tokens
+    channel = ChannelServer(served.dispatcher)
 
     def call(op: str, token: str, **args: object) -> dict[str, object]:
         return {"id": 1, "op": op, "token": token, "args": {"hostname": "h", "pid": 1, **args}}

@@ -14,15 +14,13 @@ from typing import Any
 import anyio
 from sqlalchemy import insert, select
 
-from airflow_sc.api.execution import (
-    ExecutionApi,
-    ExecutionHandlers,
-    ExecutionTokens,
-    create_execution_app,
-)
+from airflow_sc.api.execution import create_execution_app
 from airflow_sc.db import Database, Transaction
 from airflow_sc.db.models import dag, dag_run, task_instance
 from airflow_sc.domain import TaskInstanceKey
+from airflow_sc.execution.dispatch import ExecutionDispatcher
+from airflow_sc.execution.service import ExecutionService
+from airflow_sc.execution.tokens import ExecutionTokens
 from airflow_sc.executors.base import Workload
 from airflow_sc.runtime import serve_http
 from airflow_sc.secrets.base import SecretsBackend
@@ -130,9 +128,19 @@ def workload(
 @dataclass
 class ServedApi:
     url: str
-    api: ExecutionApi
+    dispatcher: ExecutionDispatcher
     #: dag_run.id lists passed to the wake-up, one per committed finish batch.
     finished: list[list[int]]
+
+    @property
+    def service(self) -> ExecutionService:
+        service = self.dispatcher.service
+        assert isinstance(service, ExecutionService)
+        return service
+
+    @property
+    def tokens(self) -> ExecutionTokens:
+        return self.dispatcher.tokens
 
 
 @asynccontextmanager
@@ -148,12 +156,12 @@ async def serve_execution_api(
     def on_finished(run_pks: Collection[int]) -> None:
         finished.append(list(run_pks))
 
-    handlers = ExecutionHandlers(db=db, secrets=secrets, on_ti_finished=on_finished)
-    api = ExecutionApi(handlers=handlers, tokens=tokens or ExecutionTokens(SECRET))
-    app = create_execution_app(api)
+    service = ExecutionService(db, secrets=secrets, on_ti_finished=on_finished)
+    dispatcher = ExecutionDispatcher(service, tokens or ExecutionTokens(SECRET))
+    app = create_execution_app(dispatcher)
     async with open_service_group() as tg:
         endpoint = await tg.start(_serve, app)
-        yield ServedApi(endpoint.url, api, finished)
+        yield ServedApi(endpoint.url, dispatcher, finished)
 
 
 async def _serve(app: Any, *, task_status: Any) -> None:

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import anyio
 from sqlalchemy import select, update
@@ -15,13 +16,16 @@ from airflow_sc.db import Database, Transaction
 from airflow_sc.db.models import dag as dag_table
 from airflow_sc.db.models import dag_run, slot_pool, task_instance, task_instance_history
 from airflow_sc.db.queries import dag_files
+from airflow_sc.execution.service import ExecutionService
 from airflow_sc.executors.base import Executor
+from airflow_sc.scheduler.changes import ChangeFeed
 from airflow_sc.scheduler.deps import SchedulerDeps
 from airflow_sc.scheduler.service import SchedulerHandle, serve_scheduler
 from airflow_sc.sdk import DAG
 from airflow_sc.serialization.encode import encode_dag
 from airflow_sc.serialization.schedule import next_dagrun_info
 from airflow_sc.serialization.spec import DagSpec
+from airflow_sc.testing import InMemoryExecutor
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -37,6 +41,31 @@ class FakeClock:
 
     def advance(self, delta: timedelta) -> None:
         self.now += delta
+
+
+#: The change feed of each test database: one per "process", shared by the execution
+#: service its in-memory executors' tries report to and the schedulers that run on it.
+_FEEDS: WeakKeyDictionary[Database, ChangeFeed] = WeakKeyDictionary()
+
+
+def changes_of(db: Database) -> ChangeFeed:
+    """The change feed of the test process using `db`."""
+    feed = _FEEDS.get(db)
+    if feed is None:
+        feed = _FEEDS[db] = ChangeFeed()
+    return feed
+
+
+def execution_service(db: Database, clock: Callable[[], datetime]) -> ExecutionService:
+    """The execution service of the test process using `db`, on the scheduler's clock."""
+    return ExecutionService(db, clock=clock, on_ti_finished=changes_of(db).tis_finished)
+
+
+def memory_executor(
+    db: Database, clock: Callable[[], datetime], name: str = "local", **options: Any
+) -> InMemoryExecutor:
+    """The in-memory executor double, its tries reporting to `db`'s execution service."""
+    return InMemoryExecutor(name, service=execution_service(db, clock), clock=clock, **options)
 
 
 async def store_dag(db: Database, dag: DAG, *, now: datetime, paused: bool = False) -> DagSpec:
@@ -183,6 +212,7 @@ async def open_scheduler(
     options.setdefault("sweep_interval", 3600.0)
     options.setdefault("heartbeat_interval", 3600.0)
     options.setdefault("shutdown_grace", 5.0)
+    options.setdefault("changes", changes_of(db))
     deps = SchedulerDeps(db=db, executors=executors, clock=clock, **options)
     stop = anyio.Event()
     async with anyio.create_task_group() as tg:

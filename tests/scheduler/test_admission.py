@@ -10,7 +10,15 @@ import pytest
 from airflow_sc.db import Database
 from airflow_sc.sdk import DAG, PythonOperator
 from airflow_sc.testing import InMemoryExecutor
-from tests.scheduler.dags import T0, FakeClock, all_tis, open_scheduler, set_pool, store_dag
+from tests.scheduler.dags import (
+    T0,
+    FakeClock,
+    all_tis,
+    memory_executor,
+    open_scheduler,
+    set_pool,
+    store_dag,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -40,7 +48,7 @@ async def drain_in_steps(running: Any, executor: InMemoryExecutor, total: int) -
     while len(executor.submitted) < total or executor.running:
         before = len(executor.submitted)
         waves.append(len(executor.running))
-        executor.release()
+        await executor.release()
 
         async def moved(before: int = before) -> bool:
             return len(executor.submitted) > before or (
@@ -54,7 +62,7 @@ async def drain_in_steps(running: Any, executor: InMemoryExecutor, total: int) -
 async def test_pool_slots_bound_what_runs_at_once(db: Database, clock: FakeClock) -> None:
     await set_pool(db, "small", 3)
     await store_dag(db, fan("pooled", 7, task_args={"pool": "small"}), now=clock.now)
-    executor = InMemoryExecutor(hold=True)
+    executor = memory_executor(db, clock, hold=True)
     async with open_scheduler(db, [executor], clock) as running:
         await executor.wait_submitted(3)
         assert len(await active(db)) == 3
@@ -68,7 +76,7 @@ async def test_pool_slots_per_task_count_against_the_pool(db: Database, clock: F
     await set_pool(db, "wide", 4)
     dag = fan("heavy", 4, task_args={"pool": "wide", "pool_slots": 2})
     await store_dag(db, dag, now=clock.now)
-    executor = InMemoryExecutor(hold=True)
+    executor = memory_executor(db, clock, hold=True)
     async with open_scheduler(db, [executor], clock) as running:
         await executor.wait_submitted(2)
         assert len(await active(db)) == 2  # 2 x 2 slots fill the 4-slot pool
@@ -79,7 +87,7 @@ async def test_pool_slots_per_task_count_against_the_pool(db: Database, clock: F
 async def test_parallelism_caps_everything(db: Database, clock: FakeClock) -> None:
     await store_dag(db, fan("wide_a", 4), now=clock.now)
     await store_dag(db, fan("wide_b", 4), now=clock.now)
-    executor = InMemoryExecutor(hold=True)
+    executor = memory_executor(db, clock, hold=True)
     async with open_scheduler(db, [executor], clock, parallelism=3) as running:
         await executor.wait_submitted(3)
         assert len(await active(db)) == 3
@@ -91,7 +99,7 @@ async def test_parallelism_caps_everything(db: Database, clock: FakeClock) -> No
 
 async def test_max_active_tasks_per_run(db: Database, clock: FakeClock) -> None:
     await store_dag(db, fan("capped", 5, max_active_tasks=2), now=clock.now)
-    executor = InMemoryExecutor(hold=True)
+    executor = memory_executor(db, clock, hold=True)
     async with open_scheduler(db, [executor], clock) as running:
         await executor.wait_submitted(2)
         assert len(await active(db)) == 2
@@ -109,7 +117,7 @@ async def test_max_active_tis_per_dag_across_runs(db: Database, clock: FakeClock
         start_date=T0 - timedelta(days=2),
     )
     await store_dag(db, dag, now=clock.now)
-    executor = InMemoryExecutor(hold=True)
+    executor = memory_executor(db, clock, hold=True)
     async with open_scheduler(db, [executor], clock) as running:
         await executor.wait_submitted(1)
         waves = await drain_in_steps(running, executor, 3)
@@ -128,7 +136,7 @@ async def test_higher_priority_goes_first_within_a_pool(db: Database, clock: Fak
                 priority_weight=weight,
             )
     await store_dag(db, dag, now=clock.now)
-    executor = InMemoryExecutor(hold=True)
+    executor = memory_executor(db, clock, hold=True)
     async with open_scheduler(db, [executor], clock) as running:
         await executor.wait_submitted(1)
         await drain_in_steps(running, executor, 5)

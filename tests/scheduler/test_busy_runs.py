@@ -23,8 +23,15 @@ from airflow_sc.db.queries import jobs
 from airflow_sc.scheduler.deps import SchedulerDeps, StageDeps
 from airflow_sc.scheduler.stages.schedule_tis import schedule_runs
 from airflow_sc.sdk import DAG, PythonOperator
-from airflow_sc.testing import InMemoryExecutor
-from tests.scheduler.dags import T0, FakeClock, open_scheduler, runs, store_dag, tis
+from tests.scheduler.dags import (
+    T0,
+    FakeClock,
+    memory_executor,
+    open_scheduler,
+    runs,
+    store_dag,
+    tis,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
@@ -59,11 +66,13 @@ async def test_a_held_run_is_reported_busy(
     db: Database, postgres_database_url: str, clock: FakeClock
 ) -> None:
     await store_dag(db, chain(), now=clock.now)
-    async with open_scheduler(db, [InMemoryExecutor(hold=True)], clock) as running:
+    async with open_scheduler(db, [memory_executor(db, clock, hold=True)], clock) as running:
         await running.wait_run_state("held", "running")
     [run] = await runs(db, "held")
     job_id = await jobs.start_job(db, "SchedulerJob", now=clock.now)
-    deps = StageDeps(SchedulerDeps(db=db, executors=[InMemoryExecutor()], clock=clock), job_id)
+    deps = StageDeps(
+        SchedulerDeps(db=db, executors=[memory_executor(db, clock)], clock=clock), job_id
+    )
     async with held_by_another_scheduler(postgres_database_url, run["id"]):
         [result] = await schedule_runs(deps, [run["id"]])
         assert result.busy
@@ -75,13 +84,13 @@ async def test_a_run_skipped_while_held_is_decided_once_released(
     db: Database, postgres_database_url: str, clock: FakeClock
 ) -> None:
     await store_dag(db, chain(), now=clock.now)
-    executor = InMemoryExecutor(hold=True)
+    executor = memory_executor(db, clock, hold=True)
     # No sweeps during the test: only the retry of a busy run can move it on.
     async with open_scheduler(db, [executor], clock, sweep_interval=3600) as running:
         await executor.wait_submitted(1)
         [run] = await runs(db, "held")
         async with held_by_another_scheduler(postgres_database_url, run["id"]):
-            executor.release()  # a succeeds: its run is marked dirty while held
+            await executor.release()  # a succeeds: its run is marked dirty while held
 
             async def a_succeeded() -> bool:
                 return (await tis(db, "held"))["a"]["state"] == "success"
@@ -93,5 +102,5 @@ async def test_a_run_skipped_while_held_is_decided_once_released(
             assert (await tis(db, "held"))["b"]["state"] is None
         with anyio.fail_after(10):
             await executor.wait_submitted(2)
-        executor.release()
+        await executor.release()
         await running.wait_run_state("held", "success")

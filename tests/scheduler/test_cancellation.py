@@ -51,9 +51,17 @@ from airflow_sc.scheduler.stages.housekeeping import serve_housekeeping
 from airflow_sc.scheduler.stages.schedule_tis import schedule_runs
 from airflow_sc.scheduler.stages.start_runs import start_queued_runs
 from airflow_sc.sdk import DAG, PythonOperator
-from airflow_sc.testing import InMemoryExecutor
+from airflow_sc.testing import Outcome
 from airflow_sc.testing.databases import copy_sqlite_template
-from tests.scheduler.dags import T0, FakeClock, open_scheduler, runs, store_dag
+from tests.scheduler.dags import (
+    T0,
+    FakeClock,
+    changes_of,
+    memory_executor,
+    open_scheduler,
+    runs,
+    store_dag,
+)
 
 pytestmark = pytest.mark.anyio
 TI = TaskInstanceState
@@ -122,10 +130,19 @@ def noop() -> None:
     return None
 
 
-def outcome(workload: Workload) -> TI:
-    # One failure, so that a downstream is upstream_failed and a run fails.
-    first_run = workload.key.run_id.endswith(f"{(T0 - timedelta(days=1)).date()}T00:00:00+00:00")
-    return TI.FAILED if workload.key.task_id == "b" and first_run else TI.SUCCESS
+def _run_of(workload: Workload, days_before_t0: int) -> bool:
+    day = (T0 - timedelta(days=days_before_t0)).date()
+    return workload.key.run_id.endswith(f"{day}T00:00:00+00:00")
+
+
+def outcome(workload: Workload) -> Outcome:
+    # Two runs fail: in one a root task's process dies without reporting (executor_events
+    # ends it: its downstreams are upstream_failed), in the other a task reports failure.
+    if _run_of(workload, 1) and workload.key.task_id == "a":
+        return Outcome(state=None)
+    if _run_of(workload, 2) and workload.key.task_id == "b":
+        return Outcome(TI.FAILED)
+    return Outcome()
 
 
 def small_dag() -> DAG:
@@ -195,8 +212,8 @@ class Prepared:
 async def prepare(url: str, stage: str) -> Prepared:
     """Store the DAG and run the stages before `stage` (uncancelled) once."""
     clock = FakeClock()
-    executor = InMemoryExecutor(outcome=outcome, clock=clock)
     async with open_database(url) as db:
+        executor = memory_executor(db, clock, outcome=outcome)
         job_id = await jobs.start_job(db, "SchedulerJob", now=T0)
         deps = StageDeps(SchedulerDeps(db=db, executors=[executor], clock=clock), job_id)
         await store_dag(db, small_dag(), now=T0)
@@ -283,7 +300,7 @@ async def restart_finishes_the_work(db: Database, clock: FakeClock) -> None:
     """A new scheduler (with housekeeping) ends every run; the old one is presumed dead."""
     clock.advance(timedelta(minutes=5))  # the old job's heartbeat is now stale
     limits = HousekeepingLimits(heartbeat_timeout=30, task_queued_timeout=600, interval=3600)
-    executor = InMemoryExecutor(outcome=outcome)
+    executor = memory_executor(db, clock, outcome=outcome)
     housekeeping = partial(serve_housekeeping, limits=limits)
     async with open_scheduler(db, [executor], clock, extra_stages=[housekeeping]) as running:
         await running.wait_for(partial(all_finished, db))
@@ -301,7 +318,7 @@ async def cancel_once(
     async with open_database(url, statement_timeout=2) as real:
         hook = CancellationHook()
         db = CancellingDatabase(real, hook)
-        executor = InMemoryExecutor(outcome=outcome, clock=clock)
+        executor = memory_executor(db, clock, outcome=outcome)
         deps = StageDeps(SchedulerDeps(db=db, executors=[executor], clock=clock), prepared.job_id)
         hook.cancel_at = cancel_at
         with anyio.CancelScope() as hook.scope:
@@ -349,9 +366,12 @@ async def test_the_whole_scheduler_cancelled_mid_batch_is_finished_by_a_restart(
     async with open_database(database_url, statement_timeout=2) as real:
         await store_dag(real, small_dag(), now=clock.now)
         hook = CancellationHook(cancel_at)
-        executor = InMemoryExecutor(outcome=outcome, clock=clock)
+        executor = memory_executor(real, clock, outcome=outcome)
+        cancelling = CancellingDatabase(real, hook)
         with anyio.CancelScope() as hook.scope:
-            async with open_scheduler(CancellingDatabase(real, hook), [executor], clock) as running:
+            async with open_scheduler(
+                cancelling, [executor], clock, changes=changes_of(real)
+            ) as running:
                 await running.wait_for(partial(all_finished, real))
         for ti in await _all(real):
             assert ti["state"] not in ("queued", "running") or ti["queued_by_job_id"] is not None

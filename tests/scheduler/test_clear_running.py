@@ -21,7 +21,7 @@ from airflow_sc.db.queries import jobs
 from airflow_sc.domain import TaskInstanceState
 from airflow_sc.sdk import DAG, PythonOperator
 from airflow_sc.testing import InMemoryExecutor
-from tests.scheduler.dags import T0, FakeClock, open_scheduler, store_dag, tis
+from tests.scheduler.dags import T0, FakeClock, execution_service, open_scheduler, store_dag, tis
 
 pytestmark = pytest.mark.anyio
 TI = TaskInstanceState
@@ -34,8 +34,8 @@ def noop() -> None:
 class RecordingExecutor(InMemoryExecutor):
     """The in-memory double, remembering what it was asked to stop."""
 
-    def __init__(self) -> None:
-        super().__init__(hold=True)
+    def __init__(self, db: Database, clock: FakeClock) -> None:
+        super().__init__(service=execution_service(db, clock), hold=True, clock=clock)
         self.terminated: list[tuple[str, str]] = []
 
     async def terminate(self, ti_id: str, *, reason: str) -> None:
@@ -53,7 +53,7 @@ async def test_clearing_a_try_this_scheduler_runs_stops_it_at_once(
     db: Database, clock: FakeClock
 ) -> None:
     await one_task_dag(db, clock)
-    executor = RecordingExecutor()
+    executor = RecordingExecutor(db, clock)
     async with open_scheduler(db, [executor], clock) as running:
         await executor.wait_submitted(1)
         [first] = executor.submitted
@@ -64,7 +64,7 @@ async def test_clearing_a_try_this_scheduler_runs_stops_it_at_once(
         assert executor.terminated == [(first.ti_id, "cleared while running")]
         second = executor.submitted[1]
         assert (second.key.try_number, first.key.try_number) == (2, 1)
-        executor.release()
+        await executor.release()
         await running.wait_run_state("cleared", "success")
     assert executor.terminated == [(first.ti_id, "cleared while running")]  # asked once
 
@@ -73,7 +73,7 @@ async def test_a_try_another_scheduler_handed_out_is_left_to_its_heartbeat(
     db: Database, clock: FakeClock
 ) -> None:
     await one_task_dag(db, clock)
-    executor = RecordingExecutor()
+    executor = RecordingExecutor(db, clock)
     other_job = await jobs.start_job(db, "SchedulerJob", now=clock.now)
 
     async def handed_out_by_the_other_scheduler(tx: Transaction) -> None:
@@ -88,8 +88,8 @@ async def test_a_try_another_scheduler_handed_out_is_left_to_its_heartbeat(
         assert executor.terminated == []
         assert (await tis(db, "cleared"))["work"]["state"] == "restarting"
         # The try's heartbeat told it to stop: it ends, and a new try runs.
-        executor.release(outcome=TI.FAILED)
+        await executor.release(outcome=TI.FAILED)
         await executor.wait_submitted(2)
-        executor.release()
+        await executor.release()
         await running.wait_run_state("cleared", "success")
     assert executor.terminated == []

@@ -18,8 +18,7 @@ from airflow_sc.db.models import callback_request
 from airflow_sc.domain import TaskInstanceState
 from airflow_sc.executors.base import Workload
 from airflow_sc.sdk import DAG, PythonOperator
-from airflow_sc.testing import InMemoryExecutor
-from tests.scheduler.dags import T0, FakeClock, open_scheduler, store_dag
+from tests.scheduler.dags import T0, FakeClock, memory_executor, open_scheduler, store_dag
 
 pytestmark = pytest.mark.anyio
 TI = TaskInstanceState
@@ -77,7 +76,11 @@ async def test_a_finished_run_requests_its_dag_callback(
         "with_callbacks", on_success_callback=on_success, on_failure_callback=on_failure
     )
     await store_dag(db, dag, now=clock.now)
-    executor = InMemoryExecutor() if outcome is None else InMemoryExecutor(outcome=outcome)
+    executor = (
+        memory_executor(db, clock)
+        if outcome is None
+        else memory_executor(db, clock, outcome=outcome)
+    )
     async with open_scheduler(db, [executor], clock) as running:
         await running.wait_run_state("with_callbacks", run_state)
     [request] = await requests(db)
@@ -98,7 +101,7 @@ async def test_a_timed_out_run_requests_the_failure_callback(
 ) -> None:
     dag = two_tasks("slow", dagrun_timeout=timedelta(minutes=30), on_failure_callback=on_failure)
     await store_dag(db, dag, now=clock.now)
-    executor = InMemoryExecutor(hold=True)
+    executor = memory_executor(db, clock, hold=True)
     async with open_scheduler(db, [executor], clock) as running:
         await executor.wait_submitted(1)
         clock.advance(timedelta(minutes=31))
@@ -115,7 +118,7 @@ async def test_a_timed_out_run_requests_the_failure_callback(
 async def test_no_request_without_the_matching_callback(db: Database, clock: FakeClock) -> None:
     await store_dag(db, two_tasks("quiet"), now=clock.now)
     await store_dag(db, two_tasks("only_success", on_success_callback=on_success), now=clock.now)
-    executor = InMemoryExecutor(outcome=fail_all)
+    executor = memory_executor(db, clock, outcome=fail_all)
     async with open_scheduler(db, [executor], clock) as running:
         await running.wait_run_state("quiet", "failed")
         await running.wait_run_state("only_success", "failed")

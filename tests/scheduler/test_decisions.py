@@ -18,6 +18,7 @@ from tests.scheduler.dags import (
     T0,
     FakeClock,
     history,
+    memory_executor,
     open_scheduler,
     runs,
     states,
@@ -72,7 +73,7 @@ async def test_failure_propagates_as_upstream_failed_and_fails_the_run(
         extract >> load >> report
         load >> [cleanup, alert]
     await store_dag(db, dag, now=clock.now)
-    executor = InMemoryExecutor(outcome=fail_tasks("load"))  # type: ignore[arg-type]
+    executor = memory_executor(db, clock, outcome=fail_tasks("load"))  # type: ignore[arg-type]
     async with open_scheduler(db, [executor], clock) as running:
         await running.wait_run_state("failing", "failed")
     assert states(await tis(db, "failing")) == {
@@ -109,7 +110,7 @@ async def test_branch_skips_propagate_and_the_run_succeeds(db: Database, clock: 
         return Outcome()
 
     await store_dag(db, dag, now=clock.now)
-    executor = InMemoryExecutor(outcome=outcome)
+    executor = memory_executor(db, clock, outcome=outcome)
     async with open_scheduler(db, [executor], clock) as running:
         await running.wait_run_state("branching", "success")
     assert states(await tis(db, "branching")) == {
@@ -139,7 +140,7 @@ async def test_retry_waits_for_its_delay_then_runs_a_new_try(
         return TI.FAILED if workload.key.try_number == 1 else TI.SUCCESS
 
     await store_dag(db, dag, now=clock.now)
-    executor = InMemoryExecutor(outcome=outcome, clock=clock)
+    executor = memory_executor(db, clock, outcome=outcome)
     async with open_scheduler(db, [executor], clock) as running:
 
         async def up_for_retry() -> bool:
@@ -169,7 +170,7 @@ async def test_retries_exhausted_fail_the_task(db: Database, clock: FakeClock) -
             task_id="broken", python_callable=noop, retries=1, retry_delay=timedelta(minutes=1)
         )
     await store_dag(db, dag, now=clock.now)
-    executor = InMemoryExecutor(outcome=lambda w: TI.FAILED, clock=clock)
+    executor = memory_executor(db, clock, outcome=lambda w: TI.FAILED)
     async with open_scheduler(db, [executor], clock) as running:
 
         async def up_for_retry() -> bool:
@@ -188,7 +189,7 @@ async def test_fail_without_retry_is_final(db: Database, clock: FakeClock) -> No
     with DAG("fatal", schedule="@daily", start_date=T0 - timedelta(days=1)) as dag:
         PythonOperator(task_id="t", python_callable=noop, retries=3, retry_delay=timedelta(0))
     await store_dag(db, dag, now=clock.now)
-    executor = InMemoryExecutor(outcome=lambda w: Outcome(TI.FAILED, retry_allowed=False))
+    executor = memory_executor(db, clock, outcome=lambda w: Outcome(TI.FAILED, retry_allowed=False))
     async with open_scheduler(db, [executor], clock) as running:
         await running.wait_run_state("fatal", "failed")
     assert len(executor.submitted) == 1
@@ -207,7 +208,7 @@ async def test_dagrun_timeout_fails_the_run_and_skips_what_is_left(
             task_id="next", python_callable=noop
         )
     await store_dag(db, dag, now=clock.now)
-    executor = InMemoryExecutor(hold=True)
+    executor = memory_executor(db, clock, hold=True)
     async with open_scheduler(db, [executor], clock) as running:
         await executor.wait_submitted(1)
         clock.advance(timedelta(minutes=31))
@@ -222,14 +223,14 @@ async def test_stale_and_duplicate_events_are_ignored(db: Database, clock: FakeC
     with DAG("dupes", schedule="@daily", start_date=T0 - timedelta(days=1)) as dag:
         PythonOperator(task_id="t", python_callable=noop)
     await store_dag(db, dag, now=clock.now)
-    executor = InMemoryExecutor(hold=True)
+    executor = memory_executor(db, clock, hold=True)
     async with open_scheduler(db, [executor], clock) as running:
         [workload] = await _first(executor)
-        executor.release(outcome=TI.SUCCESS)
+        await executor.release(outcome=TI.SUCCESS)
         await running.wait_run_state("dupes", "success")
         # The same try reports again (a duplicate) and claims failure: ignored.
         executor.running[workload.ti_id] = workload
-        executor.release(outcome=TI.FAILED)
+        await executor.release(outcome=TI.FAILED)
         await running.settle()
     assert [r["state"] for r in await runs(db, "dupes")] == ["success"]
     assert len(await history(db, "dupes")) == 1

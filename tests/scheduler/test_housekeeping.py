@@ -48,7 +48,7 @@ from airflow_sc.scheduler.stages.housekeeping import (
     serve_housekeeping,
 )
 from airflow_sc.scheduler.wakeups import StageWakeups
-from airflow_sc.testing.executor import InMemoryExecutor
+from tests.scheduler.dags import memory_executor
 
 pytestmark = pytest.mark.anyio
 
@@ -358,10 +358,9 @@ async def test_deferred_past_its_trigger_timeout_resumes_to_fail(db: Database) -
 async def test_the_stage_wakes_the_pipeline_and_stops_the_executor_task(db: Database) -> None:
     run_pk = await add_run(db)
     me = await add_job(db, heartbeat=NOW)
-    zombie_id = await add_ti(
-        db, "zombie", "running", start_date=ago(120), executor="local", queued_by_job_id=me
-    )
-    executor = InMemoryExecutor("local", hold=True)
+    zombie_id = await add_ti(db, "zombie", "queued", executor="local", queued_by_job_id=me)
+    # Its try started two minutes ago and has said nothing since.
+    executor = memory_executor(db, lambda: ago(120), "local", hold=True)
     key = TaskInstanceKey(DAG_ID, RUN_ID, "zombie", -1, 1)
     await executor.submit([Workload(ti_id=zombie_id, key=key, dag_fileloc="d.py", dag_hash="h")])
     assert zombie_id in executor.running

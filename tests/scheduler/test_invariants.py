@@ -58,9 +58,8 @@ from airflow_sc.scheduler.stages.executor_events import apply_events
 from airflow_sc.scheduler.stages.schedule_tis import schedule_runs
 from airflow_sc.scheduler.stages.start_runs import start_queued_runs
 from airflow_sc.sdk import DAG, PythonOperator, TriggerRule
-from airflow_sc.testing import InMemoryExecutor
 from airflow_sc.testing.databases import copy_sqlite_template
-from tests.scheduler.dags import T0, FakeClock, all_tis, runs, set_pool, store_dag
+from tests.scheduler.dags import T0, FakeClock, all_tis, memory_executor, runs, set_pool, store_dag
 
 TI = TaskInstanceState
 PARALLELISM = 4
@@ -192,7 +191,7 @@ class SchedulerMachine(RuleBasedStateMachine):
             self.portal.wrap_async_context_manager(open_database(url))
         )
         self.clock = FakeClock()
-        self.executor = InMemoryExecutor(hold=True, clock=self.clock)
+        self.executor = memory_executor(self.db, self.clock, hold=True)
         job_id = self.portal.call(lambda: jobs.start_job(self.db, "SchedulerJob", now=T0))
         self.deps = StageDeps(
             SchedulerDeps(
@@ -274,7 +273,7 @@ class SchedulerMachine(RuleBasedStateMachine):
         )
         for bit, (ti_id, _) in enumerate(running[:MASK_BITS]):
             if mask >> bit & 1:
-                self.executor.release([ti_id], outcomes[bit])
+                self.portal.call(self.executor.release, [ti_id], outcomes[bit])
         self._collect()
 
     @rule(seconds=st.sampled_from([1, 31, 600]))
@@ -335,7 +334,7 @@ class SchedulerMachine(RuleBasedStateMachine):
     def _finish_everything(self) -> None:
         """Every try succeeds from now on; every run must end within a few rounds."""
         for _ in range(40):
-            self.executor.release(outcome=TI.SUCCESS)
+            self.portal.call(partial(self.executor.release, outcome=TI.SUCCESS))
             self._collect()
             self.apply_events()
             self.clock.advance(timedelta(minutes=10))

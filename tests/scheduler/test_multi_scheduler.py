@@ -28,7 +28,8 @@ from sqlalchemy.pool import NullPool
 from airflow_sc.db.engine import open_database
 from airflow_sc.db.models import dag_run, job, log, task_instance
 from airflow_sc.db.url import DatabaseUrl
-from airflow_sc.scheduler.notify import Change, publish
+from airflow_sc.scheduler.changes import Change
+from airflow_sc.scheduler.changes.postgres import publish
 from airflow_sc.sdk import DAG, PythonOperator
 from tests.processes import Process, clean_env, running
 from tests.scheduler.dags import store_dag

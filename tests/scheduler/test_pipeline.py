@@ -8,8 +8,16 @@ import pytest
 
 from airflow_sc.db import Database
 from airflow_sc.sdk import DAG, EmptyOperator, PythonOperator
-from airflow_sc.testing import InMemoryExecutor
-from tests.scheduler.dags import T0, FakeClock, history, open_scheduler, states, store_dag, tis
+from tests.scheduler.dags import (
+    T0,
+    FakeClock,
+    history,
+    memory_executor,
+    open_scheduler,
+    states,
+    store_dag,
+    tis,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -31,7 +39,7 @@ def chain_dag(dag_id: str = "chain", **kwargs: object) -> DAG:
 
 async def test_due_dag_runs_to_success(db: Database, clock: FakeClock) -> None:
     await store_dag(db, chain_dag(), now=clock.now)
-    executor = InMemoryExecutor()
+    executor = memory_executor(db, clock)
     async with open_scheduler(db, [executor], clock) as running:
         found = await running.wait_run_state("chain", "success")
     assert len(found) == 1
@@ -57,7 +65,7 @@ async def test_empty_operators_succeed_without_running(db: Database, clock: Fake
         end = EmptyOperator(task_id="end")
         start >> work >> end
     await store_dag(db, dag, now=clock.now)
-    executor = InMemoryExecutor()
+    executor = memory_executor(db, clock)
     async with open_scheduler(db, [executor], clock) as running:
         await running.wait_run_state("empties", "success")
     assert [w.key.task_id for w in executor.submitted] == ["work"]

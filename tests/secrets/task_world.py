@@ -13,15 +13,13 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from airflow_sc.api.execution import (
-    ExecutionApi,
-    ExecutionHandlers,
-    ExecutionTokens,
-    create_execution_app,
-)
+from airflow_sc.api.execution import create_execution_app
 from airflow_sc.db import Database, Transaction
 from airflow_sc.db.models import dag, dag_run, task_instance, variable
 from airflow_sc.domain import TaskInstanceKey
+from airflow_sc.execution.dispatch import ExecutionDispatcher
+from airflow_sc.execution.service import ExecutionService
+from airflow_sc.execution.tokens import ExecutionTokens
 from airflow_sc.executors.base import Workload
 from airflow_sc.secrets import (
     Connection,
@@ -123,8 +121,8 @@ async def stored_variable(db: Database, key: str) -> Any:
     return await db.run(body, write=False)
 
 
-def handlers_for(db: Database, cipher: SecretsCipher) -> ExecutionHandlers:
-    """Execution handlers over the real chain (environment + metastore) behind its cache."""
+def service_for(db: Database, cipher: SecretsCipher) -> ExecutionService:
+    """The execution service over the real chain (environment + metastore) behind its cache."""
     secrets = build_secrets(
         SecretsSettings(order=("environment", "metastore")),
         environ=ENVIRON,
@@ -132,29 +130,29 @@ def handlers_for(db: Database, cipher: SecretsCipher) -> ExecutionHandlers:
         cipher=cipher,
         masker=SecretsMasker(),
     )
-    return ExecutionHandlers(db=db, secrets=secrets, cipher=cipher)
+    return ExecutionService(db, secrets=secrets, cipher=cipher)
 
 
 @dataclass
 class SecretsWorld:
     db: Database
     cipher: SecretsCipher
-    handlers: ExecutionHandlers
-    api: ExecutionApi
+    service: ExecutionService
+    dispatcher: ExecutionDispatcher
     url: str
 
     @property
     def cache(self) -> SecretsCache:
-        assert isinstance(self.handlers.secrets, SecretsCache)
-        return self.handlers.secrets
+        assert isinstance(self.service.secrets, SecretsCache)
+        return self.service.secrets
 
 
 @asynccontextmanager
 async def open_secrets_world(db: Database) -> AsyncIterator[SecretsWorld]:
     cipher = SecretsCipher(generate_fernet_key())
     await seed(db, cipher)
-    handlers = handlers_for(db, cipher)
-    api = ExecutionApi(handlers=handlers, tokens=ExecutionTokens(SECRET))
+    service = service_for(db, cipher)
+    dispatcher = ExecutionDispatcher(service, ExecutionTokens(SECRET))
     async with open_service_group() as tg:
-        endpoint = await tg.start(_serve, create_execution_app(api))
-        yield SecretsWorld(db, cipher, handlers, api, endpoint.url)
+        endpoint = await tg.start(_serve, create_execution_app(dispatcher))
+        yield SecretsWorld(db, cipher, service, dispatcher, endpoint.url)

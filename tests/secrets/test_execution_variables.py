@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from airflow_sc.api.execution import ExecutionHandlers
 from airflow_sc.db.engine import open_database
+from airflow_sc.execution.service import ExecutionService
 from airflow_sc.secrets import MetastoreBackend
 from tests.secrets.task_world import SecretsWorld, add_ti, open_secrets_world, stored_variable
 
@@ -27,7 +27,7 @@ async def world(database_url: str) -> AsyncIterator[SecretsWorld]:
 @pytest.fixture
 async def http(world: SecretsWorld) -> AsyncIterator[httpx.AsyncClient]:
     ti_id = await add_ti(world.db, "write_variables")
-    token = world.api.tokens.issue(ti_id)
+    token = world.dispatcher.tokens.issue(ti_id)
     headers = {"authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=world.url, headers=headers) as client:
         yield client
@@ -100,7 +100,7 @@ async def test_writes_need_a_valid_try_token(world: SecretsWorld) -> None:
     assert await stored_variable(world.db, "k") is None
 
 
-async def test_handlers_without_a_key_refuse_writes(world: SecretsWorld) -> None:
-    handlers = ExecutionHandlers(db=world.db, secrets=world.handlers.secrets)
+async def test_a_service_without_a_key_refuses_writes(world: SecretsWorld) -> None:
+    service = ExecutionService(world.db, secrets=world.service.secrets)
     with pytest.raises(RuntimeError, match="cipher is unset"):
-        await handlers.set_variable("k", "v")
+        await service.set_variable("k", "v", description=None)

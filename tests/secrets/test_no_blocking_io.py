@@ -92,7 +92,7 @@ async def test_task_secrets_access_from_async_tasks_stays_off_the_loop_thread(
     database_url: str,
 ) -> None:
     """`Variable.aget/aset/adelete` and `Connection.aget`: through the in-process executor's
-    handlers (database, cache, cipher) and through a worker's sync HTTP client."""
+    service (database, cache, cipher) and through a worker's sync HTTP client."""
 
     async def use_secrets(tag: str) -> None:
         assert (await TaskConnection.aget("warehouse")).host == "db.local"
@@ -103,8 +103,10 @@ async def test_task_secrets_access_from_async_tasks_stays_off_the_loop_thread(
 
     async with open_database(database_url) as db, open_secrets_world(db) as world:
         ti_id = await add_ti(world.db, "read_async")
-        snapshot = SnapshotTaskClient("read_async", -1, {}, gateway=world.handlers)
-        http = ExecutionApiClient(world.url, ti_id=ti_id, token=world.api.tokens.issue(ti_id))
+        snapshot = SnapshotTaskClient("read_async", -1, {}, service=world.service)
+        http = ExecutionApiClient(
+            world.url, ti_id=ti_id, token=world.dispatcher.tokens.issue(ti_id)
+        )
         try:
             with record_blocking_io() as recorder:
                 with task_client_active(snapshot):

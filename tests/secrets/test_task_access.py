@@ -57,7 +57,7 @@ async def sqlite_world(sqlite_database_url: str) -> AsyncIterator[SecretsWorld]:
 
 
 async def xcom(world: SecretsWorld, ti_id: str, task_id: str) -> Any:
-    return await world.handlers.get_xcom(ti_id, task_id=task_id, key="return_value", map_index=-1)
+    return await world.service.get_xcom(ti_id, task_id, "return_value", -1)
 
 
 async def finals(
@@ -67,7 +67,7 @@ async def finals(
     done: dict[str, TaskEvent] = {}
     with anyio.fail_after(60):
         async for event in events:
-            if event.state is not _TI.RUNNING and event.ti_id in ti_ids:
+            if event.ti_id in ti_ids:
                 done[event.ti_id] = event
                 if len(done) == len(ti_ids):
                     break
@@ -77,7 +77,7 @@ async def finals(
 async def run_local(
     world: SecretsWorld, logs: Path, channel: LocalChannel, *tasks: str
 ) -> tuple[dict[str, str], dict[str, TaskEvent]]:
-    served = ServedApi(world.url, world.api, [])
+    served = ServedApi(world.url, world.dispatcher, [])
     ids = {task_id: await add_ti(world.db, task_id) for task_id in tasks}
     async with open_local(served, logs, channel=channel) as (executor, events):
         await executor.submit([workload(ti_id, task_id) for task_id, ti_id in ids.items()])
@@ -100,7 +100,7 @@ async def test_sync_tasks_read_write_and_template_secrets_in_worker_processes(
         "fail_with_secret_in_a_worker",
     )
 
-    assert {task_id: event.state for task_id, event in done.items()} == {
+    assert {task_id: event.recorded for task_id, event in done.items()} == {
         "read_secrets": _TI.SUCCESS,
         "write_variables": _TI.SUCCESS,
         "templated": _TI.SUCCESS,
@@ -144,7 +144,7 @@ async def test_sync_tasks_read_write_and_template_secrets_in_worker_processes(
     )
 
 
-async def test_async_tasks_use_the_handlers_without_blocking_and_sync_names_from_threads(
+async def test_async_tasks_use_the_service_without_blocking_and_sync_names_from_threads(
     world: SecretsWorld, tmp_path: Path
 ) -> None:
     tasks = (
@@ -156,7 +156,7 @@ async def test_async_tasks_use_the_handlers_without_blocking_and_sync_names_from
     )
     ids = {task_id: await add_ti(world.db, task_id) for task_id in tasks}
     send, receive = anyio.create_memory_object_stream[TaskEvent](100)
-    executor = InProcessExecutor(handlers=world.handlers, base_log_folder=tmp_path)
+    executor = InProcessExecutor(service=world.service, base_log_folder=tmp_path)
     with receive:
         async with open_service_group() as tg:
             await tg.start(executor.serve, send)
@@ -166,7 +166,7 @@ async def test_async_tasks_use_the_handlers_without_blocking_and_sync_names_from
             done = await finals(receive, ids.values())
             tg.cancel_scope.cancel()
 
-    states = {task_id: done[ti_id].state for task_id, ti_id in ids.items()}
+    states = {task_id: done[ti_id].recorded for task_id, ti_id in ids.items()}
     assert states == {
         "read_async": _TI.SUCCESS,
         "fail_with_secret": _TI.FAILED,

@@ -3,44 +3,35 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-import anyio
 from fastapi import Depends, Request
 
 from airflow_sc.actions import Wake, no_wake
-from airflow_sc.auth import UserStamps, load_or_create_signing_key
+from airflow_sc.auth import UserStamps
 from airflow_sc.config import Settings
 from airflow_sc.db import Database
+from airflow_sc.execution.dispatch import ExecutionDispatcher
+from airflow_sc.execution.service import ExecutionService
+from airflow_sc.execution.tokens import ExecutionTokens
 from airflow_sc.runtime import Shutdown
-from airflow_sc.secrets import (
-    SecretsBackend,
-    SecretsCache,
-    SecretsCipher,
-    SecretsMasker,
-    SecretsSettings,
-    build_secrets,
-    load_or_create_fernet_key,
-)
+from airflow_sc.secrets import SecretsBackend, SecretsCache, SecretsCipher, SecretsMasker
+from airflow_sc.services import Services, load_services, utcnow
 
 __all__ = ["ApiContext", "Ctx", "api_context", "prepare_context", "utcnow"]
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class ApiContext:
-    """What the routes need, built once by the composition root.
+    """What the routes need, built once by the composition root (`from_services`).
 
-    `signing_key` (API tokens) and `cipher` (stored connections and variables) may be left
-    None: `prepare_context` (which `serve_api` calls) fills them from the settings or from
-    the key files under `core.home`, creating those on first start.
+    `signing_key` (API tokens), `cipher` (stored connections and variables), `secrets` and
+    `execution` may be left None: `prepare_context` (which `serve_api` calls) fills them
+    from the settings or from the key files under `core.home`, creating those on first
+    start (an API server in a test, or embedded without a composition root).
     """
 
     settings: Settings
@@ -58,6 +49,34 @@ class ApiContext:
     secrets: SecretsBackend | None = None
     #: Users' current credential stamps, against which every token is rechecked.
     user_stamps: UserStamps = field(default_factory=UserStamps)
+    #: The execution protocol served under ``/execution`` (the process's one execution
+    #: service, shared with the executors of this process).
+    execution: ExecutionDispatcher | None = None
+
+    @classmethod
+    def from_services(
+        cls,
+        settings: Settings,
+        db: Database,
+        services: Services,
+        *,
+        execution: ExecutionDispatcher,
+        shutdown: Shutdown,
+        wake: Wake = no_wake,
+    ) -> ApiContext:
+        """The context of a process whose composition root built `services` once."""
+        return cls(
+            settings=settings,
+            db=db,
+            shutdown=shutdown,
+            clock=services.clock,
+            signing_key=services.signing_key,
+            cipher=services.cipher,
+            masker=services.masker,
+            wake=wake,
+            secrets=services.secrets,
+            execution=execution,
+        )
 
     @property
     def token_lifetime(self) -> timedelta:
@@ -73,6 +92,11 @@ class ApiContext:
             raise RuntimeError("ApiContext.cipher is unset: build it with prepare_context")
         return self.cipher
 
+    def require_execution(self) -> ExecutionDispatcher:
+        if self.execution is None:
+            raise RuntimeError("ApiContext.execution is unset: build it with prepare_context")
+        return self.execution
+
     def require_secrets(self) -> SecretsBackend:
         if self.secrets is None:
             raise RuntimeError("ApiContext.secrets is unset: build it with prepare_context")
@@ -86,31 +110,33 @@ class ApiContext:
 
 
 async def prepare_context(ctx: ApiContext) -> ApiContext:
-    """`ctx` with its signing key and cipher filled in (reads/creates key files once)."""
-    home = ctx.settings.core.home
-    signing_key = ctx.signing_key
-    if signing_key is None:
-        signing_key = await anyio.to_thread.run_sync(
-            load_or_create_signing_key, home, ctx.settings.api.secret_key
+    """`ctx` with what it lacks built (`load_services`): keys, cipher, secrets, execution.
+
+    What `ctx` already holds is kept.
+    """
+    missing = (ctx.signing_key, ctx.cipher, ctx.secrets, ctx.execution)
+    if all(part is not None for part in missing):
+        return ctx
+    loaded = await load_services(ctx.settings, ctx.db, clock=ctx.clock, masker=ctx.masker)
+    signing_key = ctx.signing_key or loaded.signing_key
+    cipher = ctx.cipher or loaded.cipher
+    secrets = ctx.secrets or loaded.secrets
+    execution = ctx.execution
+    if execution is None:
+        service = ExecutionService(
+            ctx.db, secrets=secrets, cipher=cipher, clock=ctx.clock, on_ti_finished=ctx.wake
         )
-    cipher = ctx.cipher
-    if cipher is None:
-        fernet_key = await anyio.to_thread.run_sync(
-            load_or_create_fernet_key, home, ctx.settings.core.fernet_key
-        )
-        cipher = SecretsCipher(fernet_key)
-    secrets = ctx.secrets
-    if secrets is None:
-        secrets_settings = SecretsSettings.from_section(ctx.settings.secrets)
-        ctx.masker.add_sensitive_keys(secrets_settings.sensitive_keys)
-        secrets = build_secrets(
-            secrets_settings,
-            environ=os.environ,
-            database=ctx.db,
-            cipher=cipher,
-            masker=ctx.masker,
-        )
-    return dataclasses.replace(ctx, signing_key=signing_key, cipher=cipher, secrets=secrets)
+        tokens = loaded.tokens
+        if signing_key != loaded.signing_key:
+            tokens = ExecutionTokens(
+                signing_key,
+                lifetime=ctx.settings.executor.task_token_lifetime,
+                clock=loaded.tokens.clock,
+            )
+        execution = ExecutionDispatcher(service, tokens)
+    return dataclasses.replace(
+        ctx, signing_key=signing_key, cipher=cipher, secrets=secrets, execution=execution
+    )
 
 
 async def api_context(request: Request) -> ApiContext:

@@ -1,8 +1,8 @@
 """`airflow-sc dags trigger|pause|unpause|list-runs`: DAG runs and pausing from the shell.
 
 Writes go through the operator actions the REST API uses (`airflow_sc.actions`), then wake
-the deployment's scheduler (`_local_wake.wake_scheduler`), so a triggered run starts within
-moments instead of at the scheduler's next sweep.
+the deployment's scheduler (`scheduler.changes.local_socket.wake_scheduler`), so a
+triggered run starts within moments instead of at the scheduler's next sweep.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from airflow_sc.actions.trigger import manual_run_id
 from airflow_sc.cli._arguments import UsageError, fail, parse_conf, parse_datetime, utcnow
 from airflow_sc.cli._database import open_settings_database
 from airflow_sc.cli._listing import add_listing_options, listing_from, name_pattern_from
-from airflow_sc.cli._local_wake import wake_scheduler
 from airflow_sc.cli._output import FORMATS, render
 from airflow_sc.config import Settings
 from airflow_sc.db.queries.api_runs import (
@@ -29,7 +28,8 @@ from airflow_sc.db.queries.api_runs import (
     list_dag_runs,
 )
 from airflow_sc.domain.listing import Range
-from airflow_sc.scheduler.notify import Change
+from airflow_sc.scheduler.changes import Change
+from airflow_sc.scheduler.changes.local_socket import wake_scheduler
 from airflow_sc.sdk.params import ParamValidationError
 
 __all__ = ["RUN_COLUMNS", "register_runs"]

@@ -78,9 +78,8 @@ async def serve_tree(
     """Infrastructure (database), then the chosen components in dependency order."""
     # Imported here, not at the top: every other `airflow-sc` command would pay for the
     # API stack's import (about half a second) on each call.
-    from airflow_sc.api import ApiContext
     from airflow_sc.auth import ensure_admin_user
-    from airflow_sc.cli._composition import WakeHub, compose
+    from airflow_sc.cli._composition import compose
 
     url = settings.database_url
     await ensure_schema_for_run(url)
@@ -97,11 +96,9 @@ async def serve_tree(
             created = await ensure_admin_user(db, settings.core.home)
             if created is not None:
                 log.warning("created user 'admin'; its password is in %s", created)
-        hub = WakeHub()
-        ctx = ApiContext(settings=settings, db=db, shutdown=shutdown, wake=hub.wake)
-        composition = await compose(settings, ctx, hub)
+        composition = await compose(settings, db, shutdown, components)
         await serve_components(
-            composition.components(components),
+            composition.components(),
             shutdown_trigger=shutdown.wait_drain,
             task_status=task_status,
         )

@@ -18,13 +18,13 @@ import anyio
 from airflow_sc.actions import ActionError, ClearedTaskInstance, DagNotFound, clear_task_instances
 from airflow_sc.cli._arguments import UsageError, fail, parse_datetime, utcnow
 from airflow_sc.cli._database import latest_spec, open_settings_database
-from airflow_sc.cli._local_wake import wake_scheduler
 from airflow_sc.cli._output import render
 from airflow_sc.config import Settings
 from airflow_sc.db import Database
 from airflow_sc.db.queries.api_runs import DagRunFilter, list_dag_runs
 from airflow_sc.domain.listing import Listing
-from airflow_sc.scheduler.notify import Change
+from airflow_sc.scheduler.changes import Change
+from airflow_sc.scheduler.changes.local_socket import wake_scheduler
 
 __all__ = ["ClearRequest", "register_clear"]
 

@@ -32,10 +32,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from airflow_sc.domain.states import TaskInstanceState
+from airflow_sc.execution.context import TryContext
 from airflow_sc.secrets.connection import Connection
 from airflow_sc.secrets.masking import SecretsMasker
 from airflow_sc.task_runner.http_client import ExecutionApiError, TryNoLongerRunning
-from airflow_sc.task_runner.try_context import TryContext
 
 __all__ = ["ChannelClient", "decode_lines", "encode"]
 

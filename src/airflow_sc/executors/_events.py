@@ -1,4 +1,4 @@
-"""How a finished try becomes a `TaskEvent`, and how it is reported (shared by the local and
+"""How a try's end becomes a `TaskEvent`, and how it is reported (shared by the local and
 in-process executors)."""
 
 from __future__ import annotations
@@ -13,41 +13,39 @@ from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.executors.base import TaskEvent, Workload
 from airflow_sc.task_runner.supervisor import TryReport
 
-__all__ = ["event_for_report", "report_event"]
+__all__ = ["event_for_end", "report_event"]
 
 log = logging.getLogger(__name__)
 
-_TI = TaskInstanceState
 
-
-def event_for_report(
-    workload: Workload, report: TryReport | None, *, exit: str, reason: str | None, at: datetime
+def event_for_end(
+    workload: Workload,
+    report: TryReport | None,
+    *,
+    recorded: TaskInstanceState | None,
+    exit: str,
+    reason: str | None,
+    at: datetime,
 ) -> TaskEvent | None:
-    """The terminal event of a try from what its child reported (pure).
+    """The event of a try whose process ended (pure).
 
-    None when the child reported that the try never started (it was not QUEUED: another
-    process owns it, so this executor says nothing about it).
+    `recorded` is the state the execution service accepted from the try (None: nothing
+    was recorded). None when the child reported that the try never started (it was not
+    queued: another process owns it, so this executor says nothing about it).
     """
     if report is not None and report.state is None:
         return None
-    if report is None or reason is not None:
-        why = reason or f"the task process {exit} without reporting a result"
-        if reason is not None:
-            why = f"{reason} ({exit})"
-        return TaskEvent(workload.ti_id, workload.key, _TI.FAILED, at, info=why)
-    state = _TI(str(report.state))
-    retry_allowed = report.retry_allowed
-    if state is _TI.UP_FOR_RETRY:
-        state, retry_allowed = _TI.FAILED, True
-    return TaskEvent(
-        workload.ti_id,
-        workload.key,
-        state,
-        at,
-        info=report.info,
-        retry_allowed=retry_allowed,
-        skip=report.skip,
-    )
+    if reason is not None:  # the executor stopped it (timeout, terminate): say why
+        why: str | None = f"{reason} ({exit})" if exit else reason
+    elif recorded is not None:
+        why = None if report is None else report.info
+    elif report is None:
+        why = f"the task process {exit} without reporting a result"
+    else:
+        why = f"the try ended {report.state} but its state could not be recorded" + (
+            f": {report.info}" if report.info else ""
+        )
+    return TaskEvent(workload.ti_id, workload.key, at, recorded=recorded, info=why)
 
 
 async def report_event(events: MemoryObjectSendStream[TaskEvent], event: TaskEvent) -> None:
@@ -60,7 +58,7 @@ async def report_event(events: MemoryObjectSendStream[TaskEvent], event: TaskEve
         await events.send(event)
     except (anyio.BrokenResourceError, anyio.ClosedResourceError):
         log.warning(
-            "could not report %s of %s: the scheduler stopped listening",
-            event.state.value,
+            "could not report the end of %s (%s): the scheduler stopped listening",
             event.ti_id,
+            "not recorded" if event.recorded is None else event.recorded.value,
         )

@@ -2,7 +2,9 @@
 
 The scheduler submits `Workload`s after it has committed them as QUEUED, and reads
 `TaskEvent`s from one memory stream shared by all executors (each gets a clone of the
-send side in `serve`). An executor never writes to the database itself.
+send side in `serve`). An executor never writes a try's state itself: a try's process
+moves its own try through the execution service (`airflow_sc.execution`), and the
+executor only says, once per try, that the process ended and whether it had recorded how.
 """
 
 from __future__ import annotations
@@ -43,23 +45,24 @@ class Workload:
 
 @dataclass(frozen=True, slots=True)
 class TaskEvent:
-    """What happened to a submitted try.
+    """A submitted try's process ended (one event per try an executor started or dropped).
 
-    `state` is the state the try reached: RUNNING when it started, then one of SUCCESS,
-    FAILED, SKIPPED, UP_FOR_RESCHEDULE or DEFERRED. FAILED carries `retry_allowed`
-    (False for `AirflowFailException`); the scheduler decides between UP_FOR_RETRY and
-    FAILED from the task's retries.
+    `recorded` is the state the try recorded through the execution service before its
+    process ended: the row holds it already, and the scheduler only wakes up (for the
+    freed slot). None: the process ended without recording one (it crashed, was killed,
+    timed out, was stopped at shutdown, died with its worker, or was dropped before it
+    started): the scheduler's executor_events ends the try, ``up_for_retry`` or
+    ``failed`` by the one retry rule (`airflow_sc.domain.retries`).
+
+    A try whose process could not start it (another process holds it) gets no event.
     """
 
     ti_id: str
     key: TaskInstanceKey
-    state: TaskInstanceState
     at: datetime
+    recorded: TaskInstanceState | None = None
     #: Why, in words a user reads in the UI (exit code, error summary, timeout).
     info: str | None = None
-    retry_allowed: bool = True
-    #: Downstream task ids a branching operator decided to skip.
-    skip: tuple[str, ...] = ()
 
 
 class Executor(ABC):

@@ -1,10 +1,11 @@
 """`InProcessExecutor`: ``async def`` tasks, thousands at once, in the executor's event loop.
 
 Each try is a task in the executor's task group, admitted by a `CapacityLimiter`. It goes
-through the same execution-API operations as a worker process (`ExecutionHandlers`:
-start -> RUNNING, finish with its XComs and branch skips) without the HTTP hop, so the
-contract and its checks are the same. ``execution_timeout`` is a cancel scope (in
-`arun_task`); `terminate` cancels the try's scope.
+through the same execution service as a worker process (`TryService`: start -> RUNNING,
+finish with its XComs and branch skips) without a transport, so the checks and writes are
+the same; the service batches the starts and finishes of tries arriving together.
+``execution_timeout`` is a cancel scope (in `arun_task`); `terminate` cancels the try's
+scope.
 
 Heartbeats: every `heartbeat_interval` seconds the executor records that all its running
 tries are alive, in one statement for all of them (``heartbeat_many``), so housekeeping
@@ -17,7 +18,7 @@ stack a watchdog thread sampled while the loop was blocked.
 
 What a worker process reads lazily, an in-process try reads up front: the XComs of its DAG
 run are loaded at start and pushes are written with the finish. Variables and connections
-are read and written through the handlers when asked for: ``await Variable.aget(...)`` /
+are read and written through the service when asked for: ``await Variable.aget(...)`` /
 ``await Connection.aget(...)`` in the task's coroutine, or the sync names from a worker
 thread (``anyio.to_thread.run_sync``; `arun_task` renders templates that mention ``var`` or
 ``conn`` in one). A sync lookup on the event loop's thread itself (``Variable.get`` in the
@@ -34,28 +35,30 @@ import socket
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
-from airflow_sc.db.queries.execution import FinishedTry, FinishSpec
+from airflow_sc.domain.retries import failed_try_state
 from airflow_sc.domain.states import TaskInstanceState
-from airflow_sc.executors._batching import Coalescer
+from airflow_sc.execution.context import TryContext
+from airflow_sc.execution.errors import TryConflict
+from airflow_sc.execution.port import TryService
+from airflow_sc.execution.protocol import Start, TryFinish
 from airflow_sc.executors._blocking import BlockingWatchdog, timed_steps
-from airflow_sc.executors._events import event_for_report, report_event
+from airflow_sc.executors._events import event_for_end, report_event
 from airflow_sc.executors.base import Executor, TaskEvent, Workload
 from airflow_sc.secrets.connection import Connection
 from airflow_sc.secrets.masking import SecretsMasker
 from airflow_sc.task_runner.dag_files import DagFiles, load_dag_files
-from airflow_sc.task_runner.execute import arun_task
+from airflow_sc.task_runner.execute import arun_task, run_info_of
 from airflow_sc.task_runner.logs import close_try_logger, open_try_logger, try_log_path
 from airflow_sc.task_runner.outcome import TaskOutcome
 from airflow_sc.task_runner.supervisor import TryReport
-from airflow_sc.task_runner.try_context import TryContext
 
-__all__ = ["InProcessExecutor", "SnapshotTaskClient", "TryGateway"]
+__all__ = ["InProcessExecutor", "SnapshotTaskClient"]
 
 log = logging.getLogger(__name__)
 _TI = TaskInstanceState
@@ -65,40 +68,10 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class TryGateway(Protocol):
-    """The execution-API operations an in-process try goes through, batched.
-
-    `airflow_sc.api.execution.ExecutionHandlers` is the implementation: the same checks
-    and writes as the HTTP routes, without the HTTP hop.
-    """
-
-    async def start_many(
-        self, ti_ids: Sequence[str], *, hostname: str, pid: int, unixname: str | None = None
-    ) -> list[TryContext | None]: ...
-
-    async def run_xcoms_many(
-        self, ti_ids: Sequence[str]
-    ) -> list[dict[tuple[str, int, str], Any]]: ...
-
-    async def finish_many(self, requests: Sequence[FinishSpec]) -> list[FinishedTry | None]: ...
-
-    async def heartbeat_many(self, ti_ids: Sequence[str]) -> set[str]: ...
-
-    async def get_variable(self, key: str) -> str | None: ...
-
-    async def set_variable(
-        self, key: str, value: str, *, description: str | None = None
-    ) -> None: ...
-
-    async def delete_variable(self, key: str) -> bool: ...
-
-    async def get_connection(self, conn_id: str) -> dict[str, Any] | None: ...
-
-
 class SnapshotTaskClient:
     """A `TaskClient` for an in-process try: XComs read from a snapshot, pushes buffered.
 
-    Variables and connections go through `gateway` (awaitable: `AsyncSecretsClient`);
+    Variables and connections go through `service` (awaitable: `AsyncSecretsClient`);
     what is read is registered with `masker` (the try's log masker).
     """
 
@@ -108,13 +81,13 @@ class SnapshotTaskClient:
         map_index: int,
         xcoms: dict[tuple[str, int, str], Any],
         *,
-        gateway: TryGateway | None = None,
+        service: TryService | None = None,
         masker: SecretsMasker | None = None,
     ):
         self._task_id = task_id
         self._map_index = map_index
         self._xcoms = xcoms
-        self._gateway = gateway
+        self._service = service
         self._masker = masker
         self.pushed: dict[str, Any] = {}
 
@@ -128,13 +101,13 @@ class SnapshotTaskClient:
 
     # -- secrets: awaited in the task's coroutine --------------------------------------------
 
-    def _require_gateway(self) -> TryGateway:
-        if self._gateway is None:
-            raise RuntimeError("this in-process try has no execution handlers for secrets")
-        return self._gateway
+    def _require_service(self) -> TryService:
+        if self._service is None:
+            raise RuntimeError("this in-process try has no execution service for secrets")
+        return self._service
 
     async def aget_variable(self, key: str) -> str | None:
-        value = await self._require_gateway().get_variable(key)
+        value = await self._require_service().get_variable(key)
         if value is not None and self._masker is not None:
             self._masker.add_variable(key, value)
         return value
@@ -142,13 +115,13 @@ class SnapshotTaskClient:
     async def aset_variable(self, key: str, value: str, description: str | None = None) -> None:
         if self._masker is not None:
             self._masker.add_variable(key, value)
-        await self._require_gateway().set_variable(key, value, description=description)
+        await self._require_service().set_variable(key, value, description=description)
 
     async def adelete_variable(self, key: str) -> bool:
-        return await self._require_gateway().delete_variable(key)
+        return await self._require_service().delete_variable(key)
 
     async def aget_connection(self, conn_id: str) -> Connection | None:
-        fields = await self._require_gateway().get_connection(conn_id)
+        fields = await self._require_service().get_connection(conn_id)
         if fields is None:
             return None
         conn = Connection.from_dict(conn_id, fields)
@@ -232,7 +205,7 @@ class InProcessExecutor(Executor):
     def __init__(
         self,
         *,
-        handlers: TryGateway,
+        service: TryService,
         base_log_folder: Path,
         capacity: int = 10_000,
         blocking_threshold: float = 0.1,
@@ -242,7 +215,7 @@ class InProcessExecutor(Executor):
         name: str = "inprocess",
     ) -> None:
         self.name = name
-        self.handlers = handlers
+        self.service = service
         self.base_log_folder = base_log_folder
         self.capacity = capacity
         self.blocking_threshold = blocking_threshold
@@ -257,14 +230,7 @@ class InProcessExecutor(Executor):
         self._alive: set[str] = set()
         self._dags = _DagCache()
         self._masker = SecretsMasker()
-        self._hostname = socket.gethostname()
-        # A burst of tries starts and finishes in a few transactions, not one per try.
-        self._starts = Coalescer(self._start_many)
-        self._xcoms = Coalescer(handlers.run_xcoms_many)
-        self._finishes = Coalescer(handlers.finish_many)
-
-    async def _start_many(self, ti_ids: Sequence[str]) -> list[TryContext | None]:
-        return await self.handlers.start_many(ti_ids, hostname=self._hostname, pid=os.getpid())
+        self._start = Start(socket.gethostname(), os.getpid())
 
     async def serve(
         self,
@@ -317,7 +283,7 @@ class InProcessExecutor(Executor):
             if not sent:
                 continue
             try:
-                running = await self.handlers.heartbeat_many(sent)
+                running = await self.service.heartbeat_many(sent)
             except Exception:
                 log.exception("in-process executor %r: heartbeat failed", self.name)
                 continue
@@ -345,7 +311,7 @@ class InProcessExecutor(Executor):
     ) -> None:
         async with limiter:
             if (reason := self._terminated.pop(workload.ti_id, None)) is not None:
-                await events.send(self._failed(workload, reason))
+                await events.send(self._unrecorded(workload, reason))
                 return
             # Shielded: a shutdown gives the try its grace (`_drain`) instead of cancelling it.
             event: TaskEvent | None = None
@@ -357,13 +323,14 @@ class InProcessExecutor(Executor):
                     del self._scopes[workload.ti_id]
             if scope.cancelled_caught:
                 reason = self._terminated.pop(workload.ti_id, "terminated")
-                event = self._failed(workload, reason)
+                event = self._unrecorded(workload, reason)
             if event is not None:
                 with anyio.CancelScope(shield=True), anyio.move_on_after(5):
                     await report_event(events, event)
 
-    def _failed(self, workload: Workload, reason: str) -> TaskEvent:
-        return TaskEvent(workload.ti_id, workload.key, _TI.FAILED, self.clock(), info=reason)
+    def _unrecorded(self, workload: Workload, reason: str) -> TaskEvent:
+        """The event of a try that ended without recording its state."""
+        return TaskEvent(workload.ti_id, workload.key, self.clock(), info=reason)
 
     async def _execute(
         self,
@@ -371,11 +338,11 @@ class InProcessExecutor(Executor):
         events: MemoryObjectSendStream[TaskEvent],
         watchdog: BlockingWatchdog,
     ) -> TaskEvent | None:
-        context = await self._starts.call(workload.ti_id)
-        if context is None:
+        try:
+            context = await self.service.start(workload.ti_id, self._start)
+        except TryConflict:
             log.warning("Not running %s: the try is not queued", workload.ti_id)
             return None
-        await events.send(TaskEvent(workload.ti_id, workload.key, _TI.RUNNING, self.clock()))
         path = try_log_path(
             self.base_log_folder,
             dag_id=context.dag_id,
@@ -387,24 +354,28 @@ class InProcessExecutor(Executor):
         logger = open_try_logger(path, self._masker, name=f"airflow.task.{workload.ti_id}")
         try:
             self._alive.add(workload.ti_id)
-            xcoms = await self._xcoms.call(workload.ti_id)
+            xcoms = await self.service.run_xcoms(workload.ti_id)
             client = SnapshotTaskClient(
                 context.task_id,
                 context.map_index,
                 xcoms,
-                gateway=self.handlers,
+                service=self.service,
                 masker=self._masker,
             )
             outcome = await self._outcome(context, client, logger, watchdog)
             self._alive.discard(workload.ti_id)  # finishing: a heartbeat no longer speaks for it
-            request = FinishSpec(
+            finish = TryFinish(
                 workload.ti_id,
                 outcome.state,
                 tuple(outcome.skip),
                 tuple(client.pushed.items()),
             )
+            recorded: TaskInstanceState | None = outcome.state
             with anyio.CancelScope(shield=True):  # a finished try is always recorded
-                if await self._finishes.call(request) is None:
+                try:
+                    await self.service.finish(finish)
+                except TryConflict:
+                    recorded = None
                     logger.warning("The try was no longer running; its state was not recorded")
         except anyio.get_cancelled_exc_class():
             # Terminated or shut down (`_drain`): say why in the try's own log.
@@ -423,7 +394,9 @@ class InProcessExecutor(Executor):
             retry_allowed=outcome.retry_allowed,
             skip=tuple(sorted(outcome.skip)),
         )
-        return event_for_report(workload, report, exit="", reason=None, at=self.clock())
+        return event_for_end(
+            workload, report, recorded=recorded, exit="", reason=None, at=self.clock()
+        )
 
     async def _outcome(
         self,
@@ -436,9 +409,11 @@ class InProcessExecutor(Executor):
             task, dag = await self._dags.get_task(context)
         except Exception as exc:
             logger.exception("Could not load task %s of DAG %s", context.task_id, context.dag_id)
-            failed = _TI.UP_FOR_RETRY if context.try_number <= context.max_tries else _TI.FAILED
             return TaskOutcome(
-                state=failed, try_number=context.try_number, duration=0.0, error=str(exc)
+                state=failed_try_state(context.try_number, context.max_tries),
+                try_number=context.try_number,
+                duration=0.0,
+                error=str(exc),
             )
 
         def blocked(seconds: float, stack: str | None) -> None:
@@ -454,7 +429,7 @@ class InProcessExecutor(Executor):
             arun_task(
                 task,
                 dag=dag,
-                run=context.run_info(),
+                run=run_info_of(context),
                 try_number=context.try_number,
                 max_tries=context.max_tries,
                 client=client,

@@ -5,19 +5,19 @@ try at a time each. A worker forks a fresh child per try (own session, own log f
 nothing a task does reaches the scheduler or another task; a worker that dies is replaced
 and its try is reported FAILED.
 
-Events: RUNNING when the child is forked, then the state the child reported on its result
-pipe. The child records that state through the execution API itself (durably, with its
-history row and branch skips) before reporting; the pipe only tells the scheduler now,
-without a database round trip. A child that dies without reporting (exit code, signal,
-execution_timeout, terminate) is reported FAILED with the reason, and the scheduler writes
-that state.
+Events: one per try, when its child ended. The child moves its own try through the
+execution service (started, then how it ended, with its history row and branch skips)
+before it exits; the event only tells the scheduler that the slot is free, and whether
+the child's finish was recorded. A child that dies without recording one (exit code,
+signal, execution_timeout, terminate) is reported with the reason, and the scheduler ends
+the try (up_for_retry or failed).
 
-How the child reaches the execution API (`channel`): ``"pipe"`` (the default of
+How the child reaches the execution service (`channel`): ``"pipe"`` (the default of
 ``executor.local_channel``) relays its calls through its worker to this executor, which
-answers them with `ExecutionHandlers` after the same token checks as the HTTP routes
-(``_channel_server.py``), coalescing the starts and finishes of tries arriving together
-into one transaction each; ``"http"`` makes the child call the API server at `api_url`,
-like a remote worker would.
+answers them with the same `ExecutionDispatcher` as the HTTP routes (token checks,
+arguments, service; ``_channel_server.py``), the service batching the starts and finishes
+of tries arriving together into one transaction each; ``"http"`` makes the child call the
+API server at `api_url`, like a remote worker would.
 
 Which worker runs a try: a free worker prefers, among the next waiting tries, one whose
 DAG file it imported already (workers import a try's DAG file before forking it), so a
@@ -48,13 +48,14 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from anyio.streams.memory import MemoryObjectSendStream
 
 from airflow_sc.domain.states import TaskInstanceState
-from airflow_sc.executors._events import event_for_report, report_event
+from airflow_sc.execution.port import TryService
+from airflow_sc.execution.tokens import ExecutionTokens
+from airflow_sc.executors._events import event_for_end, report_event
 from airflow_sc.executors.base import Executor, TaskEvent, Workload
 from airflow_sc.task_runner.logs import try_log_path
 from airflow_sc.task_runner.supervisor import TaskRequest, TryReport
 
 if TYPE_CHECKING:
-    from airflow_sc.api.execution.handlers import ExecutionHandlers
     from airflow_sc.executors._channel_server import ChannelServer
 
 __all__ = ["LocalChannel", "LocalExecutor", "LocalExecutorStatistics", "worker_environment"]
@@ -137,6 +138,8 @@ class _Running:
     terminating: bool = False
     #: The forked child's pid (= its process group), once started.
     child: int | None = None
+    #: The state the child's finish recorded, when it came over the local channel.
+    recorded: TaskInstanceState | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +153,11 @@ class LocalExecutorStatistics:
 class LocalExecutor(Executor):
     """Runs sync tasks in isolated forks of `parallelism` warm worker processes.
 
-    `issue_token(ti_id)` signs each try's token (``ExecutionTokens.issue`` of the API's
-    signing key). With ``channel="pipe"`` the tries' calls are answered here by
-    `handlers`, checking tokens with `verify_token` (``ExecutionTokens.verify``); with
-    ``channel="http"`` tries call the execution API at `api_url` (``.../execution``).
-    Logs go under `base_log_folder`.
+    `tokens` signs each try's token (the process's `ExecutionTokens`). With
+    ``channel="pipe"`` the tries' calls are answered here by `service` (the process's
+    execution service), after the same checks as the HTTP routes; with ``channel="http"``
+    tries call the execution API at `api_url` (``.../execution``). Logs go under
+    `base_log_folder`.
     """
 
     name = "local"
@@ -163,12 +166,11 @@ class LocalExecutor(Executor):
         self,
         *,
         parallelism: int,
-        issue_token: Callable[[str], str],
+        tokens: ExecutionTokens,
         base_log_folder: Path,
         api_url: str = "",
         channel: LocalChannel = "http",
-        handlers: ExecutionHandlers | None = None,
-        verify_token: Callable[[str], str] | None = None,
+        service: TryService | None = None,
         heartbeat_interval: float = 5.0,
         terminate_grace: float = 10.0,
         shutdown_grace: float = 30.0,
@@ -180,20 +182,19 @@ class LocalExecutor(Executor):
             raise ValueError("parallelism must be at least 1")
         self._channel: ChannelServer | None = None
         if channel == "pipe":
-            if handlers is None or verify_token is None:
-                raise ValueError("the pipe channel needs the execution handlers and verify_token")
+            if service is None:
+                raise ValueError("the pipe channel needs the execution service")
+            from airflow_sc.execution.dispatch import ExecutionDispatcher
             from airflow_sc.executors._channel_server import ChannelServer
 
-            self._channel = ChannelServer(
-                handlers, verify_token=verify_token, issue_token=issue_token
-            )
+            self._channel = ChannelServer(ExecutionDispatcher(service, tokens))
         elif not api_url:
             raise ValueError("the http channel needs the execution API's URL")
         self.channel = channel
         self.name = name
         self.parallelism = parallelism
         self.api_url = api_url
-        self.issue_token = issue_token
+        self.tokens = tokens
         self.base_log_folder = base_log_folder
         self.heartbeat_interval = heartbeat_interval
         self.terminate_grace = terminate_grace
@@ -252,9 +253,7 @@ class LocalExecutor(Executor):
         waiting = self._waiting.pop(ti_id, None)
         if waiting is not None and self._events is not None:
             # Never started, and now no slot will take it.
-            await self._events.send(
-                TaskEvent(ti_id, waiting.key, _TI.FAILED, self.clock(), info=reason)
-            )
+            await self._events.send(TaskEvent(ti_id, waiting.key, self.clock(), info=reason))
 
     def open_slots(self) -> int:
         return max(0, self.parallelism - len(self._running) - len(self._waiting))
@@ -327,7 +326,7 @@ class LocalExecutor(Executor):
             map_index=workload.key.map_index,
             try_number=workload.key.try_number,
             api_url=self.api_url if self._channel is None else "",
-            token=self.issue_token(workload.ti_id),
+            token=self.tokens.issue(workload.ti_id),
             base_log_folder=str(self.base_log_folder),
             heartbeat_interval=self.heartbeat_interval,
         )
@@ -350,7 +349,7 @@ class LocalExecutor(Executor):
             )
             if workload.dag_fileloc:
                 worker.dag_files.add(workload.dag_fileloc)
-            finished: dict[str, Any] | None = await self._follow(running, events)
+            finished: dict[str, Any] | None = await self._until_finished(running)
         except _WorkerDied:
             if running.child is not None:
                 # The child died with its worker (PDEATHSIG); its grandchildren did not.
@@ -363,8 +362,8 @@ class LocalExecutor(Executor):
             event = TaskEvent(
                 workload.ti_id,
                 workload.key,
-                _TI.FAILED,
                 self.clock(),
+                recorded=running.recorded,
                 info="the worker process running the task died",
             )
             await events.send(event)
@@ -373,25 +372,11 @@ class LocalExecutor(Executor):
             with anyio.CancelScope(shield=True):
                 finished = await self._drain(running)
                 with anyio.move_on_after(1):
-                    await self._report(events, workload, finished)
+                    await self._report(events, running, finished)
             raise
         finally:
             self._running.pop(workload.ti_id, None)
-        await self._report(events, workload, finished)
-
-    async def _follow(
-        self, running: _Running, events: MemoryObjectSendStream[TaskEvent]
-    ) -> dict[str, Any]:
-        workload = running.workload
-        while True:
-            message = await self._receive(running)
-            if message.get("event") == "started":
-                running.child = int(message["pid"])
-                await events.send(
-                    TaskEvent(workload.ti_id, workload.key, _TI.RUNNING, self.clock())
-                )
-            elif message.get("event") == "finished":
-                return message
+        await self._report(events, running, finished)
 
     async def _drain(self, running: _Running) -> dict[str, Any] | None:
         """On shutdown: the grace to finish, then terminate; the worker's last answer."""
@@ -416,7 +401,9 @@ class LocalExecutor(Executor):
     async def _until_finished(self, running: _Running) -> dict[str, Any]:
         while True:
             message = await self._receive(running)
-            if message.get("event") == "finished":
+            if message.get("event") == "started":
+                running.child = int(message["pid"])
+            elif message.get("event") == "finished":
                 return message
 
     async def _receive(self, running: _Running) -> dict[str, Any]:
@@ -446,8 +433,10 @@ class LocalExecutor(Executor):
     ) -> None:
         with anyio.CancelScope(shield=True):  # a finished try is always recorded
             answer = await channel.answer(running.workload.ti_id, call)
-        if answer.get("status") != 200:
-            state = (call.get("args") or {}).get("state")
+        state = (call.get("args") or {}).get("state")
+        if answer.get("status") == 200:
+            running.recorded = _TI(str(state))
+        else:
             _note_in_log(
                 self._log_path(running.workload),
                 f"Could not record the try's state {state}: {answer.get('detail')}",
@@ -467,22 +456,28 @@ class LocalExecutor(Executor):
     async def _report(
         self,
         events: MemoryObjectSendStream[TaskEvent],
-        workload: Workload,
+        running: _Running,
         finished: dict[str, Any] | None,
     ) -> None:
+        workload = running.workload
         if finished is None:
             event: TaskEvent | None = TaskEvent(
                 workload.ti_id,
                 workload.key,
-                _TI.FAILED,
                 self.clock(),
+                recorded=running.recorded,
                 info="the task did not stop when the executor shut down",
             )
         else:
             raw = finished.get("report")
-            event = event_for_report(
+            report = TryReport.from_json(raw) if raw is not None else None
+            recorded = running.recorded
+            if self._channel is None and report is not None and report.recorded:
+                recorded = _TI(str(report.state))  # over HTTP the child knows
+            event = event_for_end(
                 workload,
-                TryReport.from_json(raw) if raw is not None else None,
+                report,
+                recorded=recorded,
                 exit=str(finished.get("exit")),
                 reason=finished.get("reason"),
                 at=self.clock(),

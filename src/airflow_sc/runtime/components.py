@@ -3,13 +3,19 @@
 A component is `async def serve_x(..., *, shutdown_trigger, task_status)`: it calls
 `task_status.started(handle)` once usable, stops taking new work when `shutdown_trigger()`
 returns, and returns when its work is finished. It must not return before that.
+
+A component that needs what an earlier one started (the executors need the API server's
+URL) names it in `uses`; it is then called with ``started=`` the handles of those of them
+that run in this process. Handles go down the tree this way, never through shared state
+written after a start.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from functools import partial
+from typing import Any, Protocol, cast
 
 import anyio
 from anyio.abc import TaskStatus
@@ -24,10 +30,30 @@ class ServeFunction(Protocol):
     ) -> None: ...
 
 
+class ServeUsingFunction(Protocol):
+    async def __call__(
+        self,
+        *,
+        started: Mapping[str, Any],
+        shutdown_trigger: Callable[[], Awaitable[None]],
+        task_status: TaskStatus[Any],
+    ) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Component:
     name: str
-    serve: ServeFunction
+    serve: ServeFunction | ServeUsingFunction
+    #: Earlier components whose started handles `serve` receives (as ``started=``).
+    uses: tuple[str, ...] = ()
+
+    def bound(self, handles: Mapping[str, Any]) -> ServeFunction:
+        """`serve`, given the handles of the components it uses (of those in `handles`)."""
+        if not self.uses:
+            return cast(ServeFunction, self.serve)
+        started = {name: handles[name] for name in self.uses if name in handles}
+        using = cast(ServeUsingFunction, self.serve)
+        return cast(ServeFunction, partial(using, started=started))
 
 
 class ComponentFailed(Exception):
@@ -55,7 +81,8 @@ async def serve_components(
         handles: dict[str, Any] = {}
         for component in components:
             stop, done = anyio.Event(), anyio.Event()
-            handles[component.name] = await tg.start(_supervise, component, stop, done)
+            serve = component.bound(handles)
+            handles[component.name] = await tg.start(_supervise, component, serve, stop, done)
             running.append((stop, done))
         task_status.started(handles)
         await shutdown_trigger()
@@ -68,13 +95,14 @@ async def serve_components(
 
 async def _supervise(
     component: Component,
+    serve: ServeFunction,
     stop: anyio.Event,
     done: anyio.Event,
     *,
     task_status: TaskStatus[Any],
 ) -> None:
     try:
-        await component.serve(shutdown_trigger=stop.wait, task_status=task_status)
+        await serve(shutdown_trigger=stop.wait, task_status=task_status)
     except Exception as exc:
         raise ComponentFailed(component.name, "failed") from exc
     finally:

@@ -13,6 +13,7 @@ from anyio.abc import TaskStatus
 from airflow_sc.config.settings import Settings
 from airflow_sc.db import Database
 from airflow_sc.executors.base import Executor
+from airflow_sc.scheduler.changes.feed import ChangeFeed
 from airflow_sc.scheduler.dag_versions import DagVersions
 
 if TYPE_CHECKING:
@@ -53,9 +54,13 @@ class SchedulerDeps:
     heartbeat_interval: float = 5.0
     #: Seconds running task instances get to finish after shutdown starts.
     shutdown_grace: float = 30.0
-    #: Stages other packages plug in (housekeeping, LISTEN/NOTIFY): started after the
-    #: pipeline, stopped with it when shutdown starts.
+    #: Stages other packages plug in (housekeeping): started after the pipeline, stopped
+    #: with it when shutdown starts.
     extra_stages: Sequence[Stage] = ()
+    #: The process's wake-ups: the scheduler's stages hear what is announced there (a
+    #: try's end recorded by the execution service, an operator action, a new DAG
+    #: version) while it runs.
+    changes: ChangeFeed | None = None
 
     @classmethod
     def from_settings(

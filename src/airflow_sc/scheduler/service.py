@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import anyio
@@ -34,6 +35,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from airflow_sc.db.queries import scheduling
 from airflow_sc.executors.base import TaskEvent
 from airflow_sc.heartbeats import open_job
+from airflow_sc.scheduler.changes.stages import stage_subscriber
 from airflow_sc.scheduler.deps import SchedulerDeps, StageDeps
 from airflow_sc.scheduler.stages import (
     serve_create_runs,
@@ -61,25 +63,9 @@ class SchedulerHandle:
     job_id: int
     wakeups: StageWakeups
 
-    def wake_dag_changed(self) -> None:
-        """A DAG was added, changed, paused or unpaused."""
-        self.wakeups.create_runs.set()
-        self.wakeups.start_runs.set()
-        self.wakeups.schedule_tis.set()
-        self.wakeups.enqueue.set()
-
-    def wake_run_created(self, run_pk: int | None = None) -> None:
-        """A run was created (manually or by a backfill): start it now."""
-        self.wakeups.start_runs.set()
-
-    def wake_runs_changed(self, run_pks: Iterable[int] = ()) -> None:
-        """Task instances or runs were changed from outside (cleared, marked)."""
-        self.wakeups.mark_dirty(set(run_pks))
-        self.wakeups.start_runs.set()
-        self.wakeups.enqueue.set()
-
     def wake(self, run_pks: Iterable[int] = ()) -> None:
-        """Wake every stage and mark these runs dirty (what operator actions call)."""
+        """Wake every stage and mark these runs dirty (a nudge: the process's changes
+        reach the stages through `SchedulerDeps.changes`)."""
         self.wakeups.mark_dirty(set(run_pks))
         self.wakeups.wake_all()
 
@@ -109,45 +95,50 @@ async def serve_scheduler(
         wakeups = StageWakeups()
         send, receive = anyio.create_memory_object_stream[TaskEvent](EVENT_BUFFER)
         events_done = anyio.Event()
-        async with anyio.create_task_group() as core:
-            await core.start(_serve_events, stage_deps, wakeups, receive, events_done)
-            async with anyio.create_task_group() as executors_tg:
-                async with send:
-                    for executor in deps.executors:
-                        await executors_tg.start(executor.serve, send.clone())
-                await core.start(serve_schedule_tis, stage_deps, wakeups)
-                async with anyio.create_task_group() as intake:
-                    await intake.start(serve_create_runs, stage_deps, wakeups)
-                    await intake.start(serve_start_runs, stage_deps, wakeups)
-                    await intake.start(serve_enqueue, stage_deps, wakeups)
-                    async with anyio.create_task_group() as extras:
-                        for stage in deps.extra_stages:
-                            await extras.start(stage, stage_deps, wakeups)
-                        task_status.started(SchedulerHandle(job_id, wakeups))
-                        await shutdown_trigger()
-                        # 1. Stop taking new work: the built-in stages finish the batch they
-                        # are in; extra stages (which need not watch `stopping`) are cancelled.
-                        stage_deps.stopping.set()
-                        wakeups.wake_all()
-                        extras.cancel_scope.cancel()
-                # 2. The grace for what the executors run.
-                with anyio.move_on_after(deps.shutdown_grace) as grace:
-                    await _wait_drained(stage_deps, wakeups)
-                if grace.cancelled_caught:
+        changes = deps.changes
+        heard = nullcontext() if changes is None else changes.subscribe(stage_subscriber(wakeups))
+        with heard:
+            async with anyio.create_task_group() as core:
+                await core.start(_serve_events, stage_deps, wakeups, receive, events_done)
+                async with anyio.create_task_group() as executors_tg:
+                    async with send:
+                        for executor in deps.executors:
+                            await executors_tg.start(executor.serve, send.clone())
+                    await core.start(serve_schedule_tis, stage_deps, wakeups)
+                    async with anyio.create_task_group() as intake:
+                        await intake.start(serve_create_runs, stage_deps, wakeups)
+                        await intake.start(serve_start_runs, stage_deps, wakeups)
+                        await intake.start(serve_enqueue, stage_deps, wakeups)
+                        async with anyio.create_task_group() as extras:
+                            for stage in deps.extra_stages:
+                                await extras.start(stage, stage_deps, wakeups)
+                            task_status.started(SchedulerHandle(job_id, wakeups))
+                            await shutdown_trigger()
+                            # 1. Stop taking new work: the built-in stages finish the batch they
+                            # are in; extra stages (which need not watch `stopping`) are cancelled.
+                            stage_deps.stopping.set()
+                            wakeups.wake_all()
+                            extras.cancel_scope.cancel()
+                    # 2. The grace for what the executors run.
+                    with anyio.move_on_after(deps.shutdown_grace) as grace:
+                        await _wait_drained(stage_deps, wakeups)
+                    if grace.cancelled_caught:
+                        log.warning(
+                            "shutdown: task instances still running after %.1fs: stopping them",
+                            deps.shutdown_grace,
+                        )
+                    # 3. The executors stop what is left and report it.
+                    executors_tg.cancel_scope.cancel()
+                # 4. Every executor has returned and closed its side of the stream:
+                # executor_events applies what is buffered, then sees the end of the stream.
+                with anyio.move_on_after(EVENTS_DRAIN_TIMEOUT, shield=True) as applied:
+                    await events_done.wait()
+                if applied.cancelled_caught:
                     log.warning(
-                        "shutdown: task instances still running after %.1fs: stopping them",
-                        deps.shutdown_grace,
+                        "shutdown: executor events still unapplied; a restart reclaims them"
                     )
-                # 3. The executors stop what is left and report it.
-                executors_tg.cancel_scope.cancel()
-            # 4. Every executor has returned and closed its side of the stream:
-            # executor_events applies what is buffered, then sees the end of the stream.
-            with anyio.move_on_after(EVENTS_DRAIN_TIMEOUT, shield=True) as applied:
-                await events_done.wait()
-            if applied.cancelled_caught:
-                log.warning("shutdown: executor events still unapplied; a restart reclaims them")
-            stage_deps.finish()
-            wakeups.schedule_tis.set()
+                stage_deps.finish()
+                wakeups.schedule_tis.set()
 
 
 async def _serve_events(

@@ -32,8 +32,9 @@ from typing import Any
 import anyio
 
 from airflow_sc.compat import installed_options
-from airflow_sc.domain.retries import should_retry
+from airflow_sc.domain.retries import failed_try_state
 from airflow_sc.domain.states import TaskInstanceState
+from airflow_sc.execution.context import TryContext
 from airflow_sc.sdk._task_client import task_client_active
 from airflow_sc.sdk.baseoperator import BaseOperator, TaskStateChangeCallback
 from airflow_sc.sdk.context import (
@@ -59,7 +60,7 @@ from .client import TaskClient
 from .outcome import DagRunTriggerRequest, Deferral, TaskOutcome
 from .task_instance import RuntimeTaskInstance
 
-__all__ = ["AirflowTaskTimeout", "arun_task", "run_task"]
+__all__ = ["AirflowTaskTimeout", "arun_task", "run_info_of", "run_task"]
 
 _TI = TaskInstanceState
 
@@ -188,10 +189,14 @@ class _Try:
         text = "".join(traceback.format_exception(exc))
         self.log.error("Task failed with exception", exc_info=exc)
         self.context["exception"] = exc
-        if isinstance(exc, AirflowFailException):
-            return self._outcome(_TI.FAILED, error=text, retry_allowed=False)
-        retry = should_retry(self.try_number, self.max_tries, retries=self.task.retries)
-        return self._outcome(_TI.UP_FOR_RETRY if retry else _TI.FAILED, error=text)
+        retry_allowed = not isinstance(exc, AirflowFailException)
+        state = failed_try_state(
+            self.try_number,
+            self.max_tries,
+            retries=self.task.retries,
+            retry_allowed=retry_allowed,
+        )
+        return self._outcome(state, error=text, retry_allowed=retry_allowed)
 
     def _outcome(self, state: TaskInstanceState, **fields: Any) -> TaskOutcome:
         outcome = TaskOutcome(
@@ -216,6 +221,21 @@ _STATE_CALLBACKS: dict[
     _TI.UP_FOR_RETRY: (lambda t: t.on_retry_callback, "on_retry_callback"),
     _TI.SKIPPED: (lambda t: t.on_skipped_callback, "on_skipped_callback"),
 }
+
+
+def run_info_of(context: TryContext) -> RunInfo:
+    """The DAG run facts of a started try, as the template context reads them."""
+    return RunInfo(
+        run_id=context.run_id,
+        run_after=context.run_after,
+        logical_date=context.logical_date,
+        data_interval_start=context.data_interval_start,
+        data_interval_end=context.data_interval_end,
+        conf=dict(context.conf),
+        run_type=context.run_type,
+        start_date=context.run_start_date,
+        dag_id=context.dag_id,
+    )
 
 
 def _run_callbacks(

@@ -19,9 +19,9 @@ from urllib.parse import quote
 import httpx
 
 from airflow_sc.domain.states import TaskInstanceState
+from airflow_sc.execution.context import TryContext
 from airflow_sc.secrets.connection import Connection
 from airflow_sc.secrets.masking import SecretsMasker
-from airflow_sc.task_runner.try_context import TryContext
 
 __all__ = [
     "ExecutionApiClient",

@@ -3,7 +3,7 @@
 `run_try(request, report)`: capture output into the try's log file, move the try to
 RUNNING through the execution API, load the DAG file, run the task with heartbeats in a
 background thread, record the outcome through the API, and hand a short `TryReport` to the
-parent through `report` (the executor turns it into the terminal `TaskEvent`).
+parent through `report` (the executor turns it into the try's `TaskEvent`).
 
 The execution API is reached over HTTP (`ExecutionApiClient`) or, when the local executor
 passes `connect`, over its local channel (``executors/_channel.py``): the same operations
@@ -31,13 +31,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
-from airflow_sc.domain.retries import should_retry
+from airflow_sc.domain.retries import failed_try_state
 from airflow_sc.domain.states import TaskInstanceState
+from airflow_sc.execution.context import TryContext
 from airflow_sc.sdk.exceptions import AirflowException
 from airflow_sc.secrets.masking import SecretsMasker
 from airflow_sc.task_runner.client import TaskClient
 from airflow_sc.task_runner.dag_files import cached_dag_file
-from airflow_sc.task_runner.execute import run_task
+from airflow_sc.task_runner.execute import run_info_of, run_task
 from airflow_sc.task_runner.http_client import (
     ExecutionApiClient,
     ExecutionApiError,
@@ -45,11 +46,9 @@ from airflow_sc.task_runner.http_client import (
 )
 from airflow_sc.task_runner.logs import capture_process_output, try_log_path
 from airflow_sc.task_runner.outcome import TaskOutcome
-from airflow_sc.task_runner.try_context import TryContext
 
 __all__ = ["TaskRequest", "TaskTerminated", "TryClient", "TryReport", "run_try", "warm_up"]
 
-_TI = TaskInstanceState
 log = logging.getLogger("airflow.task")
 
 
@@ -104,12 +103,17 @@ class TaskRequest:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TryReport:
-    """How the try ended, as the child saw it. `state` None: the try never started."""
+    """How the try ended, as the child saw it. `state` None: the try never started.
+
+    `recorded`: the execution service accepted the try's finish (over HTTP the child knows;
+    over the local channel the executor answered the finish itself and knows better).
+    """
 
     state: str | None
     info: str | None = None
     retry_allowed: bool = True
     skip: tuple[str, ...] = ()
+    recorded: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "skip": list(self.skip)}
@@ -121,6 +125,7 @@ class TryReport:
             info=data.get("info"),
             retry_allowed=bool(data.get("retry_allowed", True)),
             skip=tuple(data.get("skip") or ()),
+            recorded=bool(data.get("recorded", False)),
         )
 
 
@@ -187,8 +192,10 @@ def _run(request: TaskRequest, client: TryClient) -> TryReport:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         stop.set()
+    recorded = False
     try:
         client.finish(outcome.state, skip=outcome.skip)
+        recorded = True
     except ExecutionApiError as exc:
         log.warning("Could not record the try's state %s: %s", outcome.state.value, exc)
     log.info("Task finished: %s", outcome.state.value)
@@ -197,6 +204,7 @@ def _run(request: TaskRequest, client: TryClient) -> TryReport:
         info=_summary(outcome.error),
         retry_allowed=outcome.retry_allowed,
         skip=tuple(sorted(outcome.skip)),
+        recorded=recorded,
     )
 
 
@@ -205,9 +213,8 @@ def _execute(context: TryContext, client: TryClient) -> TaskOutcome:
         task, dag = _load_task(context)
     except Exception as exc:
         log.exception("Could not load task %s of DAG %s", context.task_id, context.dag_id)
-        retry = should_retry(context.try_number, context.max_tries)
         return TaskOutcome(
-            state=_TI.UP_FOR_RETRY if retry else _TI.FAILED,
+            state=failed_try_state(context.try_number, context.max_tries),
             try_number=context.try_number,
             duration=0.0,
             error=f"{type(exc).__name__}: {exc}",
@@ -215,7 +222,7 @@ def _execute(context: TryContext, client: TryClient) -> TaskOutcome:
     return run_task(
         task,
         dag=dag,
-        run=context.run_info(),
+        run=run_info_of(context),
         try_number=context.try_number,
         max_tries=context.max_tries,
         client=client,

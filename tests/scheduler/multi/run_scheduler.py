@@ -21,11 +21,13 @@ from anyio.abc import TaskStatus
 from airflow_sc.config.loading import load_settings
 from airflow_sc.config.settings import Settings
 from airflow_sc.db.engine import open_database
+from airflow_sc.execution.service import ExecutionService
 from airflow_sc.executors.base import Workload
 from airflow_sc.runtime.root import execute
 from airflow_sc.runtime.shutdown import Shutdown
+from airflow_sc.scheduler.changes import ChangeFeed
+from airflow_sc.scheduler.changes.postgres import serve_notify_bridge
 from airflow_sc.scheduler.deps import SchedulerDeps
-from airflow_sc.scheduler.notify import serve_notify_bridge
 from airflow_sc.scheduler.ownership import open_scheduler_ownership
 from airflow_sc.scheduler.service import serve_scheduler
 from airflow_sc.scheduler.stages.housekeeping import housekeeping_stage
@@ -49,19 +51,28 @@ async def serve_tree(
         open_scheduler_ownership(url),
         open_database(url, pool_size=settings.database.pool_size) as db,
     ):
-        executor = PrintingExecutor("local", hold=os.environ.get("MULTI_HOLD") == "1")
+        changes = ChangeFeed()
+        service = ExecutionService(db, on_ti_finished=changes.tis_finished)
+        executor = PrintingExecutor(
+            "local", service=service, hold=os.environ.get("MULTI_HOLD") == "1"
+        )
         deps = SchedulerDeps.from_settings(
             settings,
             db,
             [executor],
-            extra_stages=[housekeeping_stage(settings.scheduler), serve_notify_bridge],
+            changes=changes,
+            extra_stages=[housekeeping_stage(settings.scheduler)],
         )
         async with anyio.create_task_group() as tg:
-            handle = await tg.start(
-                lambda task_status: serve_scheduler(
+
+            async def run(*, task_status: TaskStatus[Any]) -> None:
+                await serve_scheduler(
                     deps, shutdown_trigger=shutdown.wait_drain, task_status=task_status
                 )
-            )
+                tg.cancel_scope.cancel()  # the bridge goes with the scheduler
+
+            handle = await tg.start(run)
+            await tg.start(serve_notify_bridge, db, changes)
             print(f"scheduler ready job={handle.job_id}", flush=True)
             task_status.started({"scheduler": handle})
 

@@ -1,22 +1,9 @@
-"""The execution API: the only channel task processes use to reach state, XCom and secrets."""
+"""The execution protocol's HTTP transport, mounted at ``/execution``.
 
-from airflow_sc.api.execution.handlers import ExecutionHandlers, TryConflict, TryNotFound
-from airflow_sc.api.execution.routes import ExecutionApi, create_execution_app
-from airflow_sc.api.execution.tokens import (
-    ExecutionTokens,
-    TokenError,
-    TokenExpired,
-    generate_secret,
-)
+The protocol itself (operations, tokens, the service that applies them) lives in
+`airflow_sc.execution`; this package only carries it over HTTP.
+"""
 
-__all__ = [
-    "ExecutionApi",
-    "ExecutionHandlers",
-    "ExecutionTokens",
-    "TokenError",
-    "TokenExpired",
-    "TryConflict",
-    "TryNotFound",
-    "create_execution_app",
-    "generate_secret",
-]
+from airflow_sc.api.execution.routes import create_execution_app
+
+__all__ = ["create_execution_app"]

@@ -1,14 +1,15 @@
-"""What the execution API does to the database for one task-instance try.
+"""The execution service's statements for task-instance tries.
 
-Every function takes the try's `task_instance.id` and runs inside the caller's
-transaction. A try may only move RUNNING -> terminal once, and only while the row still
-holds that try (the id changes when the scheduler creates the next try), so a late call
-from a killed or superseded process changes nothing and its caller gets ``None``/``False``.
+Every function takes tries by `task_instance.id` and runs inside the caller's transaction.
+The service (`airflow_sc.execution.service`) decides which moves are legal (the transition
+table); these only read and write. A write names the states it may move a row from, and a
+row no longer in one of them (the id changes when the scheduler creates the next try, a
+user cleared it, another process started it) is left alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -16,26 +17,22 @@ from typing import Any, TypeVar
 from sqlalchemy import and_, bindparam, case, delete, insert, literal, or_, select, update
 
 from airflow_sc.db.database import Transaction
-from airflow_sc.db.models import dag, dag_run, task_instance, task_instance_history, xcom
-from airflow_sc.domain.states import TaskInstanceState
+from airflow_sc.db.models import dag, dag_run, task_instance, xcom
+from airflow_sc.domain.states import TaskInstanceState, TIState
 
 __all__ = [
-    "FINISH_STATES",
-    "FinishSpec",
-    "FinishedTry",
+    "LockedTry",
     "StartedTry",
     "TryScope",
-    "finish_tries",
-    "finish_try",
+    "end_tries",
     "get_xcom",
     "heartbeat_tries",
-    "heartbeat_try",
-    "run_xcoms",
+    "lock_tries",
     "run_xcoms_by_pk",
     "runs_of_tries",
-    "set_xcom",
+    "set_xcoms",
+    "skip_task_instances",
     "start_tries",
-    "start_try",
     "try_scope",
 ]
 
@@ -43,23 +40,16 @@ T = TypeVar("T")
 _TI = TaskInstanceState
 ti = task_instance
 
-#: States a running try may end in through the execution API.
-FINISH_STATES = frozenset(
-    {
-        _TI.SUCCESS,
-        _TI.FAILED,
-        _TI.UP_FOR_RETRY,
-        _TI.SKIPPED,
-        _TI.DEFERRED,
-        _TI.UP_FOR_RESCHEDULE,
-    }
-)
 _RUN_OF_TI = and_(dag_run.c.dag_id == ti.c.dag_id, dag_run.c.run_id == ti.c.run_id)
 #: Rows per statement in the batched functions (well under SQLite's variable limit).
 _CHUNK = 500
 
-#: Downstream states a branch's skip list may overwrite (the TI has not run yet).
-_SKIPPABLE = (_TI.SCHEDULED, _TI.UP_FOR_RETRY, _TI.UP_FOR_RESCHEDULE)
+
+def _in_states(states: Collection[TIState]) -> Any:
+    """`task_instance.state` is one of `states` (None: no state yet)."""
+    values = [s.value for s in states if s is not None]
+    clause = ti.c.state.in_(values)
+    return or_(clause, ti.c.state.is_(None)) if None in states else clause
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +82,12 @@ class StartedTry:
 
 
 @dataclass(frozen=True, slots=True)
-class FinishedTry:
+class LockedTry:
+    """A try's row as a finish reads it (locked until the transaction ends)."""
+
     scope: TryScope
-    state: TaskInstanceState
-    #: Downstream task ids that were moved to SKIPPED by this finish.
-    skipped: tuple[str, ...]
+    state: TIState
+    start_date: datetime | None
 
 
 def _chunks(items: Sequence[T]) -> list[Sequence[T]]:
@@ -117,25 +108,6 @@ async def try_scope(tx: Transaction, ti_id: str) -> TryScope | None:
     return TryScope(row.dag_id, row.run_id, row.task_id, row.map_index, row.id)
 
 
-async def start_try(
-    tx: Transaction,
-    ti_id: str,
-    *,
-    now: datetime,
-    hostname: str,
-    unixname: str,
-    pid: int,
-) -> StartedTry | None:
-    """QUEUED -> RUNNING for try `ti_id`; None when the row is not that try or not QUEUED.
-
-    A try the scheduler already marked RUNNING from its executor's event (the executor
-    reports the fork before the child calls in) but that no process has claimed yet
-    (`pid` unset) is started too.
-    """
-    started = await start_tries(tx, [ti_id], now=now, hostname=hostname, unixname=unixname, pid=pid)
-    return started.get(ti_id)
-
-
 async def start_tries(
     tx: Transaction,
     ti_ids: Sequence[str],
@@ -145,8 +117,10 @@ async def start_tries(
     unixname: str,
     pid: int,
     pids: Mapping[str, int] | None = None,
+    from_states: Collection[TIState],
 ) -> dict[str, StartedTry]:
-    """`start_try` for many tries in two statements per chunk; absent: not started.
+    """Move these tries to RUNNING (a compare-and-set from `from_states`) and read what
+    their processes need, in two statements per chunk; absent from the answer: not moved.
 
     `pids` gives tries started by different processes their own pid (`pid` for the rest).
     """
@@ -158,13 +132,7 @@ async def start_tries(
             pid_value = case(*((ti.c.id == i, p) for i, p in own.items()), else_=pid)
         moved = await tx.execute(
             update(ti)
-            .where(
-                ti.c.id.in_(chunk),
-                or_(
-                    ti.c.state == _TI.QUEUED.value,
-                    and_(ti.c.state == _TI.RUNNING.value, ti.c.pid.is_(None)),
-                ),
-            )
+            .where(ti.c.id.in_(chunk), _in_states(from_states))
             .values(
                 state=_TI.RUNNING.value,
                 start_date=now,
@@ -221,19 +189,8 @@ async def start_tries(
     return out
 
 
-async def heartbeat_try(tx: Transaction, ti_id: str, *, now: datetime) -> bool:
-    """Record that try `ti_id` is alive; False when the row no longer runs that try."""
-    moved = await tx.execute(
-        update(ti)
-        .where(ti.c.id == ti_id, ti.c.state == _TI.RUNNING.value)
-        .values(last_heartbeat_at=now)
-        .returning(ti.c.id)
-    )
-    return moved.first() is not None
-
-
 async def heartbeat_tries(tx: Transaction, ti_ids: Sequence[str], *, now: datetime) -> set[str]:
-    """`heartbeat_try` for many tries, one statement per chunk; the ids still running."""
+    """Record that these tries are alive, one statement per chunk; the ids still running."""
     alive: set[str] = set()
     for chunk in _chunks(ti_ids):
         moved = await tx.execute(
@@ -246,49 +203,14 @@ async def heartbeat_tries(tx: Transaction, ti_ids: Sequence[str], *, now: dateti
     return alive
 
 
-@dataclass(frozen=True, slots=True)
-class FinishSpec:
-    """One try's finish: its state, a branch's skip list, and XComs stored with it."""
-
-    ti_id: str
-    state: TaskInstanceState
-    skip: tuple[str, ...] = ()
-    xcoms: tuple[tuple[str, Any], ...] = ()
-
-
-async def finish_try(
-    tx: Transaction,
-    ti_id: str,
-    *,
-    state: TaskInstanceState,
-    now: datetime,
-    skip: Iterable[str] = (),
-) -> FinishedTry | None:
-    """RUNNING -> `state` for try `ti_id`, with end_date, duration and a history row.
-
-    The task ids in `skip` (a branch's decision) that have not run yet in the same DAG run
-    become SKIPPED. None when the row does not hold that try in RUNNING.
-    """
-    finished = await finish_tries(tx, [FinishSpec(ti_id, state, tuple(skip))], now=now)
-    return finished.get(ti_id)
-
-
-async def finish_tries(
-    tx: Transaction, specs: Sequence[FinishSpec], *, now: datetime
-) -> dict[str, FinishedTry]:
-    """`finish_try` (plus XComs) for many tries, in a few statements per chunk.
-
-    Absent from the answer: that row does not hold the try in RUNNING (nothing written).
-    """
-    for spec in specs:
-        if spec.state not in FINISH_STATES:
-            raise ValueError(f"a try cannot finish in state {spec.state!r}")
-    out: dict[str, FinishedTry] = {}
-    for chunk in _chunks(specs):
-        by_id = {spec.ti_id: spec for spec in chunk}
+async def lock_tries(tx: Transaction, ti_ids: Sequence[str]) -> dict[str, LockedTry]:
+    """The rows holding these tries, locked (PostgreSQL) until the transaction ends."""
+    out: dict[str, LockedTry] = {}
+    for chunk in _chunks(sorted(set(ti_ids))):
         rows = await tx.execute(
             select(
                 ti.c.id,
+                ti.c.state,
                 ti.c.start_date,
                 ti.c.dag_id,
                 ti.c.run_id,
@@ -297,61 +219,55 @@ async def finish_tries(
                 dag_run.c.id.label("run_pk"),
             )
             .select_from(ti.join(dag_run, _RUN_OF_TI))
-            .where(ti.c.id.in_(list(by_id)), ti.c.state == _TI.RUNNING.value)
+            .where(ti.c.id.in_(list(chunk)))
+            .order_by(dag_run.c.id, ti.c.id)
             .with_for_update(of=ti)
         )
-        found = {
-            row.id: (
+        for row in rows:
+            out[row.id] = LockedTry(
                 TryScope(row.dag_id, row.run_id, row.task_id, row.map_index, row.run_pk),
+                None if row.state is None else _TI(row.state),
                 row.start_date,
             )
-            for row in rows
-        }
-        if not found:
-            continue
-        await tx.execute(
-            update(ti)
-            .where(ti.c.id == bindparam("ti_id"), ti.c.state == _TI.RUNNING.value)
-            .values(
-                state=bindparam("new_state"),
-                end_date=now,
-                duration=bindparam("new_duration"),
-                updated_at=now,
-            ),
-            [
-                {
-                    "ti_id": ti_id,
-                    "new_state": by_id[ti_id].state.value,
-                    "new_duration": None if start is None else (now - start).total_seconds(),
-                }
-                for ti_id, (_, start) in found.items()
-            ],
-        )
-        await _record_history(tx, list(found))
-        pushes = [
-            (scope, key, value)
-            for ti_id, (scope, _) in found.items()
-            for key, value in by_id[ti_id].xcoms
-        ]
-        await _set_xcoms(tx, pushes, now)
-        for ti_id, (scope, _) in found.items():
-            spec = by_id[ti_id]
-            skipped = await _skip_downstream(tx, scope, spec.skip, now)
-            out[ti_id] = FinishedTry(scope, spec.state, skipped)
     return out
 
 
-async def _record_history(tx: Transaction, ti_ids: list[str]) -> None:
-    names = [c.name for c in task_instance_history.columns if c.name != "task_instance_id"]
-    source = select(ti.c.id, *(ti.c[name] for name in names)).where(ti.c.id.in_(ti_ids))
+async def end_tries(
+    tx: Transaction,
+    ends: Sequence[tuple[str, TaskInstanceState, float | None]],
+    *,
+    from_state: TaskInstanceState,
+    now: datetime,
+) -> None:
+    """(ti_id, new state, duration) each: end these tries at `now`, if still `from_state`."""
+    if not ends:
+        return
     await tx.execute(
-        insert(task_instance_history).from_select(["task_instance_id", *names], source)
+        update(ti)
+        .where(ti.c.id == bindparam("ti_id"), ti.c.state == from_state.value)
+        .values(
+            state=bindparam("new_state"),
+            end_date=now,
+            duration=bindparam("new_duration"),
+            updated_at=now,
+        ),
+        [
+            {"ti_id": ti_id, "new_state": state.value, "new_duration": duration}
+            for ti_id, state, duration in ends
+        ],
     )
 
 
-async def _skip_downstream(
-    tx: Transaction, scope: TryScope, task_ids: tuple[str, ...], now: datetime
+async def skip_task_instances(
+    tx: Transaction,
+    scope: TryScope,
+    task_ids: Collection[str],
+    *,
+    from_states: Collection[TIState],
+    now: datetime,
 ) -> tuple[str, ...]:
+    """Skip the task instances of `task_ids` in the scope's run that are in `from_states`
+    (a branch not taken); the task ids skipped."""
     if not task_ids:
         return ()
     rows = await tx.execute(
@@ -359,10 +275,16 @@ async def _skip_downstream(
         .where(
             ti.c.dag_id == scope.dag_id,
             ti.c.run_id == scope.run_id,
-            ti.c.task_id.in_(task_ids),
-            or_(ti.c.state.is_(None), ti.c.state.in_([s.value for s in _SKIPPABLE])),
+            ti.c.task_id.in_(sorted(task_ids)),
+            _in_states(from_states),
         )
-        .values(state=_TI.SKIPPED.value, start_date=now, end_date=now, duration=literal(0.0))
+        .values(
+            state=_TI.SKIPPED.value,
+            start_date=now,
+            end_date=now,
+            duration=literal(0.0),
+            updated_at=now,
+        )
         .returning(ti.c.task_id)
     )
     return tuple(sorted(set(rows.scalars())))
@@ -385,16 +307,10 @@ async def get_xcom(
     return (False, None) if row is None else (True, row[0])
 
 
-async def set_xcom(
-    tx: Transaction, scope: TryScope, *, key: str, value: Any, now: datetime
+async def set_xcoms(
+    tx: Transaction, pushes: Sequence[tuple[TryScope, str, Any]], *, now: datetime
 ) -> None:
-    """Store `value` under `key` for the scope's task instance (replacing an older value)."""
-    await _set_xcoms(tx, [(scope, key, value)], now)
-
-
-async def _set_xcoms(
-    tx: Transaction, pushes: Sequence[tuple[TryScope, str, Any]], now: datetime
-) -> None:
+    """Store each (scope, key, value) for the scope's task instance (replacing older ones)."""
     if not pushes:
         return
     await tx.execute(
@@ -430,11 +346,6 @@ async def _set_xcoms(
             for scope, key, value in pushes
         ],
     )
-
-
-async def run_xcoms(tx: Transaction, scope: TryScope) -> dict[tuple[str, int, str], Any]:
-    """Every XCom of the scope's DAG run, by (task_id, map_index, key)."""
-    return await run_xcoms_by_pk(tx, scope.dag_run_pk)
 
 
 async def run_xcoms_by_pk(tx: Transaction, run_pk: int) -> dict[tuple[str, int, str], Any]:

@@ -25,7 +25,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    or_,
     select,
     tuple_,
     update,
@@ -39,7 +38,6 @@ from airflow_sc.db.models import (
     serialized_dag,
     slot_pool,
     task_instance,
-    task_instance_history,
 )
 from airflow_sc.db.queries import callbacks
 
@@ -667,26 +665,11 @@ class EventTaskInstance:
     logical_date: datetime | None
 
 
-async def event_task_instances(
-    tx: Transaction,
-    ids: Iterable[str],
-    *,
-    also_lock: Collection[tuple[str, str, tuple[str, ...]]] = (),
-) -> list[EventTaskInstance]:
-    """The task instances events name, locked in `TI_LOCK_ORDER`.
-
-    `also_lock` lists (dag_id, run_id, task_ids) a branch will skip in this transaction:
-    they are locked (and returned) with the others, in the same order, so that the skip
-    does not take locks out of order later.
-    """
+async def event_task_instances(tx: Transaction, ids: Iterable[str]) -> list[EventTaskInstance]:
+    """The task instances events name, locked in `TI_LOCK_ORDER`."""
     listed = sorted(set(ids))
     if not listed:
         return []
-    chosen = [ti.c.id.in_(listed)] + [
-        and_(ti.c.dag_id == dag_id, ti.c.run_id == run_id, ti.c.task_id.in_(sorted(task_ids)))
-        for dag_id, run_id, task_ids in also_lock
-        if task_ids
-    ]
     query = (
         select(
             ti.c.id,
@@ -703,7 +686,7 @@ async def event_task_instances(
             dag_run.c.logical_date,
         )
         .join(dag_run, and_(dag_run.c.dag_id == ti.c.dag_id, dag_run.c.run_id == ti.c.run_id))
-        .where(or_(*chosen))
+        .where(ti.c.id.in_(listed))
         .order_by(*TI_LOCK_ORDER)
     )
     if tx.dialect == "postgresql":
@@ -744,39 +727,6 @@ async def apply_task_updates(tx: Transaction, updates: Sequence[Mapping[str, Any
             statement,
             [{"b_id": row["id"], **{f"b_{c}": row[c] for c in columns}} for row in rows],
         )
-
-
-_HISTORY_COLUMNS = [c.name for c in task_instance_history.c if c.name != "task_instance_id"]
-
-
-async def record_history(tx: Transaction, ids: Collection[str]) -> None:
-    """Copy these task instances' current try into task_instance_history (one row per try)."""
-    if not ids:
-        return
-    source = select(ti.c.id, *(ti.c[name] for name in _HISTORY_COLUMNS)).where(
-        ti.c.id.in_(sorted(ids))
-    )
-    await tx.execute(
-        insert(task_instance_history).from_select(["task_instance_id", *_HISTORY_COLUMNS], source)
-    )
-
-
-async def skip_task_instances(
-    tx: Transaction, dag_id: str, run_id: str, task_ids: Collection[str], *, now: datetime
-) -> None:
-    """Skip not-yet-started instances of `task_ids` (a branch not taken)."""
-    if not task_ids:
-        return
-    await tx.execute(
-        update(ti)
-        .where(
-            ti.c.dag_id == dag_id,
-            ti.c.run_id == run_id,
-            ti.c.task_id.in_(sorted(task_ids)),
-            (ti.c.state.is_(None)) | (ti.c.state == "scheduled"),
-        )
-        .values(state="skipped", start_date=now, end_date=now, duration=0.0, updated_at=now)
-    )
 
 
 async def owned_unfinished(tx: Transaction, job_id: int) -> int:

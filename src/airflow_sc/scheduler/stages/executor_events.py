@@ -1,21 +1,24 @@
-"""executor_events: apply what executors report, in batches, idempotently.
+"""executor_events: what executors report about the tries they ran, in batches.
 
-Every event pending on the stream is applied in one transaction. RUNNING records the start;
-a terminal state ends the try (a FAILED try becomes UP_FOR_RETRY or FAILED by
-`policy.retries`), records one `task_instance_history` row, and applies a branch's skips.
-An event for an older try (its task_instance id is gone) or for a task instance that is
-no longer queued/running (cleared, marked, timed out) is ignored. The runs touched are
-marked dirty, so schedule_tis decides their downstreams, and enqueue is woken for the
-slots that were freed.
+An event says a try's process ended. If the try had recorded how it ended through the
+execution service, its row holds that already: nothing is written, and enqueue is woken
+for the freed slot. If not (the process crashed, was killed, timed out, was stopped at
+shutdown), this stage ends the try, in one transaction per batch: ``up_for_retry`` or
+``failed`` by the one retry rule (`domain.retries.failed_try_state`), with one
+`task_instance_history` row; a try cleared while in flight (``restarting``) is scheduled
+again. The moves are decided in plain code (`decide_end`) and checked against the
+transition table (actor ``executor_events``). An event for an older try (its
+task_instance id is gone) or a task instance no longer in flight (marked, reclaimed) is
+ignored. The runs touched are marked dirty, so schedule_tis decides their downstreams.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import anyio
 from anyio.abc import TaskStatus
@@ -23,13 +26,16 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from airflow_sc.db import Transaction
 from airflow_sc.db.queries import scheduling
-from airflow_sc.domain import TaskInstanceState
-from airflow_sc.domain.retries import should_retry
+from airflow_sc.db.queries.history import record_history
+from airflow_sc.domain import TaskInstanceState, TIState
+from airflow_sc.domain.retries import failed_try_state
+from airflow_sc.domain.transitions import Actor, check_ti_transition, ti_sources
 from airflow_sc.executors.base import TaskEvent
 from airflow_sc.scheduler.deps import StageDeps
 from airflow_sc.scheduler.wakeups import StageWakeups
+from airflow_sc.serialization.spec import DagSpec
 
-__all__ = ["EventsResult", "apply_events", "serve_executor_events"]
+__all__ = ["EventsResult", "apply_events", "decide_end", "serve_executor_events"]
 
 log = logging.getLogger(__name__)
 TI = TaskInstanceState
@@ -37,14 +43,21 @@ TI = TaskInstanceState
 #: Events applied in one transaction at most (the rest go in the next one).
 EVENT_BATCH_LIMIT = 1000
 
-_TERMINAL = frozenset({TI.SUCCESS, TI.FAILED, TI.SKIPPED})
-_RUNNABLE_FROM = frozenset({TI.QUEUED.value, TI.RUNNING.value, TI.RESTARTING.value})
+_EVERY_STATE: Final[tuple[TIState, ...]] = (None, *TI)
+#: The in-flight states a try whose process ended without reporting is ended from.
+_ENDED_FROM: Final = ti_sources(Actor.EXECUTOR_EVENTS, TI.FAILED, _EVERY_STATE) | ti_sources(
+    Actor.EXECUTOR_EVENTS, None, _EVERY_STATE
+)
 
 
 @dataclass
 class EventsResult:
+    #: Dag runs whose task instances this batch ended.
     runs: set[int] = field(default_factory=set)
+    #: Tries this batch ended (their processes ended without reporting).
     finished: int = 0
+    #: Events whose try had recorded its own end: nothing to write.
+    recorded: int = 0
     ignored: int = 0
 
 
@@ -76,8 +89,8 @@ async def serve_executor_events(
             result = await apply_events(deps, batch)
             if result.runs:
                 wakeups.mark_dirty(result.runs)
-            if result.finished:
-                wakeups.enqueue.set()
+            # Every event frees the slot its try held in its executor.
+            wakeups.enqueue.set()
             wakeups.passes.bump()
 
 
@@ -89,104 +102,90 @@ async def _receive(events: MemoryObjectReceiveStream[TaskEvent]) -> TaskEvent | 
 
 
 async def apply_events(deps: StageDeps, events: Sequence[TaskEvent]) -> EventsResult:
-    """Apply one batch in one transaction (idempotent: a replayed batch changes nothing)."""
+    """Apply one batch (idempotent: a replayed batch changes nothing).
+
+    Only the ends nobody recorded are written, in one transaction; a batch of recorded
+    ends touches no database at all.
+    """
+    unrecorded = [event for event in events if event.recorded is None]
+    if not unrecorded:
+        return EventsResult(recorded=len(events))
 
     async def body(tx: Transaction) -> EventsResult:
-        return await _apply(tx, deps, events)
+        return await _apply(tx, deps, unrecorded)
 
-    return await deps.db.run(body)
+    result = await deps.db.run(body)
+    result.recorded = len(events) - len(unrecorded)
+    return result
+
+
+def decide_end(
+    event: TaskEvent, row: scheduling.EventTaskInstance, state: TIState, retries: int | None
+) -> TIState | TaskEvent:
+    """The state a try whose process ended without reporting moves to (pure).
+
+    `state` is the row's state as this batch has it; the event itself when it is ignored
+    (the row no longer holds that try in flight).
+    """
+    if row.try_number != event.key.try_number or state not in _ENDED_FROM:
+        return event
+    new_state: TIState
+    if state is TI.RESTARTING:
+        new_state = None  # cleared while in flight: whatever the try did, it runs again
+    else:
+        new_state = failed_try_state(row.try_number, row.max_tries, retries=retries)
+    check_ti_transition(state, new_state, actor=Actor.EXECUTOR_EVENTS)
+    return new_state
 
 
 async def _apply(tx: Transaction, deps: StageDeps, events: Sequence[TaskEvent]) -> EventsResult:
     result = EventsResult()
-    # A branch's skips are locked up front, with the rest, in the one lock order.
-    branches = [(e.key.dag_id, e.key.run_id, e.skip) for e in events if e.skip]
-    rows = {
-        r.id: r
-        for r in await scheduling.event_task_instances(
-            tx, [e.ti_id for e in events], also_lock=branches
-        )
-    }
+    rows = {r.id: r for r in await scheduling.event_task_instances(tx, [e.ti_id for e in events])}
     specs = await deps.versions.get(tx, {r.version_id for r in rows.values()})
-    # The state each instance has as this batch is applied, so two events of one try in
-    # the same batch (RUNNING then SUCCESS) apply in order and a duplicate is ignored.
-    current = {ti_id: row.state for ti_id, row in rows.items()}
-    start = {ti_id: row.start_date for ti_id, row in rows.items()}
+    # The state each instance has as this batch is applied: a duplicate is ignored.
+    current: dict[str, TIState] = {
+        ti_id: None if row.state is None else TI(row.state) for ti_id, row in rows.items()
+    }
     updates: list[dict[str, Any]] = []
     history: list[str] = []
-    skips: list[tuple[str, str, tuple[str, ...]]] = []
     for event in events:
         row = rows.get(event.ti_id)
-        if row is None or row.try_number != event.key.try_number:
+        if row is None:
             result.ignored += 1
             continue
-        state = current[row.id]
-        if state not in _RUNNABLE_FROM:
+        decided = decide_end(event, row, current[row.id], _retries(specs, row))
+        if isinstance(decided, TaskEvent):
             result.ignored += 1
             continue
-        if event.state is TI.RUNNING:
-            if state == TI.QUEUED.value:  # a restarting instance stays restarting
-                current[row.id] = TI.RUNNING.value
-                start[row.id] = event.at
-                updates.append(_running(row.id, event.at, deps.now()))
-            continue
-        spec = specs.get(row.version_id or "")
-        task = None if spec is None else spec.tasks.get(row.task_id)
-        new_state: TaskInstanceState | None = _final_state(
-            event, row, None if task is None else task.retries
-        )
-        if state == TI.RESTARTING.value:
-            # Cleared while it ran: whatever the try reports, it is scheduled again.
-            new_state = None
-        current[row.id] = None if new_state is None else new_state.value
-        started = start[row.id] or event.at
-        updates.append(_ended(row.id, new_state, started, event.at, deps.now()))
-        if new_state is not None:
+        current[row.id] = decided
+        updates.append(_ended(row, decided, event.at, deps.now()))
+        if decided is not None:
             history.append(row.id)
-        if event.skip:
-            skips.append((row.dag_id, row.run_id, event.skip))
+        if event.info:
+            log.warning("%s.%s try %d: %s", row.dag_id, row.task_id, row.try_number, event.info)
         result.runs.add(row.run_pk)
         result.finished += 1
-    await scheduling.apply_task_updates(tx, _last_per_id(updates))
-    await scheduling.record_history(tx, history)
-    for dag_id, run_id, task_ids in skips:
-        await scheduling.skip_task_instances(tx, dag_id, run_id, task_ids, now=deps.now())
+    await scheduling.apply_task_updates(tx, updates)
+    # After the update: the history row holds how the try ended.
+    await record_history(tx, history)
     return result
 
 
-def _final_state(
-    event: TaskEvent, row: scheduling.EventTaskInstance, retries: int | None
-) -> TaskInstanceState:
-    if event.state is TI.FAILED:
-        if event.retry_allowed and should_retry(row.try_number, row.max_tries, retries=retries):
-            return TI.UP_FOR_RETRY
-        return TI.FAILED
-    if event.state in _TERMINAL or event.state in (TI.UP_FOR_RESCHEDULE, TI.DEFERRED):
-        return event.state
-    raise ValueError(f"executor reported an unexpected state {event.state!r}")
-
-
-def _running(ti_id: str, at: datetime, now: datetime) -> dict[str, Any]:
-    return {"id": ti_id, "state": TI.RUNNING.value, "start_date": at, "updated_at": now}
+def _retries(specs: Mapping[str, DagSpec], row: scheduling.EventTaskInstance) -> int | None:
+    spec = specs.get(row.version_id or "")
+    task = None if spec is None else spec.tasks.get(row.task_id)
+    return None if task is None else task.retries
 
 
 def _ended(
-    ti_id: str, state: TaskInstanceState | None, started: datetime, at: datetime, now: datetime
+    row: scheduling.EventTaskInstance, state: TIState, at: datetime, now: datetime
 ) -> dict[str, Any]:
+    started = row.start_date or at
     return {
-        "id": ti_id,
+        "id": row.id,
         "state": None if state is None else state.value,
         "start_date": started,
         "end_date": at,
         "duration": max(0.0, (at - started).total_seconds()),
         "updated_at": now,
     }
-
-
-def _last_per_id(updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Merge several changes to one row into one (later values win)."""
-    merged: dict[str, dict[str, Any]] = {}
-    for update in updates:
-        merged.setdefault(update["id"], {}).update(update)
-    # Rows merged from RUNNING + end carry the same columns as an end alone.
-    return list(merged.values())

@@ -1,7 +1,7 @@
-"""`TryContext`: what the execution API's `start` call hands a worker about its try.
+"""`TryContext`: what a try's ``start`` hands its process about the try and its DAG run.
 
-It travels as JSON (`to_json` / `from_json`); `run_info()` turns it into the `RunInfo` the
-task runner builds the template context from.
+It travels as JSON (`to_json` / `from_json`) over both transports; the task runner turns
+it into the template context (`airflow_sc.task_runner.execute.run_info_of`).
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
-
-from airflow_sc.sdk.context import RunInfo
 
 __all__ = ["TryContext"]
 
@@ -42,19 +40,6 @@ class TryContext:
     data_interval_end: dt.datetime | None = None
     run_start_date: dt.datetime | None = None
     conf: dict[str, Any] = field(default_factory=dict)
-
-    def run_info(self) -> RunInfo:
-        return RunInfo(
-            run_id=self.run_id,
-            run_after=self.run_after,
-            logical_date=self.logical_date,
-            data_interval_start=self.data_interval_start,
-            data_interval_end=self.data_interval_end,
-            conf=dict(self.conf),
-            run_type=self.run_type,
-            start_date=self.run_start_date,
-            dag_id=self.dag_id,
-        )
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -3,6 +3,9 @@
 The first caller that finds no flush running becomes the leader and flushes everything
 pending; callers arriving meanwhile wait and are served by the next flush. One call alone
 pays no added latency; a burst of a thousand costs a handful of transactions.
+
+A flush of writes runs shielded (`shield=True`): once started it commits and every caller
+in it gets its answer, even if the leader's own caller is cancelled meanwhile.
 """
 
 from __future__ import annotations
@@ -31,17 +34,21 @@ class _Slot(Generic[In, Out]):
 class Coalescer(Generic[In, Out]):
     """`await call(item)` -> `flush([items...])[i]`, batching concurrent callers."""
 
-    def __init__(self, flush: Callable[[Sequence[In]], Awaitable[Sequence[Out]]]) -> None:
+    def __init__(
+        self, flush: Callable[[Sequence[In]], Awaitable[Sequence[Out]]], *, shield: bool = False
+    ) -> None:
         self._flush = flush
+        self._shield = shield
         self._pending: list[_Slot[In, Out]] = []
         self._flushing = False
-        self._flushed = anyio.Event()
+        # Created by the first leader: the coalescer may be built outside an event loop.
+        self._flushed: anyio.Event | None = None
 
     async def call(self, item: In) -> Out:
         slot: _Slot[In, Out] = _Slot(item)
         self._pending.append(slot)
         while not slot.done:
-            if self._flushing:
+            if self._flushing and self._flushed is not None:
                 await self._flushed.wait()
                 continue
             await self._lead()
@@ -54,7 +61,8 @@ class Coalescer(Generic[In, Out]):
         self._flushed = anyio.Event()
         batch, self._pending = self._pending, []
         try:
-            results = await self._flush([slot.item for slot in batch])
+            with anyio.CancelScope(shield=self._shield):
+                results = await self._flush([slot.item for slot in batch])
             for slot, value in zip(batch, results, strict=True):
                 slot.value = value
         except BaseException as exc:

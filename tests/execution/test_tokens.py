@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_sc.api.execution.tokens import ExecutionTokens, TokenError, TokenExpired
+from airflow_sc.execution.tokens import ExecutionTokens, TokenError, TokenExpired
 
 SECRET = "a-test-signing-secret-of-enough-length"
 

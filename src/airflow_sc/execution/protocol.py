@@ -1,0 +1,263 @@
+"""The execution protocol: the operations a try's process may call and their arguments.
+
+Every transport (the HTTP routes under ``/execution``, the local executor's pipe channel)
+turns a call into an `Operation` and a raw mapping of arguments, and `parse_args` turns
+those into one typed value, checked once here for both. A call is always made with a
+token scoped to one try (`airflow_sc.execution.tokens`); `TRY_SCOPED` operations act on
+that try and must name it.
+
+Operations (arguments -> what a successful call answers):
+
+- ``start`` ``{hostname, pid, unixname?}`` -> the try's `TryContext`; the try moves
+  queued -> running (a compare-and-set: a try that already started is refused, 409).
+- ``heartbeat`` ``{}`` -> a fresh token; 409 when the try is no longer running (stop it).
+- ``finish`` ``{state, skip?}`` -> nothing; the try moves running -> `state` (one of
+  `FINISH_STATES`), the downstream task ids in ``skip`` that have not started are skipped
+  (a branch), and its history row is written; 409 when the try is no longer running.
+- ``xcom_pull`` ``{task_id, key, map_index?}`` -> the value pushed in the try's DAG run
+  (404 when there is none).
+- ``xcom_push`` ``{key, value, task_id?}`` -> nothing; for the try's own task only (403
+  when ``task_id`` names another).
+- ``get_variable`` ``{key}``, ``get_connection`` ``{conn_id}`` -> the value (404 when
+  absent); ``set_variable`` ``{key, value, description?}`` writes the metastore
+  (``Variable.set``); ``delete_variable`` ``{key}`` (404 when the metastore has none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+from airflow_sc.domain.states import TaskInstanceState
+from airflow_sc.domain.transitions import TI_TRANSITION_RULES, Actor
+from airflow_sc.execution.errors import BadRequest
+
+__all__ = [
+    "FINISH_STATES",
+    "TRY_SCOPED",
+    "Args",
+    "ConnectionRef",
+    "Finish",
+    "Heartbeat",
+    "Operation",
+    "Start",
+    "TryFinish",
+    "VariableRef",
+    "VariableWrite",
+    "XComPush",
+    "XComRef",
+    "operation",
+    "parse_args",
+]
+
+_TI = TaskInstanceState
+
+#: States a running try may finish in: what the transition table lets the execution
+#: service move a running try to.
+FINISH_STATES: Final = frozenset(
+    new
+    for rule in TI_TRANSITION_RULES
+    if rule.actor is Actor.EXECUTION and _TI.RUNNING in rule.old
+    for new in rule.new
+    if new is not None
+)
+
+
+class Operation(StrEnum):
+    START = "start"
+    HEARTBEAT = "heartbeat"
+    FINISH = "finish"
+    XCOM_PULL = "xcom_pull"
+    XCOM_PUSH = "xcom_push"
+    GET_VARIABLE = "get_variable"
+    SET_VARIABLE = "set_variable"
+    DELETE_VARIABLE = "delete_variable"
+    GET_CONNECTION = "get_connection"
+
+
+#: Operations on the token's own try: a transport that names a try must name that one.
+TRY_SCOPED: Final = frozenset(
+    {
+        Operation.START,
+        Operation.HEARTBEAT,
+        Operation.FINISH,
+        Operation.XCOM_PULL,
+        Operation.XCOM_PUSH,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Who starts the try: the host and process it runs in."""
+
+    hostname: str
+    pid: int
+    unixname: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """A try says it is alive."""
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """How a try ended, as its process reports it."""
+
+    state: TaskInstanceState
+    #: Downstream task ids a branching operator decided to skip.
+    skip: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TryFinish:
+    """What a finish carries to the service: the try, its `Finish`, and the XComs stored
+    in the same transaction (the in-process executor pushes them with the finish)."""
+
+    ti_id: str
+    state: TaskInstanceState
+    skip: tuple[str, ...] = ()
+    xcoms: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class XComRef:
+    task_id: str
+    key: str
+    map_index: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class XComPush:
+    key: str
+    value: Any
+    #: The task the value is pushed for, when the transport names one (it must be the
+    #: try's own).
+    task_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VariableRef:
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class VariableWrite:
+    key: str
+    value: str
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRef:
+    conn_id: str
+
+
+Args = Start | Heartbeat | Finish | XComRef | XComPush | VariableRef | VariableWrite | ConnectionRef
+
+
+def _text(raw: Mapping[str, Any], name: str, problem: str) -> str:
+    value = raw.get(name)
+    if not isinstance(value, str) or not value:
+        raise BadRequest(problem)
+    return value
+
+
+def _integer(value: Any, problem: str) -> int:
+    if isinstance(value, bool):
+        raise BadRequest(problem)
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise BadRequest(problem) from exc
+
+
+def _start(raw: Mapping[str, Any]) -> Start:
+    problem = "hostname and pid are required"
+    unixname = raw.get("unixname")
+    if unixname is not None and not isinstance(unixname, str):
+        raise BadRequest("unixname must be a string")
+    return Start(_text(raw, "hostname", problem), _integer(raw.get("pid"), problem), unixname)
+
+
+def _heartbeat(raw: Mapping[str, Any]) -> Heartbeat:
+    return Heartbeat()
+
+
+def _finish(raw: Mapping[str, Any]) -> Finish:
+    try:
+        state = TaskInstanceState(str(raw.get("state")))
+    except ValueError as exc:
+        raise BadRequest(f"unknown state {raw.get('state')!r}") from exc
+    if state not in FINISH_STATES:
+        raise BadRequest(f"a try cannot finish in state {state.value!r}")
+    skip = raw.get("skip") or []
+    if not isinstance(skip, list | tuple) or not all(isinstance(t, str) for t in skip):
+        raise BadRequest("skip must be a list of task ids")
+    return Finish(state, tuple(skip))
+
+
+def _xcom_ref(raw: Mapping[str, Any]) -> XComRef:
+    problem = "task_id, key and an integer map_index are required"
+    return XComRef(
+        _text(raw, "task_id", problem),
+        _text(raw, "key", problem),
+        _integer(raw.get("map_index", -1), "map_index must be an integer"),
+    )
+
+
+def _xcom_push(raw: Mapping[str, Any]) -> XComPush:
+    if "value" not in raw:
+        raise BadRequest("key and value are required")
+    task_id = raw.get("task_id")
+    if task_id is not None and not isinstance(task_id, str):
+        raise BadRequest("task_id must be a string")
+    return XComPush(_text(raw, "key", "key and value are required"), raw["value"], task_id)
+
+
+def _variable_ref(raw: Mapping[str, Any]) -> VariableRef:
+    return VariableRef(_text(raw, "key", "key is required"))
+
+
+def _variable_write(raw: Mapping[str, Any]) -> VariableWrite:
+    value, description = raw.get("value"), raw.get("description")
+    if not isinstance(value, str):
+        raise BadRequest("value is required and must be a string")
+    if description is not None and not isinstance(description, str):
+        raise BadRequest("description must be a string")
+    return VariableWrite(_text(raw, "key", "key is required"), value, description)
+
+
+def _connection_ref(raw: Mapping[str, Any]) -> ConnectionRef:
+    return ConnectionRef(_text(raw, "conn_id", "conn_id is required"))
+
+
+_PARSERS: Mapping[Operation, Callable[[Mapping[str, Any]], Args]] = {
+    Operation.START: _start,
+    Operation.HEARTBEAT: _heartbeat,
+    Operation.FINISH: _finish,
+    Operation.XCOM_PULL: _xcom_ref,
+    Operation.XCOM_PUSH: _xcom_push,
+    Operation.GET_VARIABLE: _variable_ref,
+    Operation.SET_VARIABLE: _variable_write,
+    Operation.DELETE_VARIABLE: _variable_ref,
+    Operation.GET_CONNECTION: _connection_ref,
+}
+
+
+def operation(name: object) -> Operation:
+    """The operation called `name`; `BadRequest` for an unknown one."""
+    try:
+        return Operation(str(name))
+    except ValueError as exc:
+        raise BadRequest(f"unknown operation {name!r}") from exc
+
+
+def parse_args(op: Operation, raw: object) -> Args:
+    """`op`'s arguments from what a transport received; `BadRequest` when they are wrong."""
+    if not isinstance(raw, Mapping):
+        raise BadRequest("args must be an object")
+    return _PARSERS[op](raw)
