@@ -19,10 +19,21 @@ from airflow_sc.actions.wake import Wake, no_wake
 from airflow_sc.db import Database, Transaction
 from airflow_sc.db.queries import operator_actions as queries
 from airflow_sc.db.queries import scheduling
+from airflow_sc.domain.states import DagRunState, TaskInstanceState, TIState
+from airflow_sc.domain.transitions import Actor, check_dag_run_transition, check_ti_transition
 from airflow_sc.serialization.spec import DagSpec
 
 _FAILED = frozenset({"failed", "upstream_failed"})
 _IN_FLIGHT = frozenset({"queued", "running"})
+
+
+def cleared_state(state: str | None) -> str | None:
+    """What clearing a task instance in `state` moves it to (checked against the table):
+    in flight, ``restarting`` (its try is stopped, then it runs again); else no state."""
+    old: TIState = None if state is None else TaskInstanceState(state)
+    new = TaskInstanceState.RESTARTING if state in _IN_FLIGHT else None
+    check_ti_transition(old, new, actor=Actor.USER)
+    return None if new is None else new.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +91,7 @@ async def clear_task_instances(
                 tx,
                 ti.id,
                 {
-                    "state": "restarting" if ti.state in _IN_FLIGHT else None,
+                    "state": cleared_state(ti.state),
                     "max_tries": ti.try_number + retries,
                     "updated_at": now,
                 },
@@ -88,6 +99,9 @@ async def clear_task_instances(
         if not dry_run:
             for run in runs:
                 if run.id in touched and run.state in ("success", "failed"):
+                    check_dag_run_transition(
+                        DagRunState(run.state), DagRunState.QUEUED, actor=Actor.USER
+                    )
                     await queries.bump_clear_number(tx, run.id, queries.requeued(now))
         return cleared, touched
 

@@ -13,6 +13,8 @@ from airflow_sc.actions.wake import Wake, no_wake
 from airflow_sc.db import Database, Transaction
 from airflow_sc.db.queries import operator_actions as queries
 from airflow_sc.db.queries import scheduling
+from airflow_sc.domain.states import DagRunState, TaskInstanceState
+from airflow_sc.domain.transitions import Actor, check_dag_run_transition, check_ti_transition
 from airflow_sc.serialization.spec import DagSpec
 
 __all__ = [
@@ -83,11 +85,13 @@ async def mark_task_instances(
             narrowed = ti.task_id in named and wanted_indexes is not None
             if narrowed and ti.map_index not in (wanted_indexes or ()):
                 continue
+            _check_ti(ti.state, state)
             changed.append(MarkedTaskInstance(ti.task_id, ti.map_index, ti.state))
             if not dry_run:
                 await queries.update_task_instance(tx, ti.id, _ended(state, ti.start_date, now))
         if changed and not dry_run and run.state in ("success", "failed"):
             # The run's outcome is decided again from its task instances.
+            _check_run(run.state, "running")
             await queries.update_run(tx, run.id, {"state": "running", "end_date": None})
         return sorted(changed, key=lambda m: (m.task_id, m.map_index)), run.id
 
@@ -118,6 +122,7 @@ async def mark_dag_run(
         if not runs:
             raise DagRunNotFound(dag_id, run_id)
         run = runs[0]
+        _check_run(run.state, state)
         if state == "queued":
             await queries.update_run(tx, run.id, queries.requeued(now))
             return run.id
@@ -128,12 +133,24 @@ async def mark_dag_run(
                 new = "success"
             else:
                 new = "failed" if ti.state in ("queued", "running") else "skipped"
+            _check_ti(ti.state, new)
             await queries.update_task_instance(tx, ti.id, _ended(new, ti.start_date, now))
         await queries.update_run(tx, run.id, {"state": state, "end_date": now, "updated_at": now})
         return run.id
 
     run_pk = await db.run(body)
     wake([run_pk])
+
+
+def _check_ti(old: str | None, new: str) -> None:
+    """An operator's move of a task instance, checked against the transition table."""
+    before = None if old is None else TaskInstanceState(old)
+    check_ti_transition(before, TaskInstanceState(new), actor=Actor.USER)
+
+
+def _check_run(old: str, new: str) -> None:
+    """An operator's move of a DAG run, checked against the transition table."""
+    check_dag_run_transition(DagRunState(old), DagRunState(new), actor=Actor.USER)
 
 
 def _ended(state: str, start_date: datetime | None, now: datetime) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 Four rules, after Airflow 3's scheduler:
 
-- **orphans**: a task instance queued or running under a scheduler job that is no longer
-  alive (its row is not `running`, or its heartbeat is older than the heartbeat timeout)
+- **orphans**: a task instance queued, running or restarting under a scheduler job that is
+  no longer alive (its row is not `running`, or its heartbeat is older than the heartbeat timeout)
   is reset to no state, so a live scheduler schedules it again; the dead job is marked
   `failed`. Its executor went with it, so nothing can adopt the task.
 - **zombies**: a running task instance (queued by this scheduler) whose last heartbeat
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from airflow_sc.domain.retries import should_retry
+from airflow_sc.domain.retries import failed_try_state
 from airflow_sc.domain.states import TaskInstanceState as TI
 from airflow_sc.domain.states import TIState
 from airflow_sc.domain.transitions import Actor, check_ti_transition
@@ -175,7 +175,7 @@ def is_zombie(ti: TaskRow, *, now: datetime, timeout: float) -> bool:
 
 def decide_zombie(ti: TaskRow, *, now: datetime, timeout: float) -> Decision:
     """A zombie's try failed: retry it while tries remain, else fail it."""
-    new_state = TI.UP_FOR_RETRY if should_retry(ti.try_number, ti.max_tries) else TI.FAILED
+    new_state = failed_try_state(ti.try_number, ti.max_tries)
     if ti.last_heartbeat_at is None:
         silent = f"sent no heartbeat within {timeout:g}s of starting"
     else:

@@ -3,7 +3,8 @@
 `plan_run` walks the run's tasks in topological order, so a decision made for an upstream
 (an EmptyOperator marked success, a skip, an upstream_failed) is seen by its downstreams in
 the same pass: a chain of empty or skipped tasks settles in one transaction. The policy
-functions decide each task instance; this module only strings them together.
+functions decide each task instance; this module only strings them together, and checks
+every move it plans against the transition table (actor ``scheduler``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 
 from airflow_sc.domain import SCHEDULABLE, UNFINISHED, DagRunState, TaskInstanceState, TIState
 from airflow_sc.domain.retries import next_retry_at, retry_jitter_hash
+from airflow_sc.domain.transitions import Actor, check_dag_run_transition, check_ti_transition
 from airflow_sc.scheduler.policy import (
     Decision,
     PastSnapshot,
@@ -141,15 +143,20 @@ def plan_run(
             continue
         else:
             new_state = _DECISION_STATE[decision]
+        check_ti_transition(ti.state, new_state, actor=Actor.SCHEDULER)
         states[task_id] = new_state
         plan.moves.setdefault(new_state, []).append(ti.id)
     plan.finished = _run_state(spec, states, readiness, progressed=bool(plan.moves))
+    if plan.finished is not None:
+        check_dag_run_transition(DagRunState.RUNNING, plan.finished.state, actor=Actor.SCHEDULER)
     return plan
 
 
 def _timed_out(plan: RunPlan, by_task: Mapping[str, PlannedInstance]) -> RunPlan:
     plan.timed_out = True
     unfinished = [ti for ti in by_task.values() if ti.state in UNFINISHED]
+    for ti in unfinished:
+        check_ti_transition(ti.state, TI.SKIPPED, actor=Actor.SCHEDULER)
     if unfinished:
         plan.moves[TI.SKIPPED] = [ti.id for ti in unfinished]
     plan.interrupted = [ti.id for ti in unfinished if ti.state in (TI.QUEUED, TI.RUNNING)]

@@ -14,10 +14,10 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, exists, func, insert, or_, select, tuple_, update
+from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, tuple_, update
 
 from airflow_sc.db.database import Transaction
-from airflow_sc.db.models import dag_run, job, log, task_instance, task_instance_history
+from airflow_sc.db.models import dag_run, job, log, task_instance
 
 __all__ = [
     "TaskRowData",
@@ -27,7 +27,6 @@ __all__ = [
     "fail_jobs",
     "orphaned_task_instances",
     "queued_before",
-    "record_history",
     "running_silent_since",
     "update_task_instances",
     "write_events",
@@ -117,7 +116,8 @@ async def fail_jobs(tx: Transaction, job_ids: Collection[int], *, now: datetime)
 async def orphaned_task_instances(
     tx: Transaction, *, job_type: str, alive_since: datetime, exclude: int | None, limit: int
 ) -> list[dict[str, Any]]:
-    """Queued or running task instances whose queuing job of `job_type` is not alive.
+    """Task instances in flight (queued, running, restarting) whose queuing job of
+    `job_type` is not alive.
 
     Alive: the job row is `running` with a heartbeat at or after `alive_since`. Task
     instances with no queuing job are left alone (nothing says who runs them).
@@ -129,7 +129,7 @@ async def orphaned_task_instances(
     )
     owned_by_job = select(job.c.id).where(job.c.job_type == job_type)
     where = and_(
-        ti.c.state.in_(("queued", "running")),
+        ti.c.state.in_(("queued", "running", "restarting")),
         ti.c.queued_by_job_id.in_(owned_by_job),
         ti.c.queued_by_job_id.not_in(alive),
     )
@@ -196,22 +196,6 @@ async def count_events(
         dag_id, run_id, task_id, map_index, try_number, count = tuple(row)
         counts[(dag_id, run_id, task_id, int(map_index), int(try_number))] = int(count)
     return counts
-
-
-_HISTORY_COLUMNS = [c.name for c in task_instance_history.c if c.name != "task_instance_id"]
-
-
-async def record_history(tx: Transaction, ids: Collection[str]) -> None:
-    """Copy these task instances' current try into task_instance_history, once per try."""
-    if not ids:
-        return
-    already = exists().where(task_instance_history.c.task_instance_id == ti.c.id)
-    source = select(ti.c.id, *(ti.c[name] for name in _HISTORY_COLUMNS)).where(
-        ti.c.id.in_(sorted(ids)), ~already
-    )
-    await tx.execute(
-        insert(task_instance_history).from_select(["task_instance_id", *_HISTORY_COLUMNS], source)
-    )
 
 
 async def update_task_instances(

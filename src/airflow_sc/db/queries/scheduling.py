@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     tuple_,
     update,
@@ -618,14 +619,23 @@ async def lock_scheduled(tx: Transaction, ids: Collection[str]) -> set[str]:
 
 
 async def queue_task_instances(
-    tx: Transaction, rows: Sequence[tuple[str, str, int]], *, now: datetime, job_id: int | None
+    tx: Transaction,
+    rows: Sequence[tuple[str, str, int]],
+    *,
+    from_states: Collection[str],
+    now: datetime,
+    job_id: int | None,
 ) -> None:
-    """Move scheduled task instances to queued: (old id, new id, new try_number) each."""
+    """Move task instances in `from_states` to queued: (old id, new id, new try_number) each."""
     if not rows:
         return
     statement = (
         update(ti)
-        .where(ti.c.id == bindparam("b_old"), ti.c.state == "scheduled")
+        .where(
+            ti.c.id == bindparam("b_old"),
+            # Not IN (...): an expanding parameter cannot take part in an executemany.
+            or_(*(ti.c.state == state for state in sorted(from_states))),
+        )
         .values(
             id=bindparam("b_new"),
             try_number=bindparam("b_try"),

@@ -23,7 +23,8 @@ from anyio.abc import TaskStatus
 
 from airflow_sc.db import Transaction
 from airflow_sc.db.queries import scheduling
-from airflow_sc.domain import DagRunKey, TaskInstanceKey
+from airflow_sc.domain import DagRunKey, TaskInstanceKey, TaskInstanceState
+from airflow_sc.domain.transitions import Actor, ti_sources
 from airflow_sc.executors.base import Executor, Workload
 from airflow_sc.scheduler.deps import StageDeps
 from airflow_sc.scheduler.policy import ActiveCounts, Candidate, PoolState, admit
@@ -42,6 +43,12 @@ LOCK_RETRY_DELAY = 0.05
 SUBMIT_GRACE = 10.0
 #: Fewest scheduled task instances read per page (a page is 4x what may be queued).
 MIN_PAGE = 64
+#: What enqueue may queue, by the transition table: scheduled task instances.
+QUEUE_FROM = frozenset(
+    s.value
+    for s in ti_sources(Actor.SCHEDULER, TaskInstanceState.QUEUED, TaskInstanceState)
+    if s is not None
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +125,9 @@ async def _queue(tx: Transaction, deps: StageDeps) -> EnqueueResult:
             submitted[name].append(workload)
     for candidate, reason in plan.never_runnable:
         log.warning("task instance %s cannot run: %s", candidate.key, reason.value)
-    await scheduling.queue_task_instances(tx, moves, now=deps.now(), job_id=deps.job_id)
+    await scheduling.queue_task_instances(
+        tx, moves, from_states=QUEUE_FROM, now=deps.now(), job_id=deps.job_id
+    )
     return EnqueueResult(dict(submitted))
 
 

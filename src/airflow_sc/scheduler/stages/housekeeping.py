@@ -24,6 +24,7 @@ from anyio.abc import TaskStatus
 from airflow_sc.config.settings import SchedulerSettings
 from airflow_sc.db import Database, Transaction
 from airflow_sc.db.queries import housekeeping as queries
+from airflow_sc.db.queries.history import record_history
 from airflow_sc.domain.states import TaskInstanceState as TI
 from airflow_sc.executors.base import Executor
 from airflow_sc.scheduler.deps import StageDeps
@@ -111,7 +112,7 @@ def _row(data: dict[str, Any], *, requeues: int = 0) -> TaskRow:
 async def _apply(tx: Transaction, decisions: Sequence[Decision], now: datetime) -> None:
     await queries.update_task_instances(tx, [(d.ti.id, d.ti.state, d.values) for d in decisions])
     # After the update, as when a try finishes: the history row holds how the try ended.
-    await queries.record_history(tx, [d.ti.id for d in decisions if d.record_history])
+    await record_history(tx, [d.ti.id for d in decisions if d.record_history])
     await queries.write_events(
         tx,
         [

@@ -16,7 +16,8 @@ from anyio.abc import TaskStatus
 
 from airflow_sc.db import Transaction
 from airflow_sc.db.queries import scheduling
-from airflow_sc.domain import DagRunKey
+from airflow_sc.domain import DagRunKey, DagRunState
+from airflow_sc.domain.transitions import Actor, check_dag_run_transition
 from airflow_sc.scheduler.deps import StageDeps
 from airflow_sc.scheduler.policy import QueuedRun, runs_to_start
 from airflow_sc.scheduler.stages._loop import run_stage
@@ -70,6 +71,8 @@ async def start_queued_runs(deps: StageDeps) -> tuple[list[int], float | None]:
             candidates, running={(d, None): n for d, n in running.items()}, now=now
         )
         started = [by_key[c.key] for c in chosen]
+        if started:  # every run read is queued
+            check_dag_run_transition(DagRunState.QUEUED, DagRunState.RUNNING, actor=Actor.SCHEDULER)
         await scheduling.mark_runs_running(tx, [r.id for r in started], now=now)
         have = await scheduling.runs_having_task_instances(
             tx, [(r.dag_id, r.run_id) for r in started]
