@@ -9,11 +9,13 @@ import pytest
 from sqlalchemy import select
 
 from airflow_sc.config import load_settings
+from airflow_sc.config.settings import ExecutorSettings
 from airflow_sc.dag_processing.parser_pool import open_parser_pool
 from airflow_sc.dag_processing.processor import DagProcessor, serve_dag_processor
 from airflow_sc.db import Database, Transaction
 from airflow_sc.db.engine import open_database
 from airflow_sc.db.models import dag, import_error, serialized_dag
+from airflow_sc.executors.routing import ExecutorRouting
 from airflow_sc.serialization import DagSpec
 from airflow_sc.testing import open_service_group
 
@@ -178,3 +180,40 @@ async def test_ignored_airflow_arguments_are_logged_when_a_new_version_is_stored
         f"{path}:6: task argument queue has no effect in airflow-sc yet: queues route work "
         "to Celery workers, which airflow-sc does not have yet"
     ]
+
+
+REMOTE_DAG = """
+from datetime import datetime
+from airflow_sc.sdk import DAG, BashOperator
+
+with DAG("remote", start_date=datetime(2026, 1, 1), schedule="@daily"):
+    BashOperator(task_id="local_step", bash_command="echo hi")
+    BashOperator(task_id="load", bash_command="echo hi", executor="celery")
+"""
+
+
+async def test_a_dag_naming_an_executor_the_deployment_does_not_run_is_an_import_error(
+    db: Database, tmp_path: Path
+) -> None:
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    write_dag(folder, "fine", "fine")
+    path = folder / "remote.py"
+    path.write_text(REMOTE_DAG)
+    async with open_parser_pool(1, file_timeout=10, max_memory=0) as pool:
+        processor = DagProcessor(
+            db,
+            pool,
+            [folder],
+            paused_by_default=True,
+            routing=ExecutorRouting.from_settings(ExecutorSettings()),
+        )
+        stats = await processor.refresh()
+    assert (stats.dags, stats.errors) == (2, 0)  # parsed fine: refused when stored
+    [error] = await query(db, select(import_error))
+    assert (error.filename, error.stacktrace) == (
+        str(path),
+        "task 'load' of DAG 'remote' asks for executor 'celery'; this deployment runs "
+        "inprocess, local",
+    )
+    assert [r.dag_id for r in await query(db, select(dag))] == ["fine"]

@@ -239,3 +239,26 @@ async def test_stale_and_duplicate_events_are_ignored(db: Database, clock: FakeC
 async def _first(executor: InMemoryExecutor) -> list[Workload]:
     await executor.wait_submitted(1)
     return list(executor.submitted[:1])
+
+
+async def test_a_task_naming_an_executor_no_longer_configured_fails_with_the_reason(
+    db: Database, clock: FakeClock
+) -> None:
+    """A DAG version stored while its executor was configured (the DAG processor now refuses
+    it): the task fails with the reason as its note, nothing runs it elsewhere, and its
+    downstream does not run."""
+    with DAG("moved", schedule="@daily", start_date=T0 - timedelta(days=1)) as dag:
+        extract = PythonOperator(task_id="extract", python_callable=noop)
+        load = PythonOperator(task_id="load", python_callable=noop, executor="celery")
+        report = PythonOperator(task_id="report", python_callable=noop)
+        extract >> load >> report
+    await store_dag(db, dag, now=clock.now)
+    executor = memory_executor(db, clock)
+    async with open_scheduler(db, [executor], clock) as running:
+        await running.wait_run_state("moved", "failed")
+    found = await tis(db, "moved")
+    assert states(found) == {"extract": "success", "load": "failed", "report": "upstream_failed"}
+    assert found["load"]["note"] == (
+        "task 'load' of DAG 'moved' asks for executor 'celery'; this deployment runs local"
+    )
+    assert [w.key.task_id for w in executor.submitted] == ["extract"]

@@ -34,6 +34,7 @@ from airflow_sc.execution.service import ExecutionService
 from airflow_sc.executors import Executor
 from airflow_sc.executors.inprocess import InProcessExecutor
 from airflow_sc.executors.local import LocalExecutor
+from airflow_sc.executors.routing import INPROCESS, LOCAL, configured_executors
 from airflow_sc.runtime import Component, HttpEndpoint, Shutdown
 from airflow_sc.scheduler.changes import ChangeFeed
 from airflow_sc.scheduler.changes.local_socket import (
@@ -155,14 +156,16 @@ class Composition:
             await serve_socket_receiver(path, self.changes, task_status=task_status)
 
     def executors(self, api_url: str | None) -> list[Executor]:
-        """The executors, their tries reaching this process's execution service (or, over
-        HTTP, the API server at `api_url`: this process's, else the configured one)."""
+        """The executors the settings configure (`routing.configured_executors`, what the
+        DAG processor accepts), their tries reaching this process's execution service (or,
+        over HTTP, the API server at `api_url`: this process's, else the configured one)."""
         settings = self.settings
         api_url = (
             api_url
             or settings.executor.execution_api_url
             or f"http://{settings.api.host}:{settings.api.port}{EXECUTION_API_PREFIX}"
         )
+        configured = configured_executors(settings.executor)
         executors: list[Executor] = [
             LocalExecutor(
                 parallelism=settings.core.parallelism,
@@ -177,9 +180,10 @@ class Composition:
                 # executors (`serve_scheduler`): cancelled, they stop what is left at once.
                 shutdown_grace=0.0,
                 clock=self.services.clock,
+                name=LOCAL,
             )
         ]
-        if settings.executor.inprocess_enabled:
+        if INPROCESS in configured:
             executors.append(
                 InProcessExecutor(
                     service=self.execution,
@@ -189,6 +193,7 @@ class Composition:
                     heartbeat_interval=settings.scheduler.heartbeat_interval,
                     shutdown_grace=0.0,  # as above
                     clock=self.services.clock,
+                    name=INPROCESS,
                 )
             )
         return executors

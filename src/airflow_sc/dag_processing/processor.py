@@ -27,6 +27,7 @@ from airflow_sc.dag_processing.files import scan_folder
 from airflow_sc.dag_processing.parser_pool import ParseResult, ParserPool, open_parser_pool
 from airflow_sc.db import Database, Transaction
 from airflow_sc.db.queries import dag_files
+from airflow_sc.executors.routing import ExecutorRouting
 from airflow_sc.heartbeats import open_job
 from airflow_sc.sdk.timetables import DataInterval
 from airflow_sc.serialization import DagSpec, SerializationError
@@ -63,6 +64,9 @@ class DagProcessor:
     mtimes: dict[str, float] = field(default_factory=dict)
     #: Called after each file's results are written.
     on_stored: Callable[[], None] = lambda: None
+    #: The executors of the deployment: a DAG naming another is refused with an import
+    #: error (None: any name is accepted).
+    routing: ExecutorRouting | None = None
     #: One refresh at a time (the watcher and the periodic rescan may both ask for one).
     _refreshing: anyio.Lock = field(default_factory=anyio.Lock)
 
@@ -121,6 +125,12 @@ class DagProcessor:
             except SerializationError as exc:
                 errors.append((result.path, str(exc)))
                 continue
+            if self.routing is not None:
+                named = [(t.task_id, t.executor) for t in spec.tasks.values()]
+                refused = self.routing.unknown_executors(spec.dag_id, named)
+                if refused:
+                    errors.extend((result.path, message) for message in refused)
+                    continue
             specs[spec.dag_id] = spec
             records.append(_record(spec, data))
         now = self.clock()
@@ -256,6 +266,7 @@ async def serve_dag_processor(
             folders,
             paused_by_default=config.dags_are_paused_at_creation,
             on_stored=on_stored,
+            routing=ExecutorRouting.from_settings(settings.executor),
         )
         callbacks = DagCallbacks(
             db,

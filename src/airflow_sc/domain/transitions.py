@@ -122,6 +122,12 @@ TI_TRANSITION_RULES: tuple[Transition[TIState], ...] = (
     _rule(UNFINISHED, {TI.SKIPPED}, _S, "dagrun_timeout expired: unfinished task instances skip"),
     # enqueue
     _rule({TI.SCHEDULED}, {TI.QUEUED}, _S, "admitted within pools and concurrency limits"),
+    _rule(
+        {TI.SCHEDULED},
+        {TI.FAILED},
+        _S,
+        "its DAG version names an executor this deployment does not run",
+    ),
     # the execution service: the try's own process reports
     _rule({TI.QUEUED}, {TI.RUNNING}, _X, "the try's process started it (compare-and-set)"),
     _rule(

@@ -13,6 +13,7 @@ from anyio.abc import TaskStatus
 from airflow_sc.config.settings import Settings
 from airflow_sc.db import Database
 from airflow_sc.executors.base import Executor
+from airflow_sc.executors.routing import ExecutorRouting
 from airflow_sc.scheduler.changes.feed import ChangeFeed
 from airflow_sc.scheduler.dag_versions import DagVersions
 
@@ -98,6 +99,15 @@ class StageDeps:
     #: The scope executor_events waits for events in: cancelled to stop it while it waits
     #: (never mid-batch).
     events_wait: anyio.CancelScope | None = None
+    #: Which executor runs a task (a default executor that does not run fails here).
+    routing: ExecutorRouting = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.routing = ExecutorRouting.of(
+            [executor.name for executor in self.deps.executors],
+            self.deps.default_executor,
+            inprocess_for_async=self.deps.inprocess_for_async,
+        )
 
     def finish(self) -> None:
         """Stop the remaining stages once they are idle (after the drain)."""

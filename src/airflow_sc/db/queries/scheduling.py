@@ -510,6 +510,7 @@ class ScheduledRow:
     logical_date: datetime | None
     max_active_tasks: int
     version_id: str | None
+    run_pk: int
 
 
 async def scheduled_task_instances(
@@ -537,6 +538,7 @@ async def scheduled_task_instances(
             dag_run.c.logical_date,
             dag.c.max_active_tasks,
             dag_run.c.created_dag_version_id,
+            dag_run.c.id.label("run_pk"),
         )
         .join(dag_run, and_(dag_run.c.dag_id == ti.c.dag_id, dag_run.c.run_id == ti.c.run_id))
         .join(dag, dag.c.dag_id == ti.c.dag_id)
@@ -570,6 +572,7 @@ async def scheduled_task_instances(
             version_id=None
             if row.created_dag_version_id is None
             else str(row.created_dag_version_id),
+            run_pk=row.run_pk,
         )
         for row in await tx.execute(query)
     ]
@@ -653,6 +656,20 @@ async def queue_task_instances(
     await tx.execute(
         statement,
         [{"b_old": old, "b_new": new, "b_try": try_number} for old, new, try_number in rows],
+    )
+
+
+async def fail_unroutable(
+    tx: Transaction, failed: Sequence[tuple[str, str]], *, now: datetime
+) -> None:
+    """Fail scheduled task instances that cannot run here: (id, why) each, why as the note."""
+    if not failed:
+        return
+    await tx.execute(
+        update(ti)
+        .where(ti.c.id == bindparam("b_id"), ti.c.state == "scheduled")
+        .values(state="failed", note=bindparam("b_note"), end_date=now, updated_at=now),
+        [{"b_id": ti_id, "b_note": why} for ti_id, why in failed],
     )
 
 

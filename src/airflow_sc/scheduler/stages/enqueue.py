@@ -24,8 +24,9 @@ from anyio.abc import TaskStatus
 from airflow_sc.db import Transaction
 from airflow_sc.db.queries import scheduling
 from airflow_sc.domain import DagRunKey, TaskInstanceKey, TaskInstanceState
-from airflow_sc.domain.transitions import Actor, ti_sources
-from airflow_sc.executors.base import Executor, Workload
+from airflow_sc.domain.transitions import Actor, check_ti_transition, ti_sources
+from airflow_sc.executors.base import Workload
+from airflow_sc.executors.routing import UnknownExecutor
 from airflow_sc.scheduler.deps import StageDeps
 from airflow_sc.scheduler.policy import ActiveCounts, Candidate, PoolState, admit
 from airflow_sc.scheduler.policy.admission import Blocked
@@ -43,6 +44,7 @@ LOCK_RETRY_DELAY = 0.05
 SUBMIT_GRACE = 10.0
 #: Fewest scheduled task instances read per page (a page is 4x what may be queued).
 MIN_PAGE = 64
+_SCHEDULED = TaskInstanceState.SCHEDULED
 #: What enqueue may queue, by the transition table: scheduled task instances.
 QUEUE_FROM = frozenset(
     s.value
@@ -57,6 +59,8 @@ class EnqueueResult:
     submitted: Mapping[str, list[Workload]]
     #: False when another scheduler held the critical section.
     locked: bool = True
+    #: Runs with a task instance failed because its executor is not configured.
+    failed_runs: frozenset[int] = frozenset()
 
     @property
     def count(self) -> int:
@@ -68,6 +72,8 @@ async def serve_enqueue(
 ) -> None:
     async def one_pass(woken: bool) -> float | None:
         result = await enqueue_scheduled(deps)
+        if result.failed_runs:
+            wakeups.mark_dirty(set(result.failed_runs))
         return None if result.locked else LOCK_RETRY_DELAY
 
     await run_stage(
@@ -117,7 +123,10 @@ async def _queue(tx: Transaction, deps: StageDeps) -> EnqueueResult:
         plan = await _plan(tx, deps, rows, pools, active, dict(open_slots))
         if page is None or len(fetched) < page or len(plan.moves) >= budget:
             break
-    still_scheduled = await scheduling.lock_scheduled(tx, [old for old, _, _ in plan.moves])
+    unroutable = {row.id: (row, why) for row, why in plan.unroutable}
+    still_scheduled = await scheduling.lock_scheduled(
+        tx, [old for old, _, _ in plan.moves] + list(unroutable)
+    )
     moves = [move for move in plan.moves if move[0] in still_scheduled]
     submitted: dict[str, list[Workload]] = defaultdict(list)
     for (old, _, _), (name, workload) in zip(plan.moves, plan.workloads, strict=True):
@@ -128,7 +137,17 @@ async def _queue(tx: Transaction, deps: StageDeps) -> EnqueueResult:
     await scheduling.queue_task_instances(
         tx, moves, from_states=QUEUE_FROM, now=deps.now(), job_id=deps.job_id
     )
-    return EnqueueResult(dict(submitted))
+    failed = {ti_id: found for ti_id, found in unroutable.items() if ti_id in still_scheduled}
+    for row, why in failed.values():
+        log.warning(
+            "task instance %s.%s of run %s fails: %s", row.dag_id, row.task_id, row.run_id, why
+        )
+    await scheduling.fail_unroutable(
+        tx, [(ti_id, why) for ti_id, (_, why) in failed.items()], now=deps.now()
+    )
+    return EnqueueResult(
+        dict(submitted), failed_runs=frozenset(r.run_pk for r, _ in failed.values())
+    )
 
 
 def _budget(parallelism: int | None, active: int, open_slots: Iterable[int | None]) -> float:
@@ -146,6 +165,8 @@ class _Plan:
     #: (executor name, workload) for each move.
     workloads: list[tuple[str, Workload]]
     never_runnable: tuple[tuple[Candidate, Blocked], ...]
+    #: Admitted task instances whose executor this deployment does not run, and why.
+    unroutable: list[tuple[scheduling.ScheduledRow, str]]
 
 
 async def _plan(
@@ -179,13 +200,26 @@ async def _plan(
     admission = admit(candidates, pools=pools, active=active, parallelism=deps.deps.parallelism)
     moves: list[tuple[str, str, int]] = []
     workloads: list[tuple[str, Workload]] = []
+    unroutable: list[tuple[scheduling.ScheduledRow, str]] = []
     for candidate in admission.queued:
         row = by_key[candidate.key]
         spec = specs.get(row.version_id or "")
         task = _task(specs, row)
         if spec is None or task is None:
             continue
-        name = _executor_for(deps, row.executor, task)
+        try:
+            name = deps.routing.executor_for(
+                dag_id=row.dag_id,
+                task_id=row.task_id,
+                named=row.executor or task.executor,
+                is_async=task.is_async,
+            )
+        except UnknownExecutor as exc:
+            check_ti_transition(
+                TaskInstanceState.SCHEDULED, TaskInstanceState.FAILED, actor=Actor.SCHEDULER
+            )
+            unroutable.append((row, str(exc)))
+            continue
         room = open_slots.get(name)
         if room is not None:
             if room <= 0:
@@ -195,7 +229,7 @@ async def _plan(
         new_id = row.id if row.try_number == 0 else str(uuid.uuid4())
         moves.append((row.id, new_id, row.try_number + 1))
         workloads.append((name, _workload(spec, task, row, new_id, name)))
-    return _Plan(moves, workloads, admission.never_runnable)
+    return _Plan(moves, workloads, admission.never_runnable, unroutable)
 
 
 def _task(specs: Mapping[str, DagSpec], row: scheduling.ScheduledRow) -> TaskSpec | None:
@@ -214,19 +248,6 @@ def _active_counts(rows: list[tuple[str, str, str, int]]) -> ActiveCounts:
         per_task[(dag_id, task_id)] += count
         per_run_task[(dag_id, run_id, task_id)] += count
     return ActiveCounts(total, dict(per_run), dict(per_task), dict(per_run_task))
-
-
-def _executor_for(deps: StageDeps, named: str | None, task: TaskSpec) -> str:
-    """The task's executor if it names a configured one; async tasks to `inprocess`."""
-    executors: Mapping[str, Executor] = deps.executors
-    if named and named in executors:
-        return named
-    if task.is_async and deps.deps.inprocess_for_async and "inprocess" in executors:
-        return "inprocess"
-    default = deps.deps.default_executor
-    if default and default in executors:
-        return default
-    return deps.deps.executors[0].name
 
 
 def _workload(

@@ -278,22 +278,19 @@ def wake_for(report: HousekeepingReport, wakeups: StageWakeups) -> None:
 
 
 async def terminate_in_executors(
-    decisions: Sequence[Decision], executors: Sequence[Executor], default: str | None
+    decisions: Sequence[Decision], executors: Sequence[Executor]
 ) -> None:
-    """Ask each task's executor to stop what it may still run for the decided tries."""
-    by_name = {e.name: e for e in executors}
-    fallback = by_name.get(default or "") or (executors[0] if executors else None)
+    """Ask the executors to stop what they may still run for the decided tries (each
+    executor ignores the tries it does not hold)."""
     for d in decisions:
         if not d.terminate:
             continue
-        executor = by_name.get(d.ti.executor or "", fallback)
-        if executor is None:
-            continue
-        with anyio.move_on_after(TERMINATE_GRACE):
-            try:
-                await executor.terminate(d.ti.id, reason=d.reason)
-            except Exception:  # one executor's trouble must not stop housekeeping
-                log.exception("could not ask executor %s to stop %s", executor.name, d.ti.id)
+        for executor in executors:
+            with anyio.move_on_after(TERMINATE_GRACE):
+                try:
+                    await executor.terminate(d.ti.id, reason=d.reason)
+                except Exception:  # one executor's trouble must not stop housekeeping
+                    log.exception("could not ask executor %s to stop %s", executor.name, d.ti.id)
 
 
 async def serve_housekeeping(
@@ -311,9 +308,7 @@ async def serve_housekeeping(
     while True:
         report = await housekeeping_once(deps.db, now=deps.now(), limits=limits, job_id=deps.job_id)
         wake_for(report, wakeups)
-        await terminate_in_executors(
-            report.decisions, deps.deps.executors, deps.deps.default_executor
-        )
+        await terminate_in_executors(report.decisions, deps.deps.executors)
         if report.more:
             await anyio.lowlevel.checkpoint()
             continue
