@@ -25,12 +25,12 @@ from typing import Any
 from airflow_sc.compat import install_airflow_compat
 from airflow_sc.config import Settings
 from airflow_sc.observability.logging import FORMAT
+from airflow_sc.scheduler.dag_test import manual_run_info, run_dag_test
 from airflow_sc.sdk.params import ParamValidationError
 from airflow_sc.secrets.chain import SecretsSettings
 from airflow_sc.secrets.environment import CONNECTION_PREFIXES, VARIABLE_PREFIXES
 from airflow_sc.secrets.masking import SecretsMasker, SecretsMaskingFilter
 from airflow_sc.task_runner.dag_files import DagFiles, load_dag_files
-from airflow_sc.task_runner.dag_test import manual_run_info, run_dag_test
 
 __all__ = ["EnvironmentNames", "dags_test", "register", "register_test"]
 

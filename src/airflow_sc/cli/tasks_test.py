@@ -27,9 +27,9 @@ from airflow_sc.config import Settings
 from airflow_sc.dag_processing.processor import dag_folders
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.observability.logging import FORMAT
+from airflow_sc.scheduler.dag_test import manual_run_info
 from airflow_sc.secrets.environment import CONNECTION_PREFIXES, VARIABLE_PREFIXES
 from airflow_sc.task_runner.dag_files import DagFiles, load_dag_files
-from airflow_sc.task_runner.dag_test import manual_run_info
 from airflow_sc.task_runner.execute import arun_task, run_task
 from airflow_sc.task_runner.memory_client import InMemoryTaskClient
 from airflow_sc.task_runner.outcome import TaskOutcome

@@ -1,16 +1,11 @@
-"""What runs inside a worker: one try of one task, and ``dags test``'s in-process DAG run.
+"""What runs inside a worker: one try of one task (``dags test``'s in-process DAG run is
+`airflow_sc.scheduler.dag_test`).
 
 A task reaches XCom, variables and connections only through a `TaskClient`.
 """
 
-from airflow_sc.task_runner.client import TaskClient
+from airflow_sc.sdk._task_client import TaskClient
 from airflow_sc.task_runner.dag_files import DagFiles, load_dag_files
-from airflow_sc.task_runner.dag_test import (
-    DagTestResult,
-    TaskResult,
-    manual_run_info,
-    run_dag_test,
-)
 from airflow_sc.task_runner.execute import AirflowTaskTimeout, arun_task, run_task
 from airflow_sc.task_runner.memory_client import InMemoryTaskClient
 from airflow_sc.task_runner.outcome import DagRunTriggerRequest, Deferral, TaskOutcome
@@ -20,16 +15,12 @@ __all__ = [
     "AirflowTaskTimeout",
     "DagFiles",
     "DagRunTriggerRequest",
-    "DagTestResult",
     "Deferral",
     "InMemoryTaskClient",
     "RuntimeTaskInstance",
     "TaskClient",
     "TaskOutcome",
-    "TaskResult",
     "arun_task",
     "load_dag_files",
-    "manual_run_info",
-    "run_dag_test",
     "run_task",
 ]

@@ -35,7 +35,7 @@ from airflow_sc.compat import installed_options
 from airflow_sc.domain.retries import failed_try_state
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.execution.context import TryContext
-from airflow_sc.sdk._task_client import task_client_active
+from airflow_sc.sdk._task_client import TaskClient, task_client_active
 from airflow_sc.sdk.baseoperator import BaseOperator, TaskStateChangeCallback
 from airflow_sc.sdk.context import (
     ConnectionAccessor,
@@ -56,7 +56,6 @@ from airflow_sc.sdk.skipping import SkipDecision
 from airflow_sc.sdk.xcom_arg import XCOM_RETURN_KEY
 
 from . import notifications
-from .client import TaskClient
 from .outcome import DagRunTriggerRequest, Deferral, TaskOutcome
 from .task_instance import RuntimeTaskInstance
 

@@ -34,9 +34,9 @@ from typing import Any, Protocol
 from airflow_sc.domain.retries import failed_try_state
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.execution.context import TryContext
+from airflow_sc.sdk._task_client import TaskClient
 from airflow_sc.sdk.exceptions import AirflowException
 from airflow_sc.secrets.masking import SecretsMasker
-from airflow_sc.task_runner.client import TaskClient
 from airflow_sc.task_runner.dag_files import cached_dag_file
 from airflow_sc.task_runner.execute import run_info_of, run_task
 from airflow_sc.task_runner.http_client import (

@@ -8,9 +8,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
+from airflow_sc.sdk._task_client import TaskClient
 from airflow_sc.sdk.xcom_arg import XCOM_RETURN_KEY
-
-from .client import TaskClient
 
 __all__ = ["RuntimeTaskInstance"]
 

@@ -1,6 +1,7 @@
 """Run a whole DAG in this process, one task at a time (``airflow-sc dags test``).
 
-Made for debugging DAG code: no database, no scheduler, no executor. Tasks run in
+Made for debugging DAG code: no database, no scheduler service, no executor; the
+scheduler's own policy decides, which is why this lives here. Tasks run in
 topological order; each task's trigger rule is checked against its upstream states with
 the scheduler's own policy (`evaluate_trigger_rule`), so skips from branches and short
 circuits propagate as they would in a deployment. A failed try with retries left runs again
@@ -36,10 +37,9 @@ from airflow_sc.sdk.baseoperator import BaseOperator
 from airflow_sc.sdk.context import RunInfo
 from airflow_sc.sdk.dag import DAG
 from airflow_sc.secrets.masking import SecretsMasker
-
-from .execute import arun_task, run_task
-from .memory_client import InMemoryTaskClient
-from .outcome import TaskOutcome
+from airflow_sc.task_runner.execute import arun_task, run_task
+from airflow_sc.task_runner.memory_client import InMemoryTaskClient
+from airflow_sc.task_runner.outcome import TaskOutcome
 
 __all__ = ["DagTestResult", "TaskResult", "manual_run_info", "run_dag_test"]
 
@@ -304,7 +304,7 @@ def run_dag_test(
         run,
         client,
         out=out,
-        log=log or logging.getLogger("airflow_sc.task_runner.dag_test"),
+        log=log or logging.getLogger("airflow_sc.scheduler.dag_test"),
         sleep=sleep,
         utcnow=utcnow,
     )

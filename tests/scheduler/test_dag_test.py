@@ -10,6 +10,7 @@ import anyio
 import anyio.lowlevel
 
 from airflow_sc.domain.states import DagRunState, TaskInstanceState
+from airflow_sc.scheduler.dag_test import DagTestResult, manual_run_info, run_dag_test
 from airflow_sc.sdk import (
     DAG,
     AirflowFailException,
@@ -20,7 +21,6 @@ from airflow_sc.sdk import (
     task,
 )
 from airflow_sc.sdk.timetables import DataInterval
-from airflow_sc.task_runner import DagTestResult, manual_run_info, run_dag_test
 
 TI = TaskInstanceState
 NOW = dt.datetime(2024, 6, 1, 12, 30, tzinfo=dt.UTC)
