@@ -41,7 +41,6 @@ import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
-from airflow_sc.domain.retries import failed_try_state
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.execution.context import TryContext
 from airflow_sc.execution.errors import TryConflict
@@ -53,7 +52,7 @@ from airflow_sc.executors.base import Executor, TaskEvent, Workload
 from airflow_sc.secrets.connection import Connection
 from airflow_sc.secrets.masking import SecretsMasker
 from airflow_sc.task_runner.dag_files import DagFiles, load_dag_files
-from airflow_sc.task_runner.execute import arun_task, run_info_of
+from airflow_sc.task_runner.execute import arun_task, run_info_of, unloadable
 from airflow_sc.task_runner.logs import close_try_logger, open_try_logger, try_log_path
 from airflow_sc.task_runner.outcome import TaskOutcome
 from airflow_sc.task_runner.supervisor import TryReport
@@ -408,13 +407,7 @@ class InProcessExecutor(Executor):
         try:
             task, dag = await self._dags.get_task(context)
         except Exception as exc:
-            logger.exception("Could not load task %s of DAG %s", context.task_id, context.dag_id)
-            return TaskOutcome(
-                state=failed_try_state(context.try_number, context.max_tries),
-                try_number=context.try_number,
-                duration=0.0,
-                error=str(exc),
-            )
+            return unloadable(context, exc, logger)
 
         def blocked(seconds: float, stack: str | None) -> None:
             logger.warning(

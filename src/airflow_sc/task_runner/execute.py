@@ -59,7 +59,7 @@ from . import notifications
 from .outcome import DagRunTriggerRequest, Deferral, TaskOutcome
 from .task_instance import RuntimeTaskInstance
 
-__all__ = ["AirflowTaskTimeout", "arun_task", "run_info_of", "run_task"]
+__all__ = ["AirflowTaskTimeout", "arun_task", "run_info_of", "run_task", "unloadable"]
 
 _TI = TaskInstanceState
 
@@ -234,6 +234,18 @@ def run_info_of(context: TryContext) -> RunInfo:
         run_type=context.run_type,
         start_date=context.run_start_date,
         dag_id=context.dag_id,
+    )
+
+
+def unloadable(context: TryContext, error: Exception, log: logging.Logger) -> TaskOutcome:
+    """The outcome of a try whose task could not be loaded (its DAG file is gone, broken,
+    or no longer defines it): failed, retried while its tries allow."""
+    log.error("Could not load task %s of DAG %s", context.task_id, context.dag_id, exc_info=error)
+    return TaskOutcome(
+        state=failed_try_state(context.try_number, context.max_tries),
+        try_number=context.try_number,
+        duration=0.0,
+        error=f"{type(error).__name__}: {error}",
     )
 
 

@@ -31,14 +31,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
-from airflow_sc.domain.retries import failed_try_state
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.execution.context import TryContext
 from airflow_sc.sdk._task_client import TaskClient
 from airflow_sc.sdk.exceptions import AirflowException
 from airflow_sc.secrets.masking import SecretsMasker
 from airflow_sc.task_runner.dag_files import cached_dag_file
-from airflow_sc.task_runner.execute import run_info_of, run_task
+from airflow_sc.task_runner.execute import run_info_of, run_task, unloadable
 from airflow_sc.task_runner.http_client import (
     ExecutionApiClient,
     ExecutionApiError,
@@ -212,13 +211,7 @@ def _execute(context: TryContext, client: TryClient) -> TaskOutcome:
     try:
         task, dag = _load_task(context)
     except Exception as exc:
-        log.exception("Could not load task %s of DAG %s", context.task_id, context.dag_id)
-        return TaskOutcome(
-            state=failed_try_state(context.try_number, context.max_tries),
-            try_number=context.try_number,
-            duration=0.0,
-            error=f"{type(exc).__name__}: {exc}",
-        )
+        return unloadable(context, exc, log)
     return run_task(
         task,
         dag=dag,
