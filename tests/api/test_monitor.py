@@ -116,7 +116,10 @@ async def test_database_outage_is_reported_not_raised(
     from airflow_sc.db.schema import migrate
 
     await migrate(fresh_postgres_url)
-    settings = load_settings({"AIRFLOW_SC_HOME": str(tmp_path)}, cwd=tmp_path)
+    # Port 0: a fixed port collides with any other server on the machine.
+    settings = load_settings(
+        {"AIRFLOW_SC_HOME": str(tmp_path), "AIRFLOW_SC__API__PORT": "0"}, cwd=tmp_path
+    )
     async with open_database(fresh_postgres_url) as database, open_service_group() as tg:
         ctx = ApiContext(settings=settings, db=database, clock=lambda: NOW)
         endpoint = await tg.start(

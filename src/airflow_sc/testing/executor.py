@@ -88,7 +88,7 @@ class InMemoryExecutor(Executor):
         self.clock = clock
         #: Every workload ever submitted, in submission order.
         self.submitted: list[Workload] = []
-        #: Workloads submitted and not finished yet, by ti_id.
+        #: Workloads started and not finished yet, by ti_id.
         self.running: dict[str, Workload] = {}
         #: Tries the service started, with their max_tries (what a task reads at start).
         self._max_tries: dict[str, int] = {}
@@ -112,21 +112,24 @@ class InMemoryExecutor(Executor):
                 await self._outbox_changed.wait()
 
     async def submit(self, workloads: Sequence[Workload]) -> None:
+        started: list[Workload] = []
         for workload in workloads:
-            self.submitted.append(workload)
-            self.running[workload.ti_id] = workload
-        for workload in workloads:
+            # A try counts as submitted (and can be released) once its start is through.
             try:
                 context = await self.service.start(workload.ti_id, Start("in-memory", 0))
             except TryConflict:
-                self.running.pop(workload.ti_id, None)  # another process holds it
-                continue
-            self._max_tries[workload.ti_id] = context.max_tries
-            if not self.hold:
-                await self._finish(workload, self.outcome(workload))
+                context = None  # another process holds it: nothing to run, nothing to say
+            self.submitted.append(workload)
+            if context is not None:
+                self._max_tries[workload.ti_id] = context.max_tries
+                self.running[workload.ti_id] = workload
+                started.append(workload)
         if self._submitted_event is not None:
             self._submitted_event.set()
             self._submitted_event = None
+        if not self.hold:
+            for workload in started:
+                await self._finish(workload, self.outcome(workload))
 
     async def terminate(self, ti_id: str, *, reason: str) -> None:
         workload = self.running.get(ti_id)
