@@ -3,7 +3,7 @@
 `parallelism` worker processes (``_worker.py``) run inside the executor's task group, one
 try at a time each. A worker forks a fresh child per try (own session, own log file), so
 nothing a task does reaches the scheduler or another task; a worker that dies is replaced
-and its try is reported FAILED.
+and its try is reported as ended without recording its state.
 
 Events: one per try, when its child ended. The child moves its own try through the
 execution service (started, then how it ended, with its history row and branch skips)
