@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -108,6 +108,11 @@ class StageDeps:
             self.deps.default_executor,
             inprocess_for_async=self.deps.inprocess_for_async,
         )
+
+    def progressed(self, run_pks: Collection[int] | None) -> None:
+        """Tell the process's other subscribers that a stage moved these runs along."""
+        if self.deps.changes is not None:
+            self.deps.changes.runs_progressed(run_pks)
 
     def finish(self) -> None:
         """Stop the remaining stages once they are idle (after the drain)."""

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from airflow_sc.db import Database
 from airflow_sc.scheduler.changes import Change, ChangeFeed, Note, stage_subscriber, wake_stages
 from airflow_sc.scheduler.changes.notes import MAX_LISTED_RUNS, decode_note, encode_note
 from airflow_sc.scheduler.wakeups import StageWakeups
+from airflow_sc.sdk import DAG, PythonOperator
+from tests.scheduler.dags import (
+    T0,
+    FakeClock,
+    changes_of,
+    memory_executor,
+    open_scheduler,
+    store_dag,
+)
+
+
+def noop() -> None:
+    return None
 
 
 def woken(wakeups: StageWakeups) -> set[str]:
@@ -102,3 +118,30 @@ def test_a_failing_sender_does_not_stop_the_others() -> None:
     feed.add_outbound(sent.append)
     feed.dag_changed()
     assert len(sent) == 1
+
+
+@pytest.mark.anyio
+async def test_a_subscriber_follows_the_runs_the_scheduler_moves_along(
+    db: Database, clock: FakeClock
+) -> None:
+    """What a live view of runs subscribes to: every run the pipeline moves, by id, while
+    the scheduler's own progress wakes none of its stages."""
+    with DAG("followed", schedule="@daily", start_date=T0 - timedelta(days=1)) as dag:
+        PythonOperator(task_id="a", python_callable=noop) >> PythonOperator(
+            task_id="b", python_callable=noop
+        )
+    await store_dag(db, dag, now=clock.now)
+    heard: list[Note] = []
+    with changes_of(db).subscribe(heard.append):
+        async with open_scheduler(db, [memory_executor(db, clock)], clock) as running:
+            [run] = await running.wait_run_state("followed", "success")
+    progressed = {
+        pk for note in heard if Change.RUNS_PROGRESSED in note.changes for pk in note.run_pks or ()
+    }
+    finished = {
+        pk for note in heard if Change.TIS_FINISHED in note.changes for pk in note.run_pks or ()
+    }
+    assert progressed == finished == {run["id"]}
+    wakeups = StageWakeups()
+    wake_stages(Note.of([Change.RUNS_PROGRESSED], [run["id"]]), wakeups)
+    assert woken(wakeups) == set()

@@ -1,12 +1,13 @@
 """`ChangeFeed`: the one interface of wake-ups in a process.
 
 Whoever changes what others work on announces it here (`announce`, or the named shortcuts:
-a try's end from the execution service, an operator action, a stored DAG version); whoever
-acts on changes subscribes (`subscribe`): the scheduler's stages while a scheduler runs in
-this process (`stage_subscriber`), and any other in-process consumer, such as a live view
-following "runs and task instances of these runs changed". Delivery to subscribers is in
-process and immediate; each transport to other processes is its own module and plugs in
-on both sides:
+a try's end from the execution service, an operator action, a stored DAG version, the
+scheduler's stages moving runs along); whoever acts on changes subscribes (`subscribe`):
+the scheduler's stages while a scheduler runs in this process (`stage_subscriber`), and
+any other in-process consumer, such as a live view following "runs and task instances of
+these runs changed" (every `Note` but `DAG_CHANGED` names the runs, or None for all).
+Delivery to subscribers is in process and immediate; each transport to other processes is
+its own module and plugs in on both sides:
 
 - outbound: `add_outbound(send)` carries every announced note away (PostgreSQL NOTIFY,
   `changes.postgres.NotifyPublisher`; the SQLite scheduler's datagram socket,
@@ -79,6 +80,11 @@ class ChangeFeed:
     def tis_finished(self, run_pks: Collection[int]) -> None:
         """Tries of these runs ended (the execution service recorded how)."""
         self.announce([Change.TIS_FINISHED], run_pks)
+
+    def runs_progressed(self, run_pks: Collection[int] | None) -> None:
+        """The scheduler moved these runs or their task instances along (None: some runs)."""
+        if run_pks is None or run_pks:
+            self.announce([Change.RUNS_PROGRESSED], run_pks)
 
     def dag_changed(self) -> None:
         """A DAG was stored, changed, paused or unpaused."""

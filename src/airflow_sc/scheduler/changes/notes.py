@@ -34,6 +34,10 @@ class Change(StrEnum):
     RUNS_CHANGED = "runs_changed"
     #: Task instances of these runs finished (a try reported its end).
     TIS_FINISHED = "tis_finished"
+    #: The scheduler moved these runs or their task instances along (created or started a
+    #: run, scheduled, queued, ended or reset task instances, finished a run). For other
+    #: subscribers (a live view): the stage that made the move already woke the next one.
+    RUNS_PROGRESSED = "runs_progressed"
     #: Notes may have been lost (a listening connection dropped): anything may have changed.
     ANY = "any"
 

@@ -17,6 +17,7 @@ def wake_stages(note: Note, wakeups: StageWakeups) -> None:
     - an operator changed runs: schedule_tis for those runs, start_runs (a cleared run is
       queued again), enqueue (freed slots);
     - tries finished: schedule_tis for their runs, enqueue (freed slots);
+    - the scheduler's own progress: nothing (the stage that moved on woke the next one);
     - notes were lost: every stage.
     """
     changes = note.changes

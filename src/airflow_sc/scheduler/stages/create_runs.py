@@ -49,6 +49,7 @@ async def serve_create_runs(
         created = await create_due_runs(deps)
         if created:
             wakeups.start_runs.set()
+            deps.progressed(None)
         return None
 
     await run_stage(

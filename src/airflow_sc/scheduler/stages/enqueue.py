@@ -61,6 +61,8 @@ class EnqueueResult:
     locked: bool = True
     #: Runs with a task instance failed because its executor is not configured.
     failed_runs: frozenset[int] = frozenset()
+    #: Runs with task instances queued by this pass.
+    queued_runs: frozenset[int] = frozenset()
 
     @property
     def count(self) -> int:
@@ -74,6 +76,7 @@ async def serve_enqueue(
         result = await enqueue_scheduled(deps)
         if result.failed_runs:
             wakeups.mark_dirty(set(result.failed_runs))
+        deps.progressed(result.queued_runs | result.failed_runs)
         return None if result.locked else LOCK_RETRY_DELAY
 
     await run_stage(

@@ -89,6 +89,7 @@ async def serve_executor_events(
             result = await apply_events(deps, batch)
             if result.runs:
                 wakeups.mark_dirty(result.runs)
+                deps.progressed(result.runs)
             # Every event frees the slot its try held in its executor.
             wakeups.enqueue.set()
             wakeups.passes.bump()

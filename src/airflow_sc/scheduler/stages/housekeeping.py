@@ -266,11 +266,12 @@ async def housekeeping_once(
     return report
 
 
-def wake_for(report: HousekeepingReport, wakeups: StageWakeups) -> None:
+def wake_for(report: HousekeepingReport, wakeups: StageWakeups, deps: StageDeps) -> None:
     """Wake the stages that continue from the states housekeeping wrote."""
     if not report.decisions:
         return
     wakeups.mark_dirty({d.ti.run_pk for d in report.decisions})
+    deps.progressed({d.ti.run_pk for d in report.decisions})
     if any(d.new_state == TI.SCHEDULED for d in report.decisions):
         wakeups.enqueue.set()
     # A failed or reset task instance frees a pool slot and a concurrency slot.
@@ -307,7 +308,7 @@ async def serve_housekeeping(
     task_status.started()
     while True:
         report = await housekeeping_once(deps.db, now=deps.now(), limits=limits, job_id=deps.job_id)
-        wake_for(report, wakeups)
+        wake_for(report, wakeups, deps)
         await terminate_in_executors(report.decisions, deps.deps.executors)
         if report.more:
             await anyio.lowlevel.checkpoint()

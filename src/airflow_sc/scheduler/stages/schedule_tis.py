@@ -65,6 +65,8 @@ class RunResult:
     #: Tries this scheduler handed to its executors that were cleared while in flight
     #: (RESTARTING): stopped now rather than at their next heartbeat.
     cleared: list[str] = field(default_factory=list)
+    #: Something was written: task instances moved, or the run finished.
+    changed: bool = False
 
 
 async def serve_schedule_tis(
@@ -97,12 +99,15 @@ async def serve_schedule_tis(
             for gone in dues.keys() - dirty:  # no longer running: nothing to wait for
                 del dues[gone]
         ordered = sorted(dirty)
+        progressed: set[int] = set()
         for start in range(0, len(ordered), RUNS_PER_TRANSACTION):
             batch = ordered[start : start + RUNS_PER_TRANSACTION]
             for run_pk, result in zip(batch, await schedule_runs(deps, batch), strict=True):
                 if result.busy:  # nothing decided: look again soon, keep what was due
                     busy.add(run_pk)
                     continue
+                if result.changed:
+                    progressed.add(run_pk)
                 if result.scheduled:
                     wakeups.enqueue.set()
                 if result.finished is not None:
@@ -120,6 +125,7 @@ async def serve_schedule_tis(
                     dues.pop(run_pk, None)
                 else:
                     dues[run_pk] = result.next_due
+        deps.progressed(progressed)
         again = None if not dues else (min(dues.values()) - deps.now()).total_seconds() + 0.001
         if busy:
             again = BUSY_RETRY_DELAY if again is None else min(again, BUSY_RETRY_DELAY)
@@ -196,6 +202,7 @@ async def _schedule_one(tx: Transaction, deps: StageDeps, run_pk: int, now: date
         next_due=plan.next_due,
         interrupted=plan.interrupted,
         cleared=[] if plan.timed_out else cleared,
+        changed=plan.changed,
     )
 
 

@@ -36,6 +36,7 @@ async def serve_start_runs(
         started, wait = await start_queued_runs(deps)
         if started:
             wakeups.mark_dirty(started)
+            deps.progressed(started)
         return wait
 
     await run_stage(
