@@ -3,7 +3,6 @@ contract (which names every package), the transition table with the domain's."""
 
 from __future__ import annotations
 
-import re
 import tomllib
 from pathlib import Path
 
@@ -28,7 +27,7 @@ def contract_layers() -> list[set[str]]:
         c["layers"] for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers"
     ]
     return [
-        {name.strip().removeprefix("airflow_sc.") for name in re.split(r"[|:]", layer)}
+        {name.strip().removeprefix("airflow_sc.") for name in layer.split("|")}
         for layer in layers
     ]
 
