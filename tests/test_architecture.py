@@ -27,8 +27,7 @@ def contract_layers() -> list[set[str]]:
         c["layers"] for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers"
     ]
     return [
-        {name.strip().removeprefix("airflow_sc.") for name in layer.split("|")}
-        for layer in layers
+        {name.strip().removeprefix("airflow_sc.") for name in layer.split("|")} for layer in layers
     ]
 
 

@@ -1,7 +1,7 @@
 """`airflow-sc dags trigger|pause|unpause|list-runs`, `tasks list|state|states-for-dag-run|clear`
 against a real SQLite database, without a scheduler (the end-to-end checks, and the
 wake-up that differs between databases, are in test_cli_against_run.py and
-test_local_wake.py)."""
+scheduler/changes/test_local_socket.py)."""
 
 from __future__ import annotations
 
