@@ -23,9 +23,9 @@ from airflow_sc.plugins import (
     loaded_plugins,
     plugin_import_errors,
 )
+from airflow_sc.scheduler.dag_test import manual_run_info, run_dag_test
 from airflow_sc.sdk import DAG, PythonOperator
 from airflow_sc.sdk import macros as macros_module
-from airflow_sc.task_runner import manual_run_info, run_dag_test
 
 PLUGINS = Path(__file__).parents[1] / "e2e" / "plugins"
 NOW = dt.datetime(2026, 3, 6, 12, 0, tzinfo=dt.UTC)

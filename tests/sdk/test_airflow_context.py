@@ -10,11 +10,12 @@ import pendulum
 import pytest
 
 from airflow_sc.compat.configuration import AirflowConfigParser
+from airflow_sc.scheduler.dag_test import manual_run_info, run_dag_test
 from airflow_sc.sdk import DAG, AirflowException, BashOperator, PythonOperator, dag, task
 from airflow_sc.sdk import timezone as tz
 from airflow_sc.sdk.context import RunInfo, get_current_context
 from airflow_sc.sdk.exceptions import AirflowConfigException
-from airflow_sc.task_runner import InMemoryTaskClient, manual_run_info, run_dag_test, run_task
+from airflow_sc.task_runner import InMemoryTaskClient, run_task
 from airflow_sc.task_runner.task_instance import RuntimeTaskInstance
 
 NOW = dt.datetime(2026, 3, 6, 9, 30, tzinfo=dt.UTC)

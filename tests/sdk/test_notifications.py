@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 
 from airflow_sc.domain.states import TaskInstanceState
+from airflow_sc.scheduler.dag_test import manual_run_info, run_dag_test
 from airflow_sc.sdk import DAG, PythonOperator
 from airflow_sc.sdk._task_client import task_client_active
 from airflow_sc.sdk.notifications.smtp import SmtpNotifier
 from airflow_sc.sdk.notifier import BaseNotifier
 from airflow_sc.sdk.operators.email import EmailOperator
-from airflow_sc.task_runner import InMemoryTaskClient, manual_run_info, run_dag_test
+from airflow_sc.task_runner import InMemoryTaskClient
 from tests.smtp_server import Mailbox, smtp_server
 
 TI = TaskInstanceState

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from airflow_sc.domain.states import TaskInstanceState
+from airflow_sc.scheduler.dag_test import DagTestResult, manual_run_info, run_dag_test
 from airflow_sc.sdk import DAG, BashOperator, EmptyOperator, dag, task
 from airflow_sc.sdk.exceptions import DagDefinitionError
 from airflow_sc.sdk.operators.branch import BaseBranchOperator
@@ -21,7 +22,6 @@ from airflow_sc.sdk.operators.python_virtualenv import (
 )
 from airflow_sc.sdk.operators.weekday import BranchDayOfWeekOperator
 from airflow_sc.sdk.weekday import WeekDay
-from airflow_sc.task_runner import DagTestResult, manual_run_info, run_dag_test
 
 TI = TaskInstanceState
 FRIDAY_NOON = dt.datetime(2026, 3, 6, 12, 0, tzinfo=dt.UTC)

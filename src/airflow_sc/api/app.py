@@ -11,11 +11,11 @@ from airflow_sc.api.draining import RefuseWritesWhileDraining
 from airflow_sc.api.errors import install_error_handlers
 from airflow_sc.api.execution.mount import execution_app_for
 from airflow_sc.api.routes import ROUTERS, auth
+from airflow_sc.execution.protocol import EXECUTION_API_PREFIX
 
 __all__ = ["API_PREFIX", "EXECUTION_API_PREFIX", "ApiContext", "create_app"]
 
 API_PREFIX = "/api/v2"
-EXECUTION_API_PREFIX = "/execution"
 
 
 def create_app(ctx: ApiContext) -> FastAPI:

@@ -19,17 +19,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskStatus
 
-from airflow_sc.api import ApiContext, serve_api
-from airflow_sc.api.app import EXECUTION_API_PREFIX
 from airflow_sc.config import Settings
 from airflow_sc.dag_processing.processor import serve_dag_processor
 from airflow_sc.db import Database
 from airflow_sc.execution.dispatch import ExecutionDispatcher
+from airflow_sc.execution.protocol import EXECUTION_API_PREFIX
 from airflow_sc.execution.service import ExecutionService
 from airflow_sc.executors import Executor
 from airflow_sc.executors.inprocess import InProcessExecutor
@@ -48,6 +47,9 @@ from airflow_sc.scheduler.ownership import open_scheduler_ownership
 from airflow_sc.scheduler.service import SchedulerHandle, serve_scheduler
 from airflow_sc.scheduler.stages.housekeeping import housekeeping_stage
 from airflow_sc.services import Services, load_services
+
+if TYPE_CHECKING:
+    from airflow_sc.api import ApiContext
 
 __all__ = ["Composition", "compose"]
 
@@ -96,6 +98,10 @@ class Composition:
         return chosen
 
     def api_context(self) -> ApiContext:
+        # Imported here: a process without the API server (`airflow-sc scheduler`) does not
+        # load the web stack.
+        from airflow_sc.api import ApiContext
+
         return ApiContext.from_services(
             self.settings,
             self.db,
@@ -108,6 +114,8 @@ class Composition:
     async def serve_api(
         self, *, shutdown_trigger: Trigger, task_status: TaskStatus[HttpEndpoint]
     ) -> None:
+        from airflow_sc.api import serve_api
+
         await serve_api(
             self.api_context(), shutdown_trigger=shutdown_trigger, task_status=task_status
         )

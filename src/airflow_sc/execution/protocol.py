@@ -35,6 +35,7 @@ from airflow_sc.domain.transitions import TI_TRANSITION_RULES, Actor
 from airflow_sc.execution.errors import BadRequest
 
 __all__ = [
+    "EXECUTION_API_PREFIX",
     "FINISH_STATES",
     "TRY_SCOPED",
     "Args",
@@ -53,6 +54,9 @@ __all__ = [
 ]
 
 _TI = TaskInstanceState
+
+#: Where the API server serves the protocol over HTTP (its URL is the API's + this).
+EXECUTION_API_PREFIX: Final = "/execution"
 
 #: States a running try may finish in: what the transition table lets the execution
 #: service move a running try to.
