@@ -67,8 +67,10 @@ def test_the_documented_transition_table_is_the_domains() -> None:
         return frozenset(None if s == "none" else s for s in cell.split(", "))
 
     text = (ROOT / "docs" / "architecture.md").read_text()
-    section = text.split("### One owner per transition", 1)[1]
-    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    section = text.split("### One owner per transition", 1)[1].splitlines()
+    start = next(i for i, line in enumerate(section) if line.startswith("| "))
+    end = next(i for i, line in enumerate(section[start:], start) if not line.startswith("|"))
+    rows = [line for line in section[start:end] if "---" not in line]
     documented = {
         (owner.strip(), states(old), states(new))
         for owner, old, new, _ in (row.strip("|").split("|") for row in rows[1:])
