@@ -147,9 +147,20 @@ async def test_finish_records_the_try_and_skips_the_branches_not_taken(
     await add_ti(db, "succeed", state="success")
     await start(http, served, branch)
 
-    response = await http.patch(
+    # "succeed" is not downstream of "branch": the whole finish is refused, nothing moves.
+    refused = await http.patch(
         f"/task-instances/{branch}/state",
         json={"state": "success", "skip": ["exit_3", "boom", "succeed"]},
+        headers=bearer(served, branch),
+    )
+    assert refused.status_code == 403
+    assert "succeed" in refused.json()["detail"]
+    assert await ti_state(db, "exit_3") is None
+    assert await ti_state(db, "branch") == "running"
+
+    response = await http.patch(
+        f"/task-instances/{branch}/state",
+        json={"state": "success", "skip": ["exit_3", "boom"]},
         headers=bearer(served, branch),
     )
 

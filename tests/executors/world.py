@@ -3,6 +3,8 @@ the execution API served on a real socket."""
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
@@ -16,7 +18,7 @@ from sqlalchemy import insert, select
 
 from airflow_sc.api.execution import create_execution_app
 from airflow_sc.db import Database, Transaction
-from airflow_sc.db.models import dag, dag_run, task_instance
+from airflow_sc.db.models import dag, dag_run, serialized_dag, task_instance
 from airflow_sc.domain import TaskInstanceKey
 from airflow_sc.execution.dispatch import ExecutionDispatcher
 from airflow_sc.execution.service import ExecutionService
@@ -24,23 +26,48 @@ from airflow_sc.execution.tokens import ExecutionTokens
 from airflow_sc.executors.base import Workload
 from airflow_sc.runtime import serve_http
 from airflow_sc.secrets.base import SecretsBackend
+from airflow_sc.serialization.encode import encode_dag
 from airflow_sc.testing import open_service_group
 
 DAG_FILE = Path(__file__).parent / "dags" / "behaviours.py"
 DAG_ID = "behaviours"
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SECRET = "test-signing-secret-of-enough-length"
+VERSION_ID = "00000000-0000-4000-8000-00000000b0b0"
+
+
+@functools.cache
+def serialized_dag_data() -> dict[str, Any]:
+    """The behaviours DAG as the DAG processor stores it (read once per test session)."""
+    spec = importlib.util.spec_from_file_location("_behaviours_dag", DAG_FILE)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return encode_dag(module.dag)
 
 
 async def add_run(
     db: Database, run_id: str = "run_1", *, conf: dict[str, Any] | None = None
 ) -> None:
+    """A running run of the behaviours DAG, created with its stored version."""
+
     async def body(tx: Transaction) -> None:
         runs = await tx.scalars(select(dag_run.c.id).where(dag_run.c.dag_id == DAG_ID))
         logical_date = NOW + timedelta(days=len(runs))
         exists = await tx.scalar(select(dag.c.dag_id).where(dag.c.dag_id == DAG_ID))
         if exists is None:
             await tx.execute(insert(dag).values(dag_id=DAG_ID, fileloc=str(DAG_FILE)))
+            await tx.execute(
+                insert(serialized_dag).values(
+                    id=VERSION_ID,
+                    dag_id=DAG_ID,
+                    data=serialized_dag_data(),
+                    dag_hash="behaviours",
+                    created_at=NOW,
+                    last_updated=NOW,
+                )
+            )
         await tx.execute(
             insert(dag_run).values(
                 dag_id=DAG_ID,
@@ -53,6 +80,7 @@ async def add_run(
                 data_interval_end=logical_date,
                 start_date=NOW,
                 conf=conf or {},
+                created_dag_version_id=VERSION_ID,
             )
         )
 

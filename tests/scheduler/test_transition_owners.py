@@ -215,18 +215,6 @@ async def test_a_finish_in_a_state_the_table_does_not_give_a_try_is_refused(
     assert await world.states() == before
 
 
-async def test_a_branch_skips_only_what_has_not_started(world: World) -> None:
-    service = ExecutionService(world.db, clock=world.clock)
-    ids = await world.seed()
-    others = tuple(task_id_of(state) for state in EVERY_STATE if state is not TI.RUNNING)
-    before = await world.states()
-    await service.finish(TryFinish(ids[task_id_of(TI.RUNNING)], TI.SUCCESS, skip=others))
-    after = await world.states()
-    assert_owned(before, after, Actor.EXECUTION)
-    skipped = {old for old, new in moves(before, after) if new is TI.SKIPPED}
-    assert skipped == {None, TI.SCHEDULED, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE}
-
-
 # -- executor events ------------------------------------------------------------------------
 
 

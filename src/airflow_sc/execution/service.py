@@ -5,7 +5,9 @@ secrets and cipher). It is the one writer of a reporting try's state: ``start`` 
 queued try to running (a compare-and-set, so a duplicated or re-delivered submission of a
 try that already started is refused), ``finish`` moves a running try to how it ended,
 skips the paths a branch did not take, stores the XComs that came with it and writes the
-try's history row, all in one transaction. Which moves are legal comes from the transition
+try's history row, all in one transaction. A try may skip only tasks downstream of its
+own (a branch's paths): a skip list naming any other task is refused before anything is
+written. Which moves are legal comes from the transition
 table (`airflow_sc.domain.transitions`, actor ``execution``), decided in plain code
 (`plan_finishes`) before anything is written.
 
@@ -35,6 +37,7 @@ from airflow_sc.execution.protocol import Start, TryFinish
 from airflow_sc.secrets import writes as secret_writes
 from airflow_sc.secrets.base import SecretsBackend
 from airflow_sc.secrets.encryption import SecretsCipher
+from airflow_sc.serialization.spec import DagSpec
 
 __all__ = ["EndedTry", "ExecutionService", "FinishPlan", "plan_finishes"]
 
@@ -44,6 +47,8 @@ _EVERY_STATE: Final[tuple[TIState, ...]] = (None, *_TI)
 START_FROM: Final = ti_sources(Actor.EXECUTION, _TI.RUNNING, _EVERY_STATE)
 #: What a branch's skip list may skip: task instances that have not started.
 SKIP_FROM: Final = ti_sources(Actor.EXECUTION, _TI.SKIPPED, _EVERY_STATE) - {_TI.RUNNING}
+#: How many parsed DAG versions the skip check keeps (the oldest read goes first).
+_SPECS_KEPT: Final = 64
 
 
 def _utcnow() -> datetime:
@@ -129,6 +134,8 @@ class ExecutionService:
         )
         self._finishes: Coalescer[TryFinish, bool] = Coalescer(self.finish_many, shield=True)
         self._run_xcoms: Coalescer[str, RunXComs] = Coalescer(self.run_xcoms_many)
+        #: Parsed DAG versions, for checking skip lists (a version never changes).
+        self._specs: dict[str, DagSpec] = {}
 
     # -- a try's life ------------------------------------------------------------------------
 
@@ -188,8 +195,35 @@ class ExecutionService:
     async def finish(self, finish: TryFinish) -> None:
         """running -> the finish's state; `TryConflict` when the try is not running."""
         check_ti_transition(_TI.RUNNING, finish.state, actor=Actor.EXECUTION)
+        if finish.skip:
+            await self._check_skip(finish)
         if not await self._finishes.call(finish):
             raise TryConflict(f"task instance try {finish.ti_id} is not running")
+
+    async def _check_skip(self, finish: TryFinish) -> None:
+        """`Forbidden` unless every task in the finish's skip list is downstream of the
+        try's own task in the DAG version its run uses."""
+
+        async def body(tx: Transaction) -> tuple[str, str, dict[str, Any] | None]:
+            scope = await queries.try_scope(tx, finish.ti_id)
+            if scope is None:
+                raise TryNotFound(finish.ti_id)
+            version = await queries.run_dag_version(tx, scope.dag_run_pk)
+            if version is None:
+                raise Forbidden(f"the DAG version of run {scope.run_id!r} is gone: no skips")
+            version_id, data = version
+            return scope.task_id, version_id, None if version_id in self._specs else data
+
+        task_id, version_id, data = await self.db.run(body, write=False)
+        if data is not None:
+            if len(self._specs) >= _SPECS_KEPT:
+                del self._specs[next(iter(self._specs))]
+            self._specs[version_id] = DagSpec.from_dict(data)
+        refused = set(finish.skip) - self._specs[version_id].downstream_of([task_id])
+        if refused:
+            raise Forbidden(
+                f"task {task_id!r} may skip only tasks downstream of it, not {sorted(refused)}"
+            )
 
     async def finish_many(self, finishes: Sequence[TryFinish]) -> list[bool]:
         """`finish` for several tries in one transaction: whether each was recorded."""

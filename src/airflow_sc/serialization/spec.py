@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 from airflow_sc.domain import TriggerRule, WeightRule
+from airflow_sc.domain.graph import reachable
 from airflow_sc.domain.priority import TaskWeight, priority_weights
 from airflow_sc.sdk.params import ParamsDict
 from airflow_sc.sdk.timetables import Timetable, deserialize_timetable
@@ -216,6 +217,16 @@ class DagSpec:
         return {task_id: frozenset(ids) for task_id, ids in parents.items()}
 
     @cached_property
+    def downstream_task_ids(self) -> Mapping[str, frozenset[str]]:
+        """Each task's direct downstream task ids."""
+        return {task_id: task.downstream_task_ids for task_id, task in self.tasks.items()}
+
+    def downstream_of(self, task_ids: Collection[str]) -> set[str]:
+        """Every task downstream of `task_ids`, however far (the tasks themselves excluded
+        unless a path leads back to them)."""
+        return reachable(task_ids, self.downstream_task_ids)
+
+    @cached_property
     def leaves(self) -> frozenset[str]:
         return frozenset(t.task_id for t in self.tasks.values() if not t.downstream_task_ids)
 
@@ -228,7 +239,7 @@ class DagSpec:
         """Effective priority weight of every task under its weight rule."""
         return priority_weights(
             {t.task_id: TaskWeight(t.priority_weight, t.weight_rule) for t in self.tasks.values()},
-            {t.task_id: t.downstream_task_ids for t in self.tasks.values()},
+            self.downstream_task_ids,
         )
 
     def params_dict(self) -> ParamsDict:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import and_, bindparam, case, delete, insert, literal, or_, select, update
 
 from airflow_sc.db.database import Transaction
-from airflow_sc.db.models import dag, dag_run, task_instance, xcom
+from airflow_sc.db.models import dag, dag_run, serialized_dag, task_instance, xcom
 from airflow_sc.domain.states import TaskInstanceState, TIState
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "get_xcom",
     "heartbeat_tries",
     "lock_tries",
+    "run_dag_version",
     "run_xcoms_by_pk",
     "runs_of_tries",
     "set_xcoms",
@@ -106,6 +107,19 @@ async def try_scope(tx: Transaction, ti_id: str) -> TryScope | None:
     if row is None:
         return None
     return TryScope(row.dag_id, row.run_id, row.task_id, row.map_index, row.id)
+
+
+async def run_dag_version(tx: Transaction, dag_run_pk: int) -> tuple[str, dict[str, Any]] | None:
+    """The DAG version run `dag_run_pk` was created with, and its serialized data; None
+    when the run or its version is gone."""
+    row = (
+        await tx.execute(
+            select(serialized_dag.c.id, serialized_dag.c.data)
+            .join(dag_run, dag_run.c.created_dag_version_id == serialized_dag.c.id)
+            .where(dag_run.c.id == dag_run_pk)
+        )
+    ).first()
+    return None if row is None else (str(row.id), dict(row.data))
 
 
 async def start_tries(
