@@ -23,6 +23,7 @@ from airflow_sc.db.errors import DatabaseUnavailable
 from airflow_sc.db.schema import SchemaError, ensure_schema_for_run
 from airflow_sc.observability.logging import configure_logging
 from airflow_sc.runtime import Shutdown, serve_components
+from airflow_sc.runtime.hardening import make_non_dumpable, private_folder
 from airflow_sc.runtime.root import execute
 from airflow_sc.scheduler.ownership import SchedulerAlreadyRunning
 
@@ -57,6 +58,7 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace, settings: Settings, *, components: Sequence[str]) -> int:
     configure_logging(settings.logging.level)
+    make_non_dumpable()  # before any key is read
     prepare_home(settings)
     install_airflow_compat(settings)  # DAG files, plugins, and the processes started here
     tree = partial(serve_tree, components=components)
@@ -64,8 +66,11 @@ def run(args: argparse.Namespace, settings: Settings, *, components: Sequence[st
 
 
 def prepare_home(settings: Settings) -> None:
-    for folder in (settings.core.home, settings.dags_folder, settings.base_log_folder):
-        folder.mkdir(parents=True, exist_ok=True)
+    """The home and the log folder private to this OS user (0700); the DAG folder, the
+    user's own files, as the user made it."""
+    private_folder(settings.core.home)
+    private_folder(settings.base_log_folder)
+    settings.dags_folder.mkdir(parents=True, exist_ok=True)
 
 
 async def serve_tree(

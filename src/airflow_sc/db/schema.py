@@ -11,6 +11,7 @@ takes effect once the migration's transaction has committed or rolled back.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -156,6 +157,7 @@ def inspect_schema_sync(url: str) -> SchemaStatus:
 
 def ensure_schema_for_run_sync(url: str) -> SchemaStatus:
     database = DatabaseUrl.parse(url)
+    _create_sqlite_parent(database)  # and an existing file made private
     observed = _observe(database, with_drift=False)
     if database.dialect == "sqlite" and observed.is_fresh:
         migrate_sync(url)
@@ -285,8 +287,20 @@ def _alembic_config(connection: Connection | None) -> Config:
 
 
 def _create_sqlite_parent(database: DatabaseUrl) -> None:
-    if database.sqlite_path is not None:
-        Path(database.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
+    """The SQLite file's folder, and the file itself readable by its owner only (0600;
+    SQLite gives its -wal and -shm files the database file's mode)."""
+    if database.sqlite_path is None:
+        return
+    path = Path(database.sqlite_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            st = file.stat()
+        except FileNotFoundError:
+            continue
+        if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+            file.chmod(0o600)
 
 
 @contextmanager
