@@ -101,6 +101,18 @@ def test_trigger_refuses_what_it_cannot_create(
 
     assert main(["dags", "trigger", "nope"]) == 1
     assert "DAG 'nope' not found" in capsys.readouterr().err
+
+    # Airflow's run id rule ([scheduler] allowed_run_id_pattern, 250 characters), shared
+    # with the REST API through the trigger action; nothing is stored.
+    assert main(["dags", "trigger", "pipeline", "-r", "a/b"]) == 1
+    assert "does not match regex pattern" in capsys.readouterr().err
+    assert main(["dags", "trigger", "pipeline", "-r", "x" * 251]) == 1
+    assert "at most 250 fit" in capsys.readouterr().err
+    assert main(["dags", "trigger", "pipeline", "--conf", '{"rows": 3, "k": "a\\u0000"}']) == 1
+    assert "conf.k: contains a NUL character" in capsys.readouterr().err
+    listed = run_json(capsys, "dags", "list-runs", "pipeline")
+    assert [r["run_id"] for r in listed] == ["once"]
+
     assert main(["dags", "list-runs", "nope"]) == 1
     assert "DAG 'nope' not found" in capsys.readouterr().err
 

@@ -7,7 +7,14 @@ the wake-up travels by the database's notifications.
 """
 
 from airflow_sc.actions.clear import ClearedTaskInstance, clear_task_instances
-from airflow_sc.actions.errors import ActionError, DagNotFound, DagRunExists, DagRunNotFound
+from airflow_sc.actions.errors import (
+    ActionError,
+    DagNotFound,
+    DagRunExists,
+    DagRunNotFound,
+    InvalidConf,
+    InvalidRunId,
+)
 from airflow_sc.actions.mark import (
     MarkedTaskInstance,
     MarkRunState,
@@ -26,6 +33,8 @@ __all__ = [
     "DagNotFound",
     "DagRunExists",
     "DagRunNotFound",
+    "InvalidConf",
+    "InvalidRunId",
     "MarkRunState",
     "MarkState",
     "MarkedTaskInstance",

@@ -27,3 +27,11 @@ class DagRunExists(ActionError):
         )
         self.dag_id = dag_id
         self.run_id = run_id
+
+
+class InvalidRunId(ActionError):
+    """A run id Airflow's rule refuses (pattern, length, characters): the reason says which."""
+
+
+class InvalidConf(ActionError):
+    """A run conf that cannot be stored and shown again (NUL, surrogates, NaN, depth)."""

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from airflow_sc.actions.errors import DagNotFound, DagRunExists
+from airflow_sc.actions.errors import DagNotFound, DagRunExists, InvalidConf, InvalidRunId
 from airflow_sc.actions.wake import Wake, no_wake
 from airflow_sc.db import Database, Transaction
 from airflow_sc.db.queries import operator_actions as queries
 from airflow_sc.db.queries import scheduling
+from airflow_sc.domain.json_values import RENDER_DEPTH_LIMIT, document_problem
+from airflow_sc.domain.run_ids import DEFAULT_ALLOWED_RUN_ID_PATTERN, run_id_problem
 from airflow_sc.serialization.spec import DagSpec
 
 
@@ -43,6 +45,7 @@ async def trigger_dag_run(
     note: str | None = None,
     triggered_by: str = "rest_api",
     triggering_user_name: str | None = None,
+    allowed_run_id_pattern: str = DEFAULT_ALLOWED_RUN_ID_PATTERN,
     wake: Wake = no_wake,
 ) -> TriggeredRun:
     """Create a QUEUED manual run of the DAG's newest version and wake the scheduler.
@@ -53,9 +56,17 @@ async def trigger_dag_run(
     date covers `data_interval` if given, else the interval its timetable infers.
     `conf` must satisfy the DAG's params (`ParamValidationError` otherwise); it is stored
     as given. Paused DAGs accept the run; it starts when the DAG is unpaused.
+
+    Checked before anything is written: the run id follows Airflow's rule
+    (`airflow_sc.domain.run_ids`, `InvalidRunId` otherwise) and `conf` can be stored and
+    shown again (`airflow_sc.domain.json_values`, `InvalidConf` otherwise).
     """
     earliest = run_after or now
     chosen_run_id = run_id or manual_run_id(earliest)
+    if (problem := run_id_problem(chosen_run_id, allowed_run_id_pattern)) is not None:
+        raise InvalidRunId(problem)
+    if problem := document_problem(conf or {}, max_depth=RENDER_DEPTH_LIMIT, where="conf"):
+        raise InvalidConf(problem)
 
     async def body(tx: Transaction) -> TriggeredRun:
         if await queries.dag_is_paused(tx, dag_id, lock=True) is None:

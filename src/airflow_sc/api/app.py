@@ -10,6 +10,7 @@ from airflow_sc.api.context import ApiContext
 from airflow_sc.api.draining import RefuseWritesWhileDraining
 from airflow_sc.api.errors import install_error_handlers
 from airflow_sc.api.execution.mount import execution_app_for
+from airflow_sc.api.request_guard import GuardRequestInput
 from airflow_sc.api.routes import ROUTERS, auth
 from airflow_sc.execution.protocol import EXECUTION_API_PREFIX
 
@@ -33,7 +34,13 @@ def create_app(ctx: ApiContext) -> FastAPI:
                 RefuseWritesWhileDraining,
                 shutdown=ctx.shutdown,
                 exempt_prefixes=(EXECUTION_API_PREFIX,),
-            )
+            ),
+            Middleware(
+                GuardRequestInput,
+                max_body_size=ctx.settings.api.max_request_body_size,
+                max_json_depth=ctx.settings.api.max_request_json_depth,
+                exempt_prefixes=(EXECUTION_API_PREFIX,),
+            ),
         ],
     )
     install_error_handlers(app)

@@ -119,6 +119,7 @@ def trigger_dag(args: argparse.Namespace, settings: Settings) -> int:
                 logical_date=when,
                 run_id=args.run_id or manual_run_id(when),
                 triggered_by="cli",
+                allowed_run_id_pattern=settings.scheduler.allowed_run_id_pattern,
                 wake=created.extend,
             )
             await wake_scheduler(db, settings.core.home, [Change.RUNS_CREATED], created)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import tomllib
 import types
 import typing
@@ -18,6 +19,7 @@ from typing import Any, Literal
 
 from airflow_sc.config.errors import ConfigError
 from airflow_sc.config.settings import Settings
+from airflow_sc.domain.json_values import RENDER_DEPTH_LIMIT
 
 ENV_PREFIX = "AIRFLOW_SC__"
 HOME_ENV = "AIRFLOW_SC_HOME"
@@ -210,6 +212,29 @@ def _validate(settings: Settings) -> None:
         "api.access_token_expiry",
         settings.api.access_token_expiry,
         "seconds > 0",
+    )
+    check(
+        settings.api.max_request_body_size >= 1024,
+        "api.max_request_body_size",
+        settings.api.max_request_body_size,
+        "bytes >= 1024",
+    )
+    check(
+        1 <= settings.api.max_request_json_depth <= RENDER_DEPTH_LIMIT,
+        "api.max_request_json_depth",
+        settings.api.max_request_json_depth,
+        f"an integer from 1 to {RENDER_DEPTH_LIMIT}",
+    )
+    try:
+        re.compile(settings.scheduler.allowed_run_id_pattern)
+        pattern_ok = True
+    except re.error:
+        pattern_ok = False
+    check(
+        pattern_ok,
+        "scheduler.allowed_run_id_pattern",
+        settings.scheduler.allowed_run_id_pattern,
+        "a regular expression",
     )
     secret_key = settings.api.secret_key
     check(

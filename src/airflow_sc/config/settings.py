@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from airflow_sc.config.errors import ConfigError
+from airflow_sc.domain.run_ids import DEFAULT_ALLOWED_RUN_ID_PATTERN
 
 Backend = Literal["asyncio", "trio"]
 DatabaseAdapter = Literal["auto", "native", "thread"]
@@ -72,6 +73,11 @@ class ApiSettings:
     secret_key: str | None = None
     #: Seconds an access token from `POST /auth/token` stays valid.
     access_token_expiry: float = 86400.0
+    #: Largest request body the REST API reads, in bytes; larger ones get 413 before they
+    #: are read (by Content-Length) or as soon as they pass it (a streamed body).
+    max_request_body_size: int = 10 * 1024 * 1024
+    #: Deepest nesting of objects and arrays a REST API request body may have (400 beyond).
+    max_request_json_depth: int = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +110,9 @@ class SchedulerSettings:
     #: Seconds a task instance may stay queued without starting before it is requeued
     #: (at most twice per try; then it fails). Airflow's `task_queued_timeout`.
     task_queued_timeout: float = 600.0
+    #: A run id a user gives must match this regular expression (anchored at the start,
+    #: as Airflow's `re.match`) or look like an id Airflow generates; at most 250 characters.
+    allowed_run_id_pattern: str = DEFAULT_ALLOWED_RUN_ID_PATTERN
 
 
 @dataclass(frozen=True, slots=True)

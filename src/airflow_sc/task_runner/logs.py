@@ -12,6 +12,7 @@ process (the in-process executor) each try gets its own logger instead (`open_tr
 from __future__ import annotations
 
 import faulthandler
+import hashlib
 import io
 import logging
 import os
@@ -33,9 +34,22 @@ __all__ = [
 LOG_FORMAT = "[%(asctime)s] {%(filename)s:%(lineno)d} %(levelname)s - %(message)s"
 
 
-def _part(value: str) -> str:
-    # A run id may hold ':' or '+' (kept, as Airflow does), never a path separator.
-    return value.replace(os.sep, "_").replace("\x00", "_")
+#: Longest file name most file systems take, in bytes (NAME_MAX).
+_NAME_MAX = 255
+
+
+def _part(name: str, value: str) -> str:
+    """One path component, `name=value`. A run id may hold ':' or '+' (kept, as Airflow
+    does), never a path separator. An id of the full 250 characters does not fit beside its
+    `name=`: a component too long for the file system keeps its start and ends with a hash
+    of the whole value, so it stays unique."""
+    component = f"{name}={value.replace(os.sep, '_').replace(chr(0), '_')}"
+    encoded = component.encode(errors="surrogateescape")
+    if len(encoded) <= _NAME_MAX:
+        return component
+    digest = hashlib.sha256(encoded).hexdigest()[:16]
+    head = encoded[: _NAME_MAX - len(digest) - 1].decode(errors="ignore")
+    return f"{head}-{digest}"
 
 
 def try_log_path(
@@ -47,8 +61,8 @@ def try_log_path(
     try_number: int,
     map_index: int = -1,
 ) -> Path:
-    path = base_log_folder / f"dag_id={_part(dag_id)}" / f"run_id={_part(run_id)}"
-    path /= f"task_id={_part(task_id)}"
+    path = base_log_folder / _part("dag_id", dag_id) / _part("run_id", run_id)
+    path /= _part("task_id", task_id)
     if map_index >= 0:
         path /= f"map_index={map_index}"
     return path / f"attempt={try_number}.log"

@@ -14,6 +14,8 @@ from airflow_sc.actions import (
     DagNotFound,
     DagRunExists,
     DagRunNotFound,
+    InvalidConf,
+    InvalidRunId,
     MarkRunState,
     clear_task_instances,
     mark_dag_run,
@@ -194,8 +196,11 @@ async def post_dag_run(
             note=body.note,
             triggered_by="rest_api",
             triggering_user_name=caller.username,
+            allowed_run_id_pattern=ctx.settings.scheduler.allowed_run_id_pattern,
             wake=ctx.wake,
         )
+    except (InvalidRunId, InvalidConf) as exc:
+        raise HTTPException(400, str(exc)) from None
     except DagNotFound:
         raise HTTPException(404, f"Dag with dag_id: '{dag_id}' not found") from None
     except ParamValidationError as exc:

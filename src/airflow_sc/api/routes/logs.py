@@ -30,6 +30,7 @@ from airflow_sc.api.security import requires
 from airflow_sc.auth import Permission
 from airflow_sc.db.queries.api_task_instances import task_instance_state
 from airflow_sc.domain.states import TaskInstanceState
+from airflow_sc.task_runner.logs import try_log_path
 
 __all__ = ["FOLLOW_INTERVAL", "NDJSON", "log_path", "parse_log_lines", "router"]
 
@@ -50,10 +51,14 @@ def log_path(
     base: Path, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int
 ) -> Path:
     """Where the task runner writes the log of one try."""
-    folder = base / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
-    if map_index >= 0:
-        folder = folder / f"map_index={map_index}"
-    return folder / f"attempt={try_number}.log"
+    return try_log_path(
+        base,
+        dag_id=dag_id,
+        run_id=run_id,
+        task_id=task_id,
+        try_number=try_number,
+        map_index=map_index,
+    )
 
 
 def parse_log_lines(data: bytes) -> list[dict[str, Any]]:

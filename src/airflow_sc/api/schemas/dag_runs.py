@@ -16,6 +16,7 @@ from airflow_sc.api.listing import (
     prefix_pattern_param,
 )
 from airflow_sc.api.schemas.filters import RunRangeFilters, UpdatedAtFilter, UtcDatetime
+from airflow_sc.api.schemas.stored import StoredObject
 from airflow_sc.db.queries.api_runs import DAG_RUN_ORDER_KEYS, DagRunRow, DagVersionRow
 from airflow_sc.domain.states import DagRunState
 
@@ -101,7 +102,7 @@ class DAGRunResponse(BaseModel):
     state: DagRunState
     triggered_by: DagRunTriggeredByType | None
     triggering_user_name: str | None
-    conf: dict[str, Any] | None
+    conf: StoredObject | None
     note: str | None
     dag_versions: list[DagVersionResponse]
     bundle_version: str | None

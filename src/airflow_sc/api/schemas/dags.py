@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from airflow_sc.api.schemas.stored import StoredObject
+
 DagRunState = Literal["queued", "running", "success", "failed"]
 DagRunType = Literal["backfill", "scheduled", "manual", "asset_triggered", "asset_materialization"]
 
@@ -53,17 +55,17 @@ class DAGResponse(BaseModel):
 class DAGDetailsResponse(DAGResponse):
     catchup: bool
     dag_run_timeout: timedelta | None
-    asset_expression: dict[str, Any] | None
+    asset_expression: StoredObject | None
     doc_md: str | None
     start_date: datetime | None
     end_date: datetime | None
     is_paused_upon_creation: bool | None
-    params: dict[str, Any] | None
+    params: StoredObject | None
     render_template_as_native_obj: bool
     template_search_path: list[str] | None
     timezone: str | None
     last_parsed: datetime | None
-    default_args: dict[str, Any] | None
+    default_args: StoredObject | None
     rerun_with_latest_version: bool | None = None
     owner_links: dict[str, str] | None = None
     is_favorite: bool = False
@@ -116,7 +118,7 @@ class TaskResponse(BaseModel):
     downstream_task_ids: list[str] | None
     doc_md: str | None
     operator_name: str | None
-    params: dict[str, Any] | None
+    params: StoredObject | None
     class_ref: dict[str, Any] | None
     is_mapped: bool | None
     extra_links: list[str]

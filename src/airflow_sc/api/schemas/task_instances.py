@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from airflow_sc.api.listing import BatchListBody
 from airflow_sc.api.schemas.dag_runs import DagVersionResponse
 from airflow_sc.api.schemas.filters import RunRangeFilters, UtcDatetime
+from airflow_sc.api.schemas.stored import StoredObject
 from airflow_sc.db.queries.api_task_instances import (
     JobRow,
     TaskInstanceRow,
@@ -173,7 +174,7 @@ class TaskInstanceResponse(TaskInstanceHistoryResponse):
     run_after: datetime
     note: str | None
     rendered_map_index: str | None
-    rendered_fields: dict[str, Any] = Field(default_factory=dict)
+    rendered_fields: StoredObject = Field(default_factory=dict)
     trigger: TriggerResponse | None
     triggerer_job: JobResponse | None
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from airflow_sc.api.schemas.stored import StoredDocument
 from airflow_sc.db.queries.api_xcom import XComRow
 
 __all__ = [
@@ -54,7 +55,7 @@ class XComResponse(BaseModel):
 class XComResponseNative(XComResponse):
     """An entry with its value as JSON."""
 
-    value: Any
+    value: StoredDocument
 
 
 class XComResponseString(XComResponse):
