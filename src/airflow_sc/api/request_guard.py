@@ -13,8 +13,9 @@
 - What is not valid JSON is left to the route, which answers 422 as Airflow does.
 
 The route then reads the same bytes again (the body is replayed), so models and writes see
-only what passed. Paths under `exempt_prefixes` (the execution API, whose protocol checks
-its own arguments for every transport) pass through untouched.
+only what passed. Paths under `exempt_prefixes` pass through untouched: the execution API,
+whose arguments arrive over HTTP and over the local executor's pipe alike, so a rule for them
+belongs in its protocol parser, not here.
 """
 
 from __future__ import annotations
