@@ -143,6 +143,18 @@ async def test_nan_is_refused_and_what_is_not_json_keeps_its_422(
     broken = await client.post(RUNS, **raw_json('{"logical_date": '))
     assert broken.status_code == 422
     assert broken.json()["detail"][0]["type"] == "json_invalid"
+    # A surrogate encoded as UTF-8 bytes (not valid UTF-8; Python's JSON decoder lets it
+    # through as a surrogate): refused as one, never stored.
+    not_utf8 = await client.post(
+        "/api/v2/variables",
+        content=b'{"key": "k", "value": "\xed\xa0\x80"}',
+        headers={"content-type": "application/json"},
+    )
+    assert not_utf8.status_code == 400
+    assert not_utf8.json() == {
+        "detail": "body.value: contains an unpaired surrogate (not valid Unicode text)"
+    }
+    assert await stored_variable_keys(etl.db) == set()
     assert await stored_run_ids(etl.db) == SEEDED_RUNS
 
 
