@@ -315,8 +315,13 @@ def _collect(
     chunks: list[bytes] = []
     size = 0
     while True:
+        # Whether the child had exited before this select: if so, all it wrote (its finish
+        # on the channel, its result) is in the buffers now, and a select that finds
+        # nothing more means everything was read. An exit seen only after the select
+        # says nothing about what arrived in between.
+        exited = watch.exited
         watched: list[Any] = [read_fd] if inbox.closed else [read_fd, inbox.fd]
-        wakeup = watch.next_wakeup()
+        wakeup = 0.0 if exited else watch.next_wakeup()
         if relay is not None and relay.open:
             watched.append(relay)
             wakeup = max(0.0, min(wakeup, relay.next_beat - time.monotonic()))
@@ -345,9 +350,9 @@ def _collect(
                     )
             if inbox.closed:
                 watch.stop("the executor stopped", 0.0)
-        watch.tick(grace)
-        if watch.exited and not ready:
+        if exited and not ready:
             return b"".join(chunks)
+        watch.tick(grace)
 
 
 class _PreloadTimeout(Exception):
