@@ -1,7 +1,7 @@
 """Run a DAG's callbacks for one finished run (inside a forked child of a zygote only).
 
-The zygote (`zygote.py`) forks a child per request, as it does to parse a file; a request
-that carries a ``callback`` lands here instead of in `parsing.parse_file`. The child sends
+A parsing zygote (`parse_program.py`) forks a child per request, as it does to parse a
+file; a request that carries a ``callback`` lands here instead of in `parsing.parse_file`. The child sends
 all of its output (``print``, ``logging``, tracebacks) to the callback log file, imports the
 DAG file, finds the DAG and calls each callable of ``on_success_callback`` or
 ``on_failure_callback`` in turn with the run's context. A callable that raises is logged and

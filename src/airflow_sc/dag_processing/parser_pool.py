@@ -1,29 +1,39 @@
-"""A bounded pool of zygote processes, driven from async code.
+"""A bounded pool of DAG parsing zygotes, driven from async code.
 
-`open_parser_pool(size)` starts `size` zygotes (see `zygote.py`) inside the caller's task
-group; `await pool.parse(path)` sends a file to an idle one and returns its answer. A
-zygote that dies is replaced and the file it was parsing is reported as an import error.
+`open_parser_pool(size)` starts up to `size` zygotes (`runtime.children`, running
+`parse_program.py`) on demand; `await pool.parse(path)` sends a file to an idle one, which
+imports it in a forked child, and returns its answer. A zygote that dies is replaced and
+the file it was parsing is reported as an import error.
 """
 
 from __future__ import annotations
 
-import json
+import itertools
 import logging
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from anyio.abc import Process
-from anyio.streams.buffered import BufferedByteReceiveStream
+
+from airflow_sc.runtime.children import (
+    ChildExit,
+    Ending,
+    Exited,
+    Fork,
+    Ready,
+    Zygote,
+    ZygoteDied,
+    start_zygote,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_ANSWER = 512 * 1024 * 1024
-ZYGOTE_ARGV = [sys.executable, "-m", "airflow_sc.dag_processing.zygote"]
+#: The program the zygotes run.
+PROGRAM = "airflow_sc.dag_processing.parse_program:PROGRAM"
+#: Bytes of serialized result accepted from one file.
+RESULT_LIMIT = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,38 +64,15 @@ class ParseResult:
         )
 
 
-class _Zygote:
-    def __init__(self, process: Process) -> None:
-        self.process = process
-        assert process.stdout is not None
-        self.reader = BufferedByteReceiveStream(process.stdout)
-
-    async def ask(self, request: dict[str, Any]) -> dict[str, Any]:
-        assert self.process.stdin is not None
-        await self.process.stdin.send(json.dumps(request).encode() + b"\n")
-        line = await self.reader.receive_until(b"\n", MAX_ANSWER)
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
-    async def aclose(self) -> None:
-        with anyio.move_on_after(2, shield=True):
-            if self.process.stdin is not None:
-                await self.process.stdin.aclose()
-            await self.process.wait()
-        if self.process.returncode is None:
-            self.process.kill()
-            with anyio.CancelScope(shield=True):
-                await self.process.wait()
-
-
 @dataclass
 class ParserPool:
     size: int
     file_timeout: float
     max_memory: int
-    _idle: list[_Zygote] = field(default_factory=list)
+    _idle: list[Zygote] = field(default_factory=list)
     _slots: anyio.Semaphore = field(init=False)
-    _all: set[_Zygote] = field(default_factory=set)
+    _all: set[Zygote] = field(default_factory=set)
+    _jobs: itertools.count[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
         self._slots = anyio.Semaphore(self.size)
@@ -108,22 +95,27 @@ class ParserPool:
         self, path: str, dags_folder: str | None, extra: dict[str, Any]
     ) -> dict[str, Any]:
         async with self._slots:
-            zygote = self._idle.pop() if self._idle else await self._spawn()
-            request = {
-                "path": path,
-                "dags_folder": dags_folder,
-                "timeout": self.file_timeout,
-                "max_memory": self.max_memory,
-                **extra,
-            }
+            zygote = self._idle.pop() if self._idle else None
+            fork = Fork(
+                job=str(next(self._jobs)),
+                payload={"path": path, "dags_folder": dags_folder, **extra},
+                timeout=self.file_timeout,
+                grace=0.0,  # a file that overruns is killed at once
+                max_memory=self.max_memory,
+                quiet=True,
+                result_limit=RESULT_LIMIT,
+            )
             try:
                 # The zygote enforces the per-file timeout; this bound only catches a zygote
                 # that stopped answering altogether.
                 with anyio.fail_after(self.file_timeout + 30):
-                    answer = await zygote.ask(request)
+                    if zygote is None:
+                        zygote = await self._spawn()
+                    exited = await _run(zygote, fork)
             except BaseException as exc:
-                await self._discard(zygote)
-                if isinstance(exc, (anyio.EndOfStream, anyio.BrokenResourceError, TimeoutError)):
+                if zygote is not None:
+                    await self._discard(zygote)
+                if isinstance(exc, (ZygoteDied, TimeoutError)):
                     log.warning("DAG parser process died while parsing %s; replacing it", path)
                     error = {
                         "filename": path,
@@ -132,17 +124,16 @@ class ParserPool:
                     return {"path": path, "dags": [], "errors": [error], "duration": 0.0}
                 raise
             self._idle.append(zygote)
-            return answer
+            return _answer(path, "callback" in extra, fork, exited)
 
-    async def _spawn(self) -> _Zygote:
-        process = await anyio.open_process(
-            ZYGOTE_ARGV, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None
-        )
-        zygote = _Zygote(process)
+    async def _spawn(self) -> Zygote:
+        zygote = await start_zygote(PROGRAM)
         self._all.add(zygote)
+        if not isinstance(await zygote.receive(), Ready):
+            raise ZygoteDied("the parser process did not start")
         return zygote
 
-    async def _discard(self, zygote: _Zygote) -> None:
+    async def _discard(self, zygote: Zygote) -> None:
         self._all.discard(zygote)
         await zygote.aclose()
 
@@ -150,6 +141,44 @@ class ParserPool:
         for zygote in list(self._all):
             await self._discard(zygote)
         self._idle.clear()
+
+
+async def _run(zygote: Zygote, fork: Fork) -> Exited:
+    await zygote.send(fork)
+    while not isinstance(message := await zygote.receive(), Exited):
+        pass  # Forked: the child runs
+    return message
+
+
+def _answer(path: str, callback: bool, fork: Fork, exited: Exited) -> dict[str, Any]:
+    """The parse answer for the end of `fork`'s child."""
+    end = exited.exit
+    if end.ending is Ending.TIMED_OUT:
+        doing = "running DAG callbacks from" if callback else "importing"
+        return _failure(path, f"timed out after {fork.timeout:g}s {doing} {path}", end)
+    if isinstance(exited.result, dict):
+        answer: dict[str, Any] = exited.result
+        answer["duration"] = end.duration
+        return answer
+    what = "running DAG callbacks from" if callback else "parsing"
+    if exited.oversized:
+        how = f"produced a result larger than {fork.result_limit} bytes"
+    elif end.ending is Ending.OUT_OF_MEMORY:
+        how = f"ran out of memory (limit {fork.max_memory} bytes)"
+    elif end.signal is not None:
+        how = f"was killed by signal {end.signal_name}"
+    else:
+        how = f"exited with code {end.code} before returning a result (os._exit?)"
+    return _failure(path, f"{what} {path} {how}", end)
+
+
+def _failure(path: str, message: str, end: ChildExit) -> dict[str, Any]:
+    return {
+        "path": path,
+        "dags": [],
+        "errors": [{"filename": path, "stacktrace": message}],
+        "duration": end.duration,
+    }
 
 
 @asynccontextmanager
