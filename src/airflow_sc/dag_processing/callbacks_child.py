@@ -1,9 +1,9 @@
 """Run a DAG's callbacks for one finished run (inside a forked child of a zygote only).
 
 A parsing zygote (`parse_program.py`) forks a child per request, as it does to parse a
-file; a request that carries a ``callback`` lands here instead of in `parsing.parse_file`. The child sends
-all of its output (``print``, ``logging``, tracebacks) to the callback log file, imports the
-DAG file, finds the DAG and calls each callable of ``on_success_callback`` or
+file; a request that carries a ``callback`` lands here instead of in `parsing.parse_file`.
+The child sends all of its output (``print``, ``logging``, tracebacks) to the callback log
+file, imports the DAG file, finds the DAG and calls each callable of ``on_success_callback`` or
 ``on_failure_callback`` in turn with the run's context. A callable that raises is logged and
 the next one still runs. The answer has the shape of a parse answer: ``errors`` lists what
 failed (also written to the log), ``logged`` says the log has the details.
