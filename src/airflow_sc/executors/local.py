@@ -1,9 +1,10 @@
 """`LocalExecutor`: sync tasks in isolated processes forked from warm workers.
 
-`parallelism` worker processes (``_worker.py``) run inside the executor's task group, one
-try at a time each. A worker forks a fresh child per try (own session, own log file), so
-nothing a task does reaches the scheduler or another task; a worker that dies is replaced
-and its try is reported as ended without recording its state.
+`parallelism` worker processes run inside the executor's task group, one try at a time
+each. A worker is a zygote (`runtime.children`) running ``_worker.py``'s program: it forks
+a fresh child per try (own session, own log file), so nothing a task does reaches the
+scheduler or another task; a worker that dies is replaced and its try is reported as
+ended without recording its state.
 
 Events: one per try, when its child ended. The child moves its own try through the
 execution service (started, then how it ended, with its history row and branch skips)
@@ -30,12 +31,9 @@ then are terminated (SIGTERM, `terminate_grace`, SIGKILL of the whole group) and
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,15 +41,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
-from anyio.abc import Process, TaskStatus
-from anyio.streams.buffered import BufferedByteReceiveStream
+from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.execution.port import TryService
 from airflow_sc.execution.tokens import ExecutionTokens
 from airflow_sc.executors._events import event_for_end, report_event
+from airflow_sc.executors._worker import note_in_log
 from airflow_sc.executors.base import Executor, TaskEvent, Workload
+from airflow_sc.runtime.children import (
+    Call,
+    Exited,
+    Fork,
+    Forked,
+    FromZygote,
+    Reply,
+    Stop,
+    Zygote,
+    ZygoteDied,
+    start_zygote,
+)
 from airflow_sc.task_runner.logs import try_log_path
 from airflow_sc.task_runner.supervisor import TaskRequest, TryReport
 
@@ -65,8 +75,10 @@ LocalChannel = Literal["pipe", "http"]
 
 log = logging.getLogger(__name__)
 
-WORKER_ARGV = [sys.executable, "-m", "airflow_sc.executors._worker"]
-_MAX_LINE = 64 * 1024 * 1024
+#: The program the workers run (`runtime.children`), given the channel as its argument.
+WORKER_PROGRAM = "airflow_sc.executors._worker:PROGRAM"
+#: Bytes of a child's report accepted (a larger one is dropped: nothing reported).
+_REPORT_LIMIT = 16 * 1024 * 1024
 _TI = TaskInstanceState
 #: How many of the oldest waiting tries a free worker looks through for one whose DAG
 #: file it already imported (per worker slot).
@@ -87,48 +99,13 @@ def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in environ.items() if not k.upper().startswith(_PRIVATE_ENV_PREFIX)}
 
 
-class _WorkerDied(Exception):
-    pass
-
-
 class _Worker:
-    """One warm worker process and its protocol."""
+    """One warm worker process (a zygote) and the DAG files it imported."""
 
-    def __init__(self, process: Process) -> None:
-        self.process = process
-        assert process.stdout is not None
-        assert process.stdin is not None
-        self._reader = BufferedByteReceiveStream(process.stdout)
-        self._write_lock = anyio.Lock()
+    def __init__(self, zygote: Zygote) -> None:
+        self.zygote = zygote
         #: DAG files this worker imported (it keeps them until they change).
         self.dag_files: set[str] = set()
-
-    async def send(self, message: dict[str, Any]) -> None:
-        assert self.process.stdin is not None
-        async with self._write_lock:
-            try:
-                await self.process.stdin.send(json.dumps(message).encode() + b"\n")
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
-                raise _WorkerDied("the worker's stdin is closed") from exc
-
-    async def receive(self) -> dict[str, Any]:
-        try:
-            line = await self._reader.receive_until(b"\n", _MAX_LINE)
-        except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError) as exc:
-            raise _WorkerDied("the worker process exited") from exc
-        message: dict[str, Any] = json.loads(line)
-        return message
-
-    async def aclose(self) -> None:
-        """Close stdin (the worker kills its child's group and exits), then reap it."""
-        with anyio.move_on_after(5, shield=True):
-            if self.process.stdin is not None:
-                await self.process.stdin.aclose()
-            await self.process.wait()
-        if self.process.returncode is None:
-            self.process.kill()
-            with anyio.CancelScope(shield=True):
-                await self.process.wait()
 
 
 @dataclass
@@ -246,9 +223,9 @@ class LocalExecutor(Executor):
         running = self._running.get(ti_id)
         if running is not None:
             running.terminating = True
-            message = {"op": "terminate", "ti_id": ti_id, "reason": reason}
-            with contextlib.suppress(_WorkerDied):  # if so, its slot reports the try failed
-                await running.worker.send({**message, "grace": self.terminate_grace})
+            stop = Stop(ti_id, reason, self.terminate_grace)
+            with contextlib.suppress(ZygoteDied):  # if so, its slot reports the try failed
+                await running.worker.zygote.send(stop)
             return
         waiting = self._waiting.pop(ti_id, None)
         if waiting is not None and self._events is not None:
@@ -260,7 +237,7 @@ class LocalExecutor(Executor):
 
     def statistics(self) -> LocalExecutorStatistics:
         return LocalExecutorStatistics(
-            workers=tuple(sorted(w.process.pid for w in self._workers)),
+            workers=tuple(sorted(w.zygote.pid for w in self._workers)),
             running=len(self._running),
             pending=len(self._waiting),
         )
@@ -271,19 +248,21 @@ class LocalExecutor(Executor):
         self, events: MemoryObjectSendStream[TaskEvent], ready: Callable[[], None]
     ) -> None:
         while True:
-            worker = await self._spawn()
+            worker = _Worker(
+                await start_zygote(WORKER_PROGRAM, self.channel, env=worker_environment(os.environ))
+            )
             self._workers.add(worker)
             try:
-                await worker.receive()  # "ready": the imports are warm
+                await worker.zygote.receive()  # Ready: the imports are warm
                 ready()
                 while True:
                     workload = await self._take(worker)
                     await self._run(worker, workload, events)
-            except _WorkerDied:
+            except ZygoteDied:
                 log.warning("A local executor worker process died; starting another")
             finally:
                 self._workers.discard(worker)
-                await worker.aclose()
+                await worker.zygote.aclose()
 
     async def _take(self, worker: _Worker) -> Workload:
         """The next try for `worker`: the oldest waiting, or a little younger one whose
@@ -305,16 +284,6 @@ class LocalExecutor(Executor):
         del self._waiting[chosen.ti_id]
         return chosen
 
-    async def _spawn(self) -> _Worker:
-        process = await anyio.open_process(
-            [*WORKER_ARGV, self.channel],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=None,
-            env=worker_environment(os.environ),
-        )
-        return _Worker(process)
-
     async def _run(
         self, worker: _Worker, workload: Workload, events: MemoryObjectSendStream[TaskEvent]
     ) -> None:
@@ -331,26 +300,35 @@ class LocalExecutor(Executor):
             heartbeat_interval=self.heartbeat_interval,
         )
         running = self._running[workload.ti_id] = _Running(workload, worker)
+        timeout = workload.execution_timeout
+        fork = Fork(
+            job=workload.ti_id,
+            payload={
+                "request": request.to_json(),
+                "dag_fileloc": (
+                    None
+                    if workload.dag_fileloc in self._no_preload
+                    else workload.dag_fileloc or None
+                ),
+                "preload_timeout": self.dag_import_timeout,
+            },
+            timeout=timeout,
+            timeout_reason=(
+                None
+                if timeout is None
+                else f"execution_timeout of {timeout:g}s exceeded; the task was killed"
+            ),
+            name="task",
+            grace=self.terminate_grace,
+            channel=self._channel is not None,
+            result_limit=_REPORT_LIMIT,
+        )
         try:
-            await worker.send(
-                {
-                    "op": "run",
-                    "request": request.to_json(),
-                    "timeout": workload.execution_timeout,
-                    "grace": self.terminate_grace,
-                    "dag_fileloc": (
-                        None
-                        if workload.dag_fileloc in self._no_preload
-                        else workload.dag_fileloc or None
-                    ),
-                    "preload_timeout": self.dag_import_timeout,
-                    "channel": self.channel,
-                }
-            )
+            await worker.zygote.send(fork)
             if workload.dag_fileloc:
                 worker.dag_files.add(workload.dag_fileloc)
-            finished: dict[str, Any] | None = await self._until_finished(running)
-        except _WorkerDied:
+            finished: Exited | None = await self._until_finished(running)
+        except ZygoteDied:
             if running.child is not None:
                 # The child died with its worker (PDEATHSIG); its grandchildren did not.
                 with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -378,55 +356,49 @@ class LocalExecutor(Executor):
             self._running.pop(workload.ti_id, None)
         await self._report(events, running, finished)
 
-    async def _drain(self, running: _Running) -> dict[str, Any] | None:
+    async def _drain(self, running: _Running) -> Exited | None:
         """On shutdown: the grace to finish, then terminate; the worker's last answer."""
         worker, workload = running.worker, running.workload
         try:
             with anyio.move_on_after(self.shutdown_grace):
                 return await self._until_finished(running)
-            await worker.send(
-                {
-                    "op": "terminate",
-                    "ti_id": workload.ti_id,
-                    "reason": "the executor shut down before the task finished",
-                    "grace": self.terminate_grace,
-                }
-            )
+            reason = "the executor shut down before the task finished"
+            await worker.zygote.send(Stop(workload.ti_id, reason, self.terminate_grace))
             with anyio.move_on_after(self.terminate_grace + 5):
                 return await self._until_finished(running)
-        except _WorkerDied:
+        except ZygoteDied:
             pass
         return None
 
-    async def _until_finished(self, running: _Running) -> dict[str, Any]:
+    async def _until_finished(self, running: _Running) -> Exited:
         while True:
             message = await self._receive(running)
-            if message.get("event") == "started":
-                running.child = int(message["pid"])
-            elif message.get("event") == "finished":
+            if isinstance(message, Forked):
+                running.child = message.pid
+            elif isinstance(message, Exited) and message.job == running.workload.ti_id:
                 return message
 
-    async def _receive(self, running: _Running) -> dict[str, Any]:
+    async def _receive(self, running: _Running) -> FromZygote:
         """The worker's next event, answering the child's execution-API calls meanwhile.
 
         A finish gets no answer (the child does not wait for it, it goes on to report and
         exit meanwhile): it is committed here, batched with other tries' finishes, before
         the worker's "finished" is read, so the try's event always follows the commit.
         """
-        worker, ti_id = running.worker, running.workload.ti_id
+        zygote, ti_id = running.worker.zygote, running.workload.ti_id
         while True:
-            message = await worker.receive()
-            if message.get("event") != "call":
+            message = await zygote.receive()
+            if not isinstance(message, Call):
                 return message
-            call = message.get("call")
-            if self._channel is None or not isinstance(call, dict):
+            call = message.call
+            if self._channel is None:
                 answer: dict[str, Any] = {"id": None, "status": 400, "detail": "no channel"}
             elif call.get("op") == "finish":
                 await self._record_finish(self._channel, running, call)
                 continue
             else:
                 answer = await self._channel.answer(ti_id, call)
-            await worker.send({"op": "reply", "ti_id": ti_id, "reply": answer})
+            await zygote.send(Reply(ti_id, answer))
 
     async def _record_finish(
         self, channel: ChannelServer, running: _Running, call: dict[str, Any]
@@ -437,7 +409,7 @@ class LocalExecutor(Executor):
         if answer.get("status") == 200:
             running.recorded = _TI(str(state))
         else:
-            _note_in_log(
+            note_in_log(
                 self._log_path(running.workload),
                 f"Could not record the try's state {state}: {answer.get('detail')}",
             )
@@ -457,7 +429,7 @@ class LocalExecutor(Executor):
         self,
         events: MemoryObjectSendStream[TaskEvent],
         running: _Running,
-        finished: dict[str, Any] | None,
+        finished: Exited | None,
     ) -> None:
         workload = running.workload
         if finished is None:
@@ -469,8 +441,16 @@ class LocalExecutor(Executor):
                 info="the task did not stop when the executor shut down",
             )
         else:
-            raw = finished.get("report")
-            report = TryReport.from_json(raw) if raw is not None else None
+            end = finished.exit
+            report = None
+            if isinstance(finished.result, dict):
+                with contextlib.suppress(KeyError, TypeError, ValueError):
+                    report = TryReport.from_json(finished.result)
+            if report is None and end.reason is None:  # say in the try's log why it failed
+                note_in_log(
+                    self._log_path(workload),
+                    f"The task process {end.describe()} without reporting a result",
+                )
             recorded = running.recorded
             if self._channel is None and report is not None and report.recorded:
                 recorded = _TI(str(report.state))  # over HTTP the child knows
@@ -478,19 +458,12 @@ class LocalExecutor(Executor):
                 workload,
                 report,
                 recorded=recorded,
-                exit=str(finished.get("exit")),
-                reason=finished.get("reason"),
+                exit=end.describe(),
+                reason=end.reason,
                 at=self.clock(),
             )
         if event is not None:
             await report_event(events, event)
-
-
-def _note_in_log(path: Path, text: str) -> None:
-    """A line in a try's log from the executor (the child may have exited already)."""
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    with contextlib.suppress(OSError), path.open("a", encoding="utf-8") as out:
-        out.write(f"[{stamp}] {{executor}} WARNING - {text}\n")
 
 
 class _Countdown:
