@@ -24,15 +24,18 @@ import psutil
 __all__ = ["ProcessTreeMeter", "TreeCpu"]
 
 _GONE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
+#: The module zygotes run (`airflow_sc.runtime.children`); their role is their program's.
+_ZYGOTE = "airflow_sc.runtime.children.zygote"
 
 
 @dataclass(frozen=True)
 class TreeCpu:
     """CPU-seconds (user + system) of a process tree at one instant, in total and by role.
 
-    A role is `root` for the root process and the module a child runs (`python -m
-    airflow_sc.executors._worker` -> `_worker`) otherwise; reaped children count for the
-    role of the process that reaped them.
+    A role is `root` for the root process and the module a child runs otherwise (for a
+    zygote, its program's: `python -m airflow_sc.runtime.children.zygote
+    airflow_sc.executors._worker:PROGRAM pipe` -> `_worker`); reaped children count for
+    the role of the process that reaped them.
     """
 
     seconds: float
@@ -104,6 +107,9 @@ class ProcessTreeMeter:
             with contextlib.suppress(*_GONE):
                 argv = process.cmdline()
                 module = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else None
+                if module == _ZYGOTE and argv[-1] != module:
+                    # a zygote is named for its program: `module:PROGRAM [args]`
+                    module = argv[argv.index(module) + 1].partition(":")[0]
                 role = module.rsplit(".", 1)[-1] if module else process.name()
             self._roles[process.pid] = role
         return role
