@@ -383,7 +383,8 @@ class LocalExecutor(Executor):
 
         A finish gets no answer (the child does not wait for it, it goes on to report and
         exit meanwhile): it is committed here, batched with other tries' finishes, before
-        the worker's "finished" is read, so the try's event always follows the commit.
+        the worker's `Exited` is read (the worker sends whatever its child wrote before it
+        exited first), so the try's event always follows the commit.
         """
         zygote, ti_id = running.worker.zygote, running.workload.ti_id
         while True:
