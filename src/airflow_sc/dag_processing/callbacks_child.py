@@ -12,7 +12,6 @@ failed (also written to the log), ``logged`` says the log has the details.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import logging
 import sys
 import traceback
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from airflow_sc.dag_processing.parsing import module_name
+from airflow_sc.dag_processing.parsing import import_dag_file
 from airflow_sc.sdk import DAG
 from airflow_sc.sdk import macros as macros_module
 from airflow_sc.sdk.context import RunInfo, to_pendulum
@@ -159,13 +158,7 @@ def _load_dag(path: str, dags_folder: str | None, dag_id: str) -> DAG:
     if dags_folder and dags_folder not in sys.path:
         sys.path.insert(0, dags_folder)  # DAG files may import modules next to them
     with capture_dags() as found:
-        name = module_name(path)
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot import {path}: not a Python module")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
+        import_dag_file(path)
     for dag in found:
         if dag.dag_id == dag_id:
             return dag

@@ -59,7 +59,7 @@ def _parse_file(path: str, dags_folder: str | None) -> dict[str, Any]:
     dags: list[dict[str, Any]] = []
     with capture_dags() as found:
         try:
-            _import(path)
+            import_dag_file(path)
         except DagDefinitionError as exc:
             return _result(path, [], [_error(exc.filename or path, str(exc))])
         except SystemExit as exc:
@@ -86,7 +86,8 @@ def _parse_file(path: str, dags_folder: str | None) -> dict[str, Any]:
     return _result(path, dags, errors)
 
 
-def _import(path: str) -> None:
+def import_dag_file(path: str) -> None:
+    """Import `path` under its own module name (`module_name`); the file's errors propagate."""
     name = module_name(path)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
