@@ -24,8 +24,8 @@ import psutil
 __all__ = ["ProcessTreeMeter", "TreeCpu"]
 
 _GONE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
-#: The module zygotes run (`airflow_sc.runtime.children`); their role is their program's.
-_ZYGOTE = "airflow_sc.runtime.children.zygote"
+#: The module zygotes run (`airflow_sc.children`); their role is their program's.
+_ZYGOTE = "airflow_sc.children.zygote"
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class TreeCpu:
     """CPU-seconds (user + system) of a process tree at one instant, in total and by role.
 
     A role is `root` for the root process and the module a child runs otherwise (for a
-    zygote, its program's: `python -m airflow_sc.runtime.children.zygote
+    zygote, its program's: `python -m airflow_sc.children.zygote
     airflow_sc.executors._worker:PROGRAM pipe` -> `_worker`); reaped children count for
     the role of the process that reaped them.
     """

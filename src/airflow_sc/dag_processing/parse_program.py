@@ -1,4 +1,4 @@
-"""What the DAG parsing zygotes' children do (a `ChildProgram`, see `runtime.children`).
+"""What the DAG parsing zygotes' children do (a `ChildProgram`, see `children`).
 
 The zygote imports the SDK once (`warm_up`); each file is then imported in a fresh fork
 of it (a few milliseconds, against 100+ ms for a new interpreter), so whatever the file
@@ -16,7 +16,7 @@ import os
 import traceback
 from typing import Any
 
-from airflow_sc.runtime.children import CallRelay, ChildControl, Fork
+from airflow_sc.children import CallRelay, ChildControl, Fork
 
 __all__ = ["PROGRAM", "ParseProgram"]
 

@@ -1,6 +1,6 @@
 """A bounded pool of DAG parsing zygotes, driven from async code.
 
-`open_parser_pool(size)` starts up to `size` zygotes (`runtime.children`, running
+`open_parser_pool(size)` starts up to `size` zygotes (`children`, running
 `parse_program.py`) on demand; `await pool.parse(path)` sends a file to an idle one, which
 imports it in a forked child, and returns its answer. A zygote that dies is replaced and
 the file it was parsing is reported as an import error.
@@ -17,16 +17,8 @@ from typing import Any
 
 import anyio
 
-from airflow_sc.runtime.children import (
-    ChildExit,
-    Ending,
-    Exited,
-    Fork,
-    Ready,
-    Zygote,
-    ZygoteDied,
-    start_zygote,
-)
+from airflow_sc.children import ChildExit, Ending, Exited, Fork, Ready
+from airflow_sc.children.parent import Zygote, ZygoteDied, start_zygote
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""What the local executor's warm workers do: a `ChildProgram` (see `runtime.children`).
+"""What the local executor's warm workers do: a `ChildProgram` (see `children`).
 
 A worker is a zygote running `PROGRAM` with the channel's name as its argument
 (``pipe`` or ``http``). It imports the SDK, the task runner and that channel's client
@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from airflow_sc.runtime.children import CallRelay, ChildControl, Fork
+from airflow_sc.children import CallRelay, ChildControl, Fork
 
 __all__ = ["PROGRAM", "TaskProgram", "note_in_log"]
 

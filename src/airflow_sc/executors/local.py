@@ -1,7 +1,7 @@
 """`LocalExecutor`: sync tasks in isolated processes forked from warm workers.
 
 `parallelism` worker processes run inside the executor's task group, one try at a time
-each. A worker is a zygote (`runtime.children`) running ``_worker.py``'s program: it forks
+each. A worker is a zygote (`children`) running ``_worker.py``'s program: it forks
 a fresh child per try (own session, own log file), so nothing a task does reaches the
 scheduler or another task; a worker that dies is replaced and its try is reported as
 ended without recording its state.
@@ -44,24 +44,14 @@ import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
+from airflow_sc.children import Call, Exited, Fork, Forked, FromZygote, Reply, Stop
+from airflow_sc.children.parent import Zygote, ZygoteDied, start_zygote
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.execution.port import TryService
 from airflow_sc.execution.tokens import ExecutionTokens
 from airflow_sc.executors._events import event_for_end, report_event
 from airflow_sc.executors._worker import note_in_log
 from airflow_sc.executors.base import Executor, TaskEvent, Workload
-from airflow_sc.runtime.children import (
-    Call,
-    Exited,
-    Fork,
-    Forked,
-    FromZygote,
-    Reply,
-    Stop,
-    Zygote,
-    ZygoteDied,
-    start_zygote,
-)
 from airflow_sc.task_runner.logs import try_log_path
 from airflow_sc.task_runner.supervisor import TaskRequest, TryReport
 
@@ -75,7 +65,7 @@ LocalChannel = Literal["pipe", "http"]
 
 log = logging.getLogger(__name__)
 
-#: The program the workers run (`runtime.children`), given the channel as its argument.
+#: The program the workers run (`children`), given the channel as its argument.
 WORKER_PROGRAM = "airflow_sc.executors._worker:PROGRAM"
 #: Bytes of a child's report accepted (a larger one is dropped: nothing reported).
 _REPORT_LIMIT = 16 * 1024 * 1024

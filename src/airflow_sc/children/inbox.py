@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from airflow_sc.runtime.children.messages import FromZygote, ToZygote, decode
+from airflow_sc.children.messages import FromZygote, ToZygote, decode
 
 __all__ = ["Inbox"]
 

@@ -1,6 +1,6 @@
-"""runtime/children: a real zygote forking real children, driven from async code.
+"""children: a real zygote forking real children, driven from async code.
 
-The programs are in `children_programs.py`; each test speaks the typed messages to a
+The programs are in `programs.py`; each test speaks the typed messages to a
 zygote the way parsing and the local executor do.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 import pytest
 
-from airflow_sc.runtime.children import (
+from airflow_sc.children import (
     Call,
     ChildExit,
     Ending,
@@ -26,16 +26,14 @@ from airflow_sc.runtime.children import (
     Ready,
     Reply,
     Stop,
-    Zygote,
-    ZygoteDied,
-    open_zygote,
 )
-from airflow_sc.runtime.children.messages import decode, encode
+from airflow_sc.children.messages import decode, encode
+from airflow_sc.children.parent import Zygote, ZygoteDied, open_zygote
 
 pytestmark = pytest.mark.anyio
 
-SCRIPT = "tests.runtime.children_programs:SCRIPT"
-RACE = "tests.runtime.children_programs:RACE"
+SCRIPT = "tests.children.programs:SCRIPT"
+RACE = "tests.children.programs:RACE"
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """A warm zygote process: imports once, then forks one isolated child per job.
 
-Run as ``python -m airflow_sc.runtime.children.zygote module:attribute [args...]``, where
+Run as ``python -m airflow_sc.children.zygote module:attribute [args...]``, where
 ``module:attribute`` names a `ChildProgram`. The zygote keeps its protocol channel private
 (anything printed by accident goes to stderr), ignores SIGINT (Ctrl-C reaches the whole
 foreground group; its parent decides about shutdown), calls the program's `warm_up`,
@@ -20,10 +20,10 @@ import signal
 import sys
 from typing import cast
 
-from airflow_sc.runtime.children.child import run_child
-from airflow_sc.runtime.children.inbox import Inbox
-from airflow_sc.runtime.children.messages import Fork, FromZygote, Ready, encode
-from airflow_sc.runtime.children.program import ChildProgram
+from airflow_sc.children.child import run_child
+from airflow_sc.children.inbox import Inbox
+from airflow_sc.children.messages import Fork, FromZygote, Ready, encode
+from airflow_sc.children.program import ChildProgram
 
 __all__ = ["load_program", "main"]
 

@@ -30,9 +30,9 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from airflow_sc.runtime.children.exits import OUT_OF_MEMORY_EXIT, ChildExit, Ending
-from airflow_sc.runtime.children.inbox import Inbox
-from airflow_sc.runtime.children.messages import (
+from airflow_sc.children.exits import OUT_OF_MEMORY_EXIT, ChildExit, Ending
+from airflow_sc.children.inbox import Inbox
+from airflow_sc.children.messages import (
     Call,
     Exited,
     Fork,
@@ -41,7 +41,7 @@ from airflow_sc.runtime.children.messages import (
     Reply,
     Stop,
 )
-from airflow_sc.runtime.children.program import CallRelay, ChildProgram
+from airflow_sc.children.program import CallRelay, ChildProgram
 
 __all__ = ["run_child"]
 

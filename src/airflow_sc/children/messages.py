@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_sc.runtime.children.exits import ChildExit
+from airflow_sc.children.exits import ChildExit
 
 __all__ = [
     "Call",

@@ -14,7 +14,7 @@ import socket
 import time
 from typing import Any
 
-from airflow_sc.runtime.children import CallRelay, ChildControl, Fork
+from airflow_sc.children import CallRelay, ChildControl, Fork
 
 
 class ScriptProgram:

@@ -8,10 +8,14 @@ relays the child's calls (`Call` up, `Reply` down), stops it on its timeout or a
 answers `Exited` with its result and a `ChildExit` saying how it ended: exit code or
 signal, on its own, timed out, stopped, or out of memory. `Exited` always follows
 everything the child wrote before it exited.
+
+The parent's side is `airflow_sc.children.parent` (`start_zygote`, `Zygote`),
+imported from there: this package and the zygote's modules import no event loop, so a
+zygote (and every child it forks) stays as small as its program makes it.
 """
 
-from airflow_sc.runtime.children.exits import OUT_OF_MEMORY_EXIT, ChildExit, Ending
-from airflow_sc.runtime.children.messages import (
+from airflow_sc.children.exits import OUT_OF_MEMORY_EXIT, ChildExit, Ending
+from airflow_sc.children.messages import (
     Call,
     Exited,
     Fork,
@@ -22,8 +26,7 @@ from airflow_sc.runtime.children.messages import (
     Stop,
     ToZygote,
 )
-from airflow_sc.runtime.children.parent import Zygote, ZygoteDied, open_zygote, start_zygote
-from airflow_sc.runtime.children.program import CallRelay, ChildControl, ChildProgram
+from airflow_sc.children.program import CallRelay, ChildControl, ChildProgram
 
 __all__ = [
     "OUT_OF_MEMORY_EXIT",
@@ -41,8 +44,4 @@ __all__ = [
     "Reply",
     "Stop",
     "ToZygote",
-    "Zygote",
-    "ZygoteDied",
-    "open_zygote",
-    "start_zygote",
 ]

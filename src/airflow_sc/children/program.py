@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from airflow_sc.runtime.children.messages import Fork
+from airflow_sc.children.messages import Fork
 
 __all__ = ["CallRelay", "ChildControl", "ChildProgram"]
 

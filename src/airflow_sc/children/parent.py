@@ -1,6 +1,6 @@
 """A zygote process from its parent's side, in async code (asyncio or trio).
 
-`start_zygote(program)` starts ``python -m airflow_sc.runtime.children.zygote program``;
+`start_zygote(program)` starts ``python -m airflow_sc.children.zygote program``;
 `Zygote.send` and `Zygote.receive` speak the typed messages of `messages.py`. A zygote
 that dies shows as `ZygoteDied` on the next send or receive. `aclose()` closes its stdin
 (the zygote kills its running child's group and exits) and reaps it, killing it if it does
@@ -19,7 +19,7 @@ import anyio
 from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 
-from airflow_sc.runtime.children.messages import FromZygote, ToZygote, decode, encode
+from airflow_sc.children.messages import FromZygote, ToZygote, decode, encode
 
 __all__ = ["Zygote", "ZygoteDied", "open_zygote", "start_zygote"]
 
@@ -85,7 +85,7 @@ async def start_zygote(program: str, *args: str, env: Mapping[str, str] | None =
     Its first message is `Ready`, once it is warm.
     """
     process = await anyio.open_process(
-        [sys.executable, "-m", "airflow_sc.runtime.children.zygote", program, *args],
+        [sys.executable, "-m", "airflow_sc.children.zygote", program, *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=None,
