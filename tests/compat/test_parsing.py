@@ -111,6 +111,7 @@ def test_every_ignored_argument_is_accepted_and_named_in_a_warning() -> None:
             TriggerDagRunOperator(
                 task_id="trigger", trigger_dag_id="other", fail_when_dag_is_paused=True
             )
+            TriggerDagRunOperator(task_id="deferred", trigger_dag_id="other", deferrable=True)
         return dag
 
     dag, messages = _caught(build)
@@ -118,8 +119,7 @@ def test_every_ignored_argument_is_accepted_and_named_in_a_warning() -> None:
     assert named == {
         *(f"DAG argument {name}" for name in DAG_ARGUMENTS),
         *(f"task argument {name}" for name in TASK_ARGUMENTS),
-        "TriggerDagRunOperator",
-        "TriggerDagRunOperator.fail_when_dag_is_paused",
+        "TriggerDagRunOperator.deferrable",
     }
     assert set(DAG_ARGUMENTS) <= set(vars(dag))
     assert set(TASK_ARGUMENTS) <= set(vars(dag.get_task("t")))

@@ -25,7 +25,15 @@ from tests.smtp_server import smtp_server
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 HERE = Path(__file__).parent
-TRIGGERED = ("airflow3_taskflow", "airflow2_paths", "virtualenv_tasks", "notify_on_failure")
+TRIGGERED = (
+    "airflow3_taskflow",
+    "airflow2_paths",
+    "virtualenv_tasks",
+    "notify_on_failure",
+    "trigger_controller",
+)
+#: The DAG only the controller triggers.
+TARGET = "trigger_target"
 SCHEDULED = "workday_schedule"
 #: A Friday: the branch on the day of the week takes its "friday" side.
 LOGICAL_DATE = "2026-03-06T00:00:00+00:00"
@@ -51,6 +59,9 @@ class Record:
     marks: list[str]
     scheduled_run: dict[str, Any]
     scheduled_tis: dict[str, str]
+    target_runs: list[dict[str, Any]] = field(default_factory=list)
+    target_xcom: Any = None
+    trigger_run_id: Any = None
     import_errors: list[Any] = field(default_factory=list)
 
 
@@ -90,7 +101,7 @@ def record(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         )
         with deployment.start() as running:
             api = running.api
-            api.wait_for_dags([*TRIGGERED, SCHEDULED])
+            api.wait_for_dags([*TRIGGERED, SCHEDULED, TARGET])
             import_errors = api.get("/importErrors")["import_errors"]
             runs = {dag_id: _trigger(api, dag_id) for dag_id in TRIGGERED}
             states = api.wait_finished(runs, within=150)
@@ -106,6 +117,11 @@ def record(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
                 t: row["state"]
                 for t, row in api.task_instances(SCHEDULED, scheduled["dag_run_id"]).items()
             }
+            target_runs = api.get(f"/dags/{TARGET}/dagRuns")["dag_runs"]
+            target_xcom = [api.xcom(TARGET, run["dag_run_id"], "load") for run in target_runs]
+            trigger_run_id = api.xcom(
+                "trigger_controller", runs["trigger_controller"], "kick", "trigger_run_id"
+            )
             mails = mailbox.wait_for(2)
             tree = process_tree(running.pid)
             running.process.send(signal.SIGTERM)
@@ -120,6 +136,9 @@ def record(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         marks=marks.read_text().splitlines(),
         scheduled_run=scheduled,
         scheduled_tis=scheduled_tis,
+        target_runs=target_runs,
+        target_xcom=target_xcom,
+        trigger_run_id=trigger_run_id,
         import_errors=import_errors,
     )
 
@@ -134,6 +153,7 @@ def test_runs_and_tasks_end_in_the_states_airflow_documents(record: Record) -> N
         "airflow2_paths": "success",
         "virtualenv_tasks": "success",
         "notify_on_failure": "failed",
+        "trigger_controller": "success",
     }
     assert record.tis["airflow3_taskflow"] == {
         "extract": "success",
@@ -215,3 +235,17 @@ def test_the_scheduler_runs_a_dag_on_a_plugin_timetable(record: Record) -> None:
     assert start.weekday() < 5
     assert (start.hour, start.minute, end - start) == (0, 0, timedelta(days=1))
     assert record.scheduled_tis == {"which_day": "success"}
+
+
+def test_the_controller_starts_the_target_run_and_waits_for_it(record: Record) -> None:
+    assert record.tis["trigger_controller"] == {"kick": "success", "again": "skipped"}
+    [run] = record.target_runs
+    assert run["dag_run_id"] == record.trigger_run_id
+    assert run["dag_run_id"].startswith("from-manual__")
+    assert (run["state"], run["run_type"], run["triggered_by"]) == (
+        "success",
+        "operator_triggered",
+        "operator",
+    )
+    assert run["conf"] == {"table": "orders_20260306"}
+    assert record.target_xcom == [f"loading orders_20260306 for {run['dag_run_id']}"]

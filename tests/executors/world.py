@@ -21,6 +21,7 @@ from airflow_sc.db import Database, Transaction
 from airflow_sc.db.models import dag, dag_run, serialized_dag, task_instance
 from airflow_sc.domain import TaskInstanceKey
 from airflow_sc.execution.dispatch import ExecutionDispatcher
+from airflow_sc.execution.port import DagRunTriggers
 from airflow_sc.execution.service import ExecutionService
 from airflow_sc.execution.tokens import ExecutionTokens
 from airflow_sc.executors.base import Workload
@@ -177,6 +178,8 @@ async def serve_execution_api(
     *,
     secrets: SecretsBackend | None = None,
     tokens: ExecutionTokens | None = None,
+    dag_runs: DagRunTriggers | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> AsyncIterator[ServedApi]:
     #: dag_run.id lists passed to the wake-up, one per committed finish batch.
     finished: list[list[int]] = []
@@ -184,7 +187,13 @@ async def serve_execution_api(
     def on_finished(run_pks: Collection[int]) -> None:
         finished.append(list(run_pks))
 
-    service = ExecutionService(db, secrets=secrets, on_ti_finished=on_finished)
+    service = ExecutionService(
+        db,
+        secrets=secrets,
+        on_ti_finished=on_finished,
+        dag_runs=dag_runs,
+        **({} if clock is None else {"clock": clock}),
+    )
     dispatcher = ExecutionDispatcher(service, tokens or ExecutionTokens(SECRET))
     app = create_execution_app(dispatcher)
     async with open_service_group() as tg:

@@ -267,6 +267,18 @@ def test_trigger_requests_are_reported_not_performed() -> None:
     ]
 
 
+def test_waiting_for_a_triggered_run_fails_the_task_in_dags_test() -> None:
+    from airflow_sc.sdk import TriggerDagRunOperator
+
+    with new_dag() as the_dag:
+        TriggerDagRunOperator(
+            task_id="kick", trigger_dag_id="downstream_dag", wait_for_completion=True
+        )
+    result, lines = run(the_dag)
+    assert result.state is DagRunState.FAILED
+    assert "starts no other DAG's runs" in lines[0]
+
+
 def test_a_rescheduled_task_waits_and_pokes_again_in_the_same_try() -> None:
     from airflow_sc.sdk import AirflowRescheduleException
 

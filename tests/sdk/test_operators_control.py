@@ -64,6 +64,26 @@ def test_trigger_dag_run_with_no_logical_date() -> None:
     assert info.value.logical_date is None
 
 
+def test_trigger_dag_run_takes_json_conf_run_after_and_note() -> None:
+    later = dt.datetime(2024, 3, 2, tzinfo=UTC)
+    op = TriggerDagRunOperator(
+        task_id="t",
+        trigger_dag_id="target",
+        conf='{"k": 1}',
+        run_after="2024-03-02T00:00:00+00:00",
+        note="hello",
+    )
+    with pytest.raises(DagRunTriggerException) as info:
+        op.execute({})
+    # As in Airflow: only run_after given -> no logical date; the run id from run_after.
+    assert (info.value.conf, info.value.logical_date, info.value.run_after) == (
+        {"k": 1},
+        None,
+        later,
+    )
+    assert (info.value.dag_run_id, info.value.note) == (f"manual__{later.isoformat()}", "hello")
+
+
 def test_trigger_dag_run_rejects_conf_that_is_not_json() -> None:
     op = TriggerDagRunOperator(task_id="t", trigger_dag_id="x", conf={"when": object()})
     with pytest.raises(AirflowException, match="JSON serializable"):

@@ -289,7 +289,9 @@ def test_a_failing_callback_is_logged_and_changes_nothing(
     assert any("on_success_callback" in m for m in messages)
 
 
-def test_trigger_dag_run_request_is_surfaced(store: InMemoryTaskClient) -> None:
+def test_trigger_dag_run_request_is_performed_through_the_client(
+    store: InMemoryTaskClient,
+) -> None:
     with new_dag():
         op = TriggerDagRunOperator(
             task_id="kick",
@@ -297,12 +299,12 @@ def test_trigger_dag_run_request_is_surfaced(store: InMemoryTaskClient) -> None:
             trigger_run_id="run-{{ ds_nodash }}",
             conf={"day": "{{ ds }}"},
         )
-    outcome = execute(op, store)
+    outcome = execute(op, store.for_task("kick"))
     assert outcome.state is TI.SUCCESS
-    assert outcome.trigger is not None
-    assert outcome.trigger.trigger_dag_id == "other"
-    assert outcome.trigger.dag_run_id == "run-20240305"
-    assert outcome.trigger.conf == {"day": "2024-03-05"}
+    [request] = store.triggered
+    assert (request.dag_id, request.run_id) == ("other", "run-20240305")
+    assert request.conf == {"day": "2024-03-05"}
+    assert store.xcom_pull("kick", "trigger_run_id") == "run-20240305"
 
 
 def test_deferral_and_reschedule_are_surfaced(store: InMemoryTaskClient) -> None:

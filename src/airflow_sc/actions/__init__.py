@@ -9,6 +9,7 @@ the wake-up travels by the database's notifications.
 from airflow_sc.actions.clear import ClearedTaskInstance, clear_task_instances
 from airflow_sc.actions.errors import (
     ActionError,
+    DagIsPaused,
     DagNotFound,
     DagRunExists,
     DagRunNotFound,
@@ -23,6 +24,7 @@ from airflow_sc.actions.mark import (
     mark_task_instances,
 )
 from airflow_sc.actions.notes import set_dag_run_note, set_task_instance_notes
+from airflow_sc.actions.operator_triggers import OperatorTriggers
 from airflow_sc.actions.pause import set_dag_paused, set_dags_paused
 from airflow_sc.actions.trigger import TriggeredRun, trigger_dag_run
 from airflow_sc.actions.wake import Wake, no_wake
@@ -30,6 +32,7 @@ from airflow_sc.actions.wake import Wake, no_wake
 __all__ = [
     "ActionError",
     "ClearedTaskInstance",
+    "DagIsPaused",
     "DagNotFound",
     "DagRunExists",
     "DagRunNotFound",
@@ -38,6 +41,7 @@ __all__ = [
     "MarkRunState",
     "MarkState",
     "MarkedTaskInstance",
+    "OperatorTriggers",
     "TriggeredRun",
     "Wake",
     "clear_task_instances",

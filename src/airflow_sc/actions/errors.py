@@ -21,12 +21,20 @@ class DagRunNotFound(ActionError):
 
 
 class DagRunExists(ActionError):
-    def __init__(self, dag_id: str, run_id: str) -> None:
+    def __init__(self, dag_id: str, run_id: str, *, run_id_taken: bool = True) -> None:
         super().__init__(
             f"DAG {dag_id!r} already has a run with run id {run_id!r} or the same logical date"
         )
         self.dag_id = dag_id
         self.run_id = run_id
+        #: Whether a run holds this run id (False: another run has the logical date).
+        self.run_id_taken = run_id_taken
+
+
+class DagIsPaused(ActionError):
+    def __init__(self, dag_id: str) -> None:
+        super().__init__(f"DAG {dag_id!r} is paused")
+        self.dag_id = dag_id
 
 
 class InvalidRunId(ActionError):

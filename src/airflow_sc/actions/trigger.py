@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from airflow_sc.actions.errors import DagNotFound, DagRunExists, InvalidConf, InvalidRunId
+from airflow_sc.actions.errors import (
+    DagIsPaused,
+    DagNotFound,
+    DagRunExists,
+    InvalidConf,
+    InvalidRunId,
+)
 from airflow_sc.actions.wake import Wake, no_wake
 from airflow_sc.db import Database, Transaction
 from airflow_sc.db.queries import operator_actions as queries
@@ -46,6 +52,8 @@ async def trigger_dag_run(
     triggered_by: str = "rest_api",
     triggering_user_name: str | None = None,
     allowed_run_id_pattern: str = DEFAULT_ALLOWED_RUN_ID_PATTERN,
+    run_type: str = "manual",
+    refuse_paused: bool = False,
     wake: Wake = no_wake,
 ) -> TriggeredRun:
     """Create a QUEUED manual run of the DAG's newest version and wake the scheduler.
@@ -55,7 +63,9 @@ async def trigger_dag_run(
     the run id is `manual__<run_after>` unless `run_id` is given. A run with a logical
     date covers `data_interval` if given, else the interval its timetable infers.
     `conf` must satisfy the DAG's params (`ParamValidationError` otherwise); it is stored
-    as given. Paused DAGs accept the run; it starts when the DAG is unpaused.
+    as given. Paused DAGs accept the run; it starts when the DAG is unpaused (with
+    `refuse_paused`, `DagIsPaused` is raised instead). `run_type` is ``manual``, or
+    ``operator_triggered`` for a run a task started (``TriggerDagRunOperator``).
 
     Checked before anything is written: the run id follows Airflow's rule
     (`airflow_sc.domain.run_ids`, `InvalidRunId` otherwise) and `conf` can be stored and
@@ -69,8 +79,11 @@ async def trigger_dag_run(
         raise InvalidConf(problem)
 
     async def body(tx: Transaction) -> TriggeredRun:
-        if await queries.dag_is_paused(tx, dag_id, lock=True) is None:
+        paused = await queries.dag_is_paused(tx, dag_id, lock=True)
+        if paused is None:
             raise DagNotFound(dag_id)
+        if paused and refuse_paused:
+            raise DagIsPaused(dag_id)
         version_ids = await scheduling.latest_version_ids(tx, [dag_id])
         if dag_id not in version_ids:
             raise DagNotFound(dag_id)
@@ -78,7 +91,8 @@ async def trigger_dag_run(
         spec = DagSpec.from_dict(data)
         spec.params_dict().resolve(dict(conf or {}))
         if await queries.run_exists(tx, dag_id, run_id=chosen_run_id, logical_date=logical_date):
-            raise DagRunExists(dag_id, chosen_run_id)
+            taken = await queries.run_exists(tx, dag_id, run_id=chosen_run_id, logical_date=None)
+            raise DagRunExists(dag_id, chosen_run_id, run_id_taken=taken)
         interval: tuple[datetime, datetime] | None = None
         if logical_date is not None:
             if data_interval is not None:
@@ -92,7 +106,7 @@ async def trigger_dag_run(
                 "dag_id": dag_id,
                 "run_id": chosen_run_id,
                 "state": "queued",
-                "run_type": "manual",
+                "run_type": run_type,
                 "triggered_by": triggered_by,
                 "triggering_user_name": triggering_user_name,
                 "logical_date": logical_date,

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 
-from airflow_sc.actions import Wake, no_wake
+from airflow_sc.actions import OperatorTriggers, Wake, no_wake
 from airflow_sc.auth import UserStamps
 from airflow_sc.config import Settings
 from airflow_sc.db import Database
@@ -124,7 +124,12 @@ async def prepare_context(ctx: ApiContext) -> ApiContext:
     execution = ctx.execution
     if execution is None:
         service = ExecutionService(
-            ctx.db, secrets=secrets, cipher=cipher, clock=ctx.clock, on_ti_finished=ctx.wake
+            ctx.db,
+            secrets=secrets,
+            cipher=cipher,
+            clock=ctx.clock,
+            on_ti_finished=ctx.wake,
+            dag_runs=OperatorTriggers(ctx.db, wake=ctx.wake),
         )
         tokens = loaded.tokens
         if signing_key != loaded.signing_key:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from anyio.abc import TaskStatus
 
+from airflow_sc.actions.operator_triggers import OperatorTriggers
 from airflow_sc.config import Settings
 from airflow_sc.dag_processing.processor import serve_dag_processor
 from airflow_sc.db import Database
@@ -220,5 +221,6 @@ async def compose(
         cipher=services.cipher,
         clock=services.clock,
         on_ti_finished=changes.tis_finished,
+        dag_runs=OperatorTriggers(db, wake=changes.operator_changed),
     )
     return Composition(settings, db, shutdown, services, execution, changes, frozenset(names))

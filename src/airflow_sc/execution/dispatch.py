@@ -18,6 +18,8 @@ from airflow_sc.execution.port import TryService
 from airflow_sc.execution.protocol import (
     Args,
     ConnectionRef,
+    DagRunRef,
+    DagRunTrigger,
     Finish,
     Operation,
     Start,
@@ -112,6 +114,17 @@ class ExecutionDispatcher:
             raise NotFound(f"Connection {args.conn_id!r} does not exist")
         return conn
 
+    async def _trigger_dag_run(self, ti_id: str, args: Args) -> Any:
+        assert isinstance(args, DagRunTrigger)
+        return (await self.service.trigger_dag_run(ti_id, args)).value
+
+    async def _get_dag_run_state(self, ti_id: str, args: Args) -> Any:
+        assert isinstance(args, DagRunRef)
+        state = await self.service.dag_run_state(args.dag_id, args.run_id)
+        if state is None:
+            raise NotFound(f"DAG run {args.run_id!r} of DAG {args.dag_id!r} does not exist")
+        return state
+
 
 _Perform = Callable[[ExecutionDispatcher, str, Args], Awaitable[Any]]
 _PERFORM: Mapping[Operation, _Perform] = {
@@ -124,4 +137,6 @@ _PERFORM: Mapping[Operation, _Perform] = {
     Operation.SET_VARIABLE: ExecutionDispatcher._set_variable,
     Operation.DELETE_VARIABLE: ExecutionDispatcher._delete_variable,
     Operation.GET_CONNECTION: ExecutionDispatcher._get_connection,
+    Operation.TRIGGER_DAG_RUN: ExecutionDispatcher._trigger_dag_run,
+    Operation.GET_DAG_RUN_STATE: ExecutionDispatcher._get_dag_run_state,
 }

@@ -13,6 +13,7 @@ __all__ = [
     "ExecutionError",
     "Forbidden",
     "NotFound",
+    "NotImplementedHere",
     "TryConflict",
     "TryNotFound",
     "Unauthorized",
@@ -65,3 +66,9 @@ class TryConflict(ExecutionError):
     """The task instance no longer holds this try in the state the call needs (409)."""
 
     status = 409
+
+
+class NotImplementedHere(ExecutionError):
+    """This deployment's execution service does not offer the operation (501)."""
+
+    status = 501

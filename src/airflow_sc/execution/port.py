@@ -8,15 +8,30 @@ can wrap the real service (count calls, slow one down) without touching the data
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from airflow_sc.execution.context import TryContext
-from airflow_sc.execution.protocol import Start, TryFinish
+from airflow_sc.execution.protocol import DagRunTrigger, Start, TriggerOutcome, TryFinish
 
-__all__ = ["RunXComs", "TryService"]
+__all__ = ["DagRunTriggers", "RunXComs", "TryService"]
 
 #: Every XCom of a DAG run, by (task_id, map_index, key).
 RunXComs = dict[tuple[str, int, str], Any]
+
+
+class DagRunTriggers(Protocol):
+    """How the execution service starts a DAG run a task asked for.
+
+    The implementation is the operator action (`airflow_sc.actions.operator_triggers`),
+    which the composition root hands to the service: the execution layer sits below the
+    actions and does not import them.
+    """
+
+    async def trigger(self, request: DagRunTrigger, *, now: datetime) -> TriggerOutcome:
+        """Create the run (or clear it, or report why not). `NotFound` for an unknown DAG,
+        `BadRequest` for a conf its params refuse."""
+        ...
 
 
 class TryService(Protocol):
@@ -52,6 +67,14 @@ class TryService(Protocol):
 
     async def run_xcoms(self, ti_id: str) -> RunXComs:
         """Every XCom of the try's DAG run."""
+        ...
+
+    async def trigger_dag_run(self, ti_id: str, request: DagRunTrigger) -> TriggerOutcome:
+        """Start the run a task asked for (see `DagRunTriggers`)."""
+        ...
+
+    async def dag_run_state(self, dag_id: str, run_id: str) -> str | None:
+        """The run's state; None when there is no such run."""
         ...
 
     async def get_variable(self, key: str) -> str | None: ...

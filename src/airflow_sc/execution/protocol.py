@@ -21,12 +21,20 @@ Operations (arguments -> what a successful call answers):
 - ``get_variable`` ``{key}``, ``get_connection`` ``{conn_id}`` -> the value (404 when
   absent); ``set_variable`` ``{key, value, description?}`` writes the metastore
   (``Variable.set``); ``delete_variable`` ``{key}`` (404 when the metastore has none).
+- ``trigger_dag_run`` ``{dag_id, run_id, conf?, logical_date?, run_after?, reset_dag_run?,
+  fail_when_dag_is_paused?, note?}`` -> a `TriggerOutcome`: the run was ``created``, or
+  it already existed and was cleared (``reset``, with ``reset_dag_run``), or it already
+  existed (``exists``), or the DAG is paused and nothing was created (``paused``, with
+  ``fail_when_dag_is_paused``). 404 when the DAG does not exist, 400 when ``conf`` does not
+  satisfy its params. Dates are ISO 8601 with an offset. (``TriggerDagRunOperator``.)
+- ``get_dag_run_state`` ``{dag_id, run_id}`` -> the run's state (404 when there is none).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
@@ -40,10 +48,13 @@ __all__ = [
     "TRY_SCOPED",
     "Args",
     "ConnectionRef",
+    "DagRunRef",
+    "DagRunTrigger",
     "Finish",
     "Heartbeat",
     "Operation",
     "Start",
+    "TriggerOutcome",
     "TryFinish",
     "VariableRef",
     "VariableWrite",
@@ -79,6 +90,8 @@ class Operation(StrEnum):
     SET_VARIABLE = "set_variable"
     DELETE_VARIABLE = "delete_variable"
     GET_CONNECTION = "get_connection"
+    TRIGGER_DAG_RUN = "trigger_dag_run"
+    GET_DAG_RUN_STATE = "get_dag_run_state"
 
 
 #: Operations on the token's own try: a transport that names a try must name that one.
@@ -160,7 +173,70 @@ class ConnectionRef:
     conn_id: str
 
 
-Args = Start | Heartbeat | Finish | XComRef | XComPush | VariableRef | VariableWrite | ConnectionRef
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DagRunTrigger:
+    """A task's request to start a run of `dag_id` (``TriggerDagRunOperator``)."""
+
+    dag_id: str
+    run_id: str
+    conf: Mapping[str, Any] = field(default_factory=dict)
+    logical_date: datetime | None = None
+    #: The earliest time the run may start (the service's clock when None).
+    run_after: datetime | None = None
+    #: When the run already exists: clear it so that it runs again.
+    reset_dag_run: bool = False
+    #: When the DAG is paused: create nothing and answer ``paused``.
+    fail_when_dag_is_paused: bool = False
+    note: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        """The arguments as a transport carries them (what `parse_args` reads back)."""
+        return {
+            "dag_id": self.dag_id,
+            "run_id": self.run_id,
+            "conf": dict(self.conf),
+            "logical_date": _iso(self.logical_date),
+            "run_after": _iso(self.run_after),
+            "reset_dag_run": self.reset_dag_run,
+            "fail_when_dag_is_paused": self.fail_when_dag_is_paused,
+            "note": self.note,
+        }
+
+
+class TriggerOutcome(StrEnum):
+    """What a ``trigger_dag_run`` call did."""
+
+    CREATED = "created"
+    #: The run existed; it was cleared and runs again (``reset_dag_run``).
+    RESET = "reset"
+    #: The run (its run id, or its logical date) existed; nothing was changed.
+    EXISTS = "exists"
+    #: The DAG is paused; nothing was created (``fail_when_dag_is_paused``).
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True, slots=True)
+class DagRunRef:
+    dag_id: str
+    run_id: str
+
+
+Args = (
+    Start
+    | Heartbeat
+    | Finish
+    | XComRef
+    | XComPush
+    | VariableRef
+    | VariableWrite
+    | ConnectionRef
+    | DagRunTrigger
+    | DagRunRef
+)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 def _text(raw: Mapping[str, Any], name: str, problem: str) -> str:
@@ -239,6 +315,54 @@ def _connection_ref(raw: Mapping[str, Any]) -> ConnectionRef:
     return ConnectionRef(_text(raw, "conn_id", "conn_id is required"))
 
 
+def _date(raw: Mapping[str, Any], name: str) -> datetime | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    problem = f"{name} must be an ISO 8601 date and time with a UTC offset"
+    if not isinstance(value, str):
+        raise BadRequest(problem)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise BadRequest(problem) from exc
+    if parsed.tzinfo is None:
+        raise BadRequest(problem)
+    return parsed
+
+
+def _flag(raw: Mapping[str, Any], name: str) -> bool:
+    value = raw.get(name, False)
+    if not isinstance(value, bool):
+        raise BadRequest(f"{name} must be true or false")
+    return value
+
+
+def _dag_run_trigger(raw: Mapping[str, Any]) -> DagRunTrigger:
+    problem = "dag_id and run_id are required"
+    conf = raw.get("conf") or {}
+    if not isinstance(conf, Mapping):
+        raise BadRequest("conf must be an object")
+    note = raw.get("note")
+    if note is not None and not isinstance(note, str):
+        raise BadRequest("note must be a string")
+    return DagRunTrigger(
+        dag_id=_text(raw, "dag_id", problem),
+        run_id=_text(raw, "run_id", problem),
+        conf=dict(conf),
+        logical_date=_date(raw, "logical_date"),
+        run_after=_date(raw, "run_after"),
+        reset_dag_run=_flag(raw, "reset_dag_run"),
+        fail_when_dag_is_paused=_flag(raw, "fail_when_dag_is_paused"),
+        note=note,
+    )
+
+
+def _dag_run_ref(raw: Mapping[str, Any]) -> DagRunRef:
+    problem = "dag_id and run_id are required"
+    return DagRunRef(_text(raw, "dag_id", problem), _text(raw, "run_id", problem))
+
+
 _PARSERS: Mapping[Operation, Callable[[Mapping[str, Any]], Args]] = {
     Operation.START: _start,
     Operation.HEARTBEAT: _heartbeat,
@@ -249,6 +373,8 @@ _PARSERS: Mapping[Operation, Callable[[Mapping[str, Any]], Args]] = {
     Operation.SET_VARIABLE: _variable_write,
     Operation.DELETE_VARIABLE: _variable_ref,
     Operation.GET_CONNECTION: _connection_ref,
+    Operation.TRIGGER_DAG_RUN: _dag_run_trigger,
+    Operation.GET_DAG_RUN_STATE: _dag_run_ref,
 }
 
 

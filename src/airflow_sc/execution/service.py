@@ -31,9 +31,15 @@ from airflow_sc.domain.states import TaskInstanceState, TIState
 from airflow_sc.domain.transitions import Actor, check_ti_transition, ti_sources
 from airflow_sc.execution._batching import Coalescer
 from airflow_sc.execution.context import TryContext
-from airflow_sc.execution.errors import Forbidden, NotFound, TryConflict, TryNotFound
-from airflow_sc.execution.port import RunXComs
-from airflow_sc.execution.protocol import Start, TryFinish
+from airflow_sc.execution.errors import (
+    Forbidden,
+    NotFound,
+    NotImplementedHere,
+    TryConflict,
+    TryNotFound,
+)
+from airflow_sc.execution.port import DagRunTriggers, RunXComs
+from airflow_sc.execution.protocol import DagRunTrigger, Start, TriggerOutcome, TryFinish
 from airflow_sc.secrets import writes as secret_writes
 from airflow_sc.secrets.base import SecretsBackend
 from airflow_sc.secrets.encryption import SecretsCipher
@@ -112,7 +118,8 @@ class ExecutionService:
     `on_ti_finished(dag_run_ids)` is called with the `dag_run.id`s whose tries finished,
     after the finish is committed (the composition root passes the scheduler's wake-up);
     it must not block. `cipher` encrypts the variables tasks write; without it, writes are
-    refused.
+    refused. `dag_runs` starts the DAG runs tasks ask for (``TriggerDagRunOperator``);
+    without it, such requests are refused (501).
     """
 
     def __init__(
@@ -123,8 +130,10 @@ class ExecutionService:
         cipher: SecretsCipher | None = None,
         clock: Callable[[], datetime] = _utcnow,
         on_ti_finished: Callable[[Collection[int]], None] = _ignore,
+        dag_runs: DagRunTriggers | None = None,
     ) -> None:
         self.db = db
+        self.dag_runs = dag_runs
         self.secrets = secrets
         self.cipher = cipher
         self.clock = clock
@@ -308,6 +317,23 @@ class ExecutionService:
             return [by_run[runs[ti_id]] for ti_id in ti_ids]
 
         return await self.db.run(body, write=False)
+
+    # -- DAG runs ----------------------------------------------------------------------------
+
+    async def trigger_dag_run(self, ti_id: str, request: DagRunTrigger) -> TriggerOutcome:
+        """Start the run the try asks for, through the operator action (`DagRunTriggers`)."""
+        if self.dag_runs is None:
+            raise NotImplementedHere("this execution service cannot trigger DAG runs")
+        return await self.dag_runs.trigger(request, now=self.clock())
+
+    async def dag_run_state(self, dag_id: str, run_id: str) -> str | None:
+        """The run's state; None when there is no such run."""
+
+        async def body(tx: Transaction) -> tuple[bool, str | None]:
+            return await queries.dag_run_state(tx, dag_id, run_id)
+
+        found, state = await self.db.run(body, write=False)
+        return state if found else None
 
     # -- variables and connections -----------------------------------------------------------
 

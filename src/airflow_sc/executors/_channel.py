@@ -33,6 +33,7 @@ from typing import Any
 
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.execution.context import TryContext
+from airflow_sc.execution.protocol import DagRunTrigger, TriggerOutcome
 from airflow_sc.secrets.connection import Connection
 from airflow_sc.secrets.masking import SecretsMasker
 from airflow_sc.task_runner.http_client import ExecutionApiError, TryNoLongerRunning
@@ -166,3 +167,19 @@ class ChannelClient:
         if self._masker is not None:
             self._masker.add_connection(conn)
         return conn
+
+    # -- DAG runs (TriggerDagRunOperator) ---------------------------------------------------
+
+    def trigger_dag_run(self, request: DagRunTrigger) -> TriggerOutcome:
+        # A 404 here means the DAG does not exist: a refusal, not an absent value.
+        with self._lock:
+            call_id = self._send("trigger_dag_run", request.to_wire())
+            answer = self._receive(call_id)
+        status = int(answer.get("status", 500))
+        if status >= 400:
+            raise ExecutionApiError(status, str(answer.get("detail")))
+        return TriggerOutcome(answer["value"])
+
+    def dag_run_state(self, dag_id: str, run_id: str) -> str | None:
+        value = self._call("get_dag_run_state", dag_id=dag_id, run_id=run_id)
+        return None if value is None else str(value)

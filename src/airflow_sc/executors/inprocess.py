@@ -45,7 +45,7 @@ from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.execution.context import TryContext
 from airflow_sc.execution.errors import TryConflict
 from airflow_sc.execution.port import TryService
-from airflow_sc.execution.protocol import Start, TryFinish
+from airflow_sc.execution.protocol import DagRunTrigger, Start, TriggerOutcome, TryFinish
 from airflow_sc.executors._blocking import BlockingWatchdog, timed_steps
 from airflow_sc.executors._events import event_for_end, report_event
 from airflow_sc.executors.base import Executor, TaskEvent, Workload
@@ -82,7 +82,9 @@ class SnapshotTaskClient:
         *,
         service: TryService | None = None,
         masker: SecretsMasker | None = None,
+        ti_id: str | None = None,
     ):
+        self._ti_id = ti_id
         self._task_id = task_id
         self._map_index = map_index
         self._xcoms = xcoms
@@ -167,6 +169,29 @@ class SnapshotTaskClient:
             f"connection {conn_id!r}", "await Connection.aget(...)", self.aget_connection, conn_id
         )
         return found
+
+    # -- DAG runs (TriggerDagRunOperator): the runner calls these from a worker thread ------
+
+    async def _trigger(self, request: DagRunTrigger) -> TriggerOutcome:
+        if self._ti_id is None:
+            raise RuntimeError("this in-process try has no id to trigger DAG runs with")
+        return await self._require_service().trigger_dag_run(self._ti_id, request)
+
+    def trigger_dag_run(self, request: DagRunTrigger) -> TriggerOutcome:
+        outcome: TriggerOutcome = self._from_thread(
+            f"trigger DAG {request.dag_id!r}", "TriggerDagRunOperator", self._trigger, request
+        )
+        return outcome
+
+    def dag_run_state(self, dag_id: str, run_id: str) -> str | None:
+        state: str | None = self._from_thread(
+            f"state of DAG run {run_id!r}",
+            "TriggerDagRunOperator",
+            self._require_service().dag_run_state,
+            dag_id,
+            run_id,
+        )
+        return state
 
 
 class _DagCache:
@@ -360,6 +385,7 @@ class InProcessExecutor(Executor):
                 xcoms,
                 service=self.service,
                 masker=self._masker,
+                ti_id=workload.ti_id,
             )
             outcome = await self._outcome(context, client, logger, watchdog)
             self._alive.discard(workload.ti_id)  # finishing: a heartbeat no longer speaks for it

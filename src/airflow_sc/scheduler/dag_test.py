@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -23,6 +23,7 @@ import anyio
 
 from airflow_sc.domain.retries import retry_delay_for, retry_jitter_hash
 from airflow_sc.domain.states import DagRunState, TaskInstanceState, TIState
+from airflow_sc.execution.protocol import DagRunTrigger
 from airflow_sc.scheduler.policy.run_state import (
     RunTaskInstance,
     decide_run_state,
@@ -176,7 +177,9 @@ class _TestRun:
         try_number = 1
         total = 0.0
         while True:
+            already = len(self.client.triggered)
             outcome = self._run_once(task, try_number)
+            triggered = self.client.triggered[already:]
             total += outcome.duration
             state = outcome.state
             if state is _TI.DEFERRED:
@@ -186,7 +189,7 @@ class _TestRun:
                     state=_TI.FAILED, try_number=try_number, duration=outcome.duration, error=error
                 )
                 state = _TI.FAILED
-            self.out(self._line(task, outcome))
+            self.out(self._line(task, outcome, triggered))
             if state is _TI.UP_FOR_RETRY:
                 try_number += 1
                 continue
@@ -222,15 +225,17 @@ class _TestRun:
             task, dag=self.dag, run=self.run, try_number=try_number, client=client, log=task.log
         )
 
-    def _line(self, task: BaseOperator, outcome: TaskOutcome) -> str:
+    def _line(
+        self, task: BaseOperator, outcome: TaskOutcome, triggered: Sequence[DagRunTrigger]
+    ) -> str:
         state = outcome.state
         head = f"[{state.value}] {task.task_id} (try {outcome.try_number}, {outcome.duration:.2f}s)"
         if state is _TI.SUCCESS:
-            if outcome.trigger is not None:
-                request = outcome.trigger
+            if triggered:
+                request = triggered[-1]
                 return (
-                    f"{head} -> would trigger DAG {request.trigger_dag_id!r} with run id "
-                    f"{request.dag_run_id!r} (dags test does not start other DAGs)"
+                    f"{head} -> would trigger DAG {request.dag_id!r} with run id "
+                    f"{request.run_id!r} (dags test does not start other DAGs)"
                 )
             line = head if outcome.return_value is None else f"{head} -> {_short_repr(outcome)}"
             if outcome.skip:

@@ -23,6 +23,7 @@ __all__ = [
     "AirflowTaskTerminated",
     "AirflowTaskTimeout",
     "DagDefinitionError",
+    "DagIsPaused",
     "DagRunTriggerException",
     "DuplicateTaskIdFound",
     "TaskDeferred",
@@ -104,6 +105,9 @@ class DagRunTriggerException(AirflowException):
         failed_states: Sequence[str],
         poke_interval: float,
         deferrable: bool,
+        run_after: dt.datetime | None = None,
+        note: str | None = None,
+        fail_when_dag_is_paused: bool = False,
     ) -> None:
         super().__init__(f"Trigger DAG {trigger_dag_id!r} with run id {dag_run_id!r}")
         self.trigger_dag_id = trigger_dag_id
@@ -117,6 +121,17 @@ class DagRunTriggerException(AirflowException):
         self.failed_states = list(failed_states)
         self.poke_interval = poke_interval
         self.deferrable = deferrable
+        self.run_after = run_after
+        self.note = note
+        self.fail_when_dag_is_paused = fail_when_dag_is_paused
+
+
+class DagIsPaused(AirflowException):
+    """The DAG a ``TriggerDagRunOperator`` with ``fail_when_dag_is_paused`` targets is paused."""
+
+    def __init__(self, dag_id: str) -> None:
+        super().__init__(f"Dag {dag_id} is paused")
+        self.dag_id = dag_id
 
 
 class DagDefinitionError(AirflowException, ValueError):

@@ -51,9 +51,9 @@ TASK_ARGUMENTS: Mapping[str, str] = {
 
 #: Operator-specific arguments: "Operator.argument" -> why it has no effect.
 OPERATOR_ARGUMENTS: Mapping[str, str] = {
-    "TriggerDagRunOperator": "the target run is not triggered yet (the task succeeds alone)",
-    "TriggerDagRunOperator.fail_when_dag_is_paused": "the target run is not triggered yet",
-    "TriggerDagRunOperator.deferrable": "the target run is not triggered yet",
+    "TriggerDagRunOperator.deferrable": (
+        "airflow-sc has no triggerer yet: the task waits for the run in its own process"
+    ),
     "PythonVirtualenvOperator.index_urls_from_connection_ids": (
         "package indexes are taken from index_urls only"
     ),

@@ -8,13 +8,12 @@ from airflow_sc.sdk._task_client import TaskClient
 from airflow_sc.task_runner.dag_files import DagFiles, load_dag_files
 from airflow_sc.task_runner.execute import AirflowTaskTimeout, arun_task, run_task
 from airflow_sc.task_runner.memory_client import InMemoryTaskClient
-from airflow_sc.task_runner.outcome import DagRunTriggerRequest, Deferral, TaskOutcome
+from airflow_sc.task_runner.outcome import Deferral, TaskOutcome
 from airflow_sc.task_runner.task_instance import RuntimeTaskInstance
 
 __all__ = [
     "AirflowTaskTimeout",
     "DagFiles",
-    "DagRunTriggerRequest",
     "Deferral",
     "InMemoryTaskClient",
     "RuntimeTaskInstance",

@@ -6,7 +6,9 @@ tasks inside an event loop (the in-process executor). Both:
 1. build the context (``ti`` backed by the `TaskClient`), resolve XComArg / DagParam
    references and render the templated fields, on a copy of the task so that the DAG's own
    task objects stay unrendered for the next try or run;
-2. run ``on_execute_callback``, ``pre_execute``, ``execute``, ``post_execute``;
+2. run ``on_execute_callback``, ``pre_execute``, ``execute``, ``post_execute`` (a
+   ``TriggerDagRunOperator``'s request is performed between ``execute`` and
+   ``post_execute``: `airflow_sc.task_runner.dag_run_trigger`);
 3. push the return value as the ``return_value`` XCom (and each key with
    ``multiple_outputs``);
 4. map the result or exception to a `TaskOutcome` and run the matching state callback
@@ -55,8 +57,8 @@ from airflow_sc.sdk.exceptions import (
 from airflow_sc.sdk.skipping import SkipDecision
 from airflow_sc.sdk.xcom_arg import XCOM_RETURN_KEY
 
-from . import notifications
-from .outcome import DagRunTriggerRequest, Deferral, TaskOutcome
+from . import dag_run_trigger, notifications
+from .outcome import Deferral, TaskOutcome
 from .task_instance import RuntimeTaskInstance
 
 __all__ = ["AirflowTaskTimeout", "arun_task", "run_info_of", "run_task", "unloadable"]
@@ -142,6 +144,10 @@ class _Try:
         notifications.try_started(self.ti)
         task.pre_execute(self.context)
 
+    def trigger_dag_run(self, request: DagRunTriggerException) -> None:
+        """Perform a ``TriggerDagRunOperator``'s request (raises when the try does not succeed)."""
+        dag_run_trigger.trigger_dag_run(request, self.client, log=self.log)
+
     def succeeded(self, result: Any) -> TaskOutcome:
         """Push the result's XComs and call the success callbacks."""
         self.task.post_execute(self.context, result)
@@ -178,9 +184,6 @@ class _Try:
         if isinstance(exc, AirflowSkipException):
             self.log.info("Skipping task: %s", exc)
             return self._outcome(_TI.SKIPPED, error=str(exc) or None)
-        if isinstance(exc, DagRunTriggerException):
-            request = DagRunTriggerRequest.from_exception(exc)
-            return self._outcome(_TI.SUCCESS, trigger=request)
         if isinstance(exc, TaskDeferred):
             return self._outcome(_TI.DEFERRED, deferral=Deferral.from_exception(exc))
         if isinstance(exc, AirflowRescheduleException):
@@ -292,7 +295,11 @@ def run_task(
         try:
             attempt.prepare()
             with context_active(attempt.context):  # type: ignore[arg-type]
-                result = attempt.task.execute(attempt.context)
+                try:
+                    result = attempt.task.execute(attempt.context)
+                except DagRunTriggerException as request:
+                    attempt.trigger_dag_run(request)
+                    result = None
             return attempt.succeeded(result)
         except Exception as exc:
             return attempt.ended_with(exc)
@@ -334,7 +341,12 @@ async def arun_task(
             else:
                 attempt.prepare()
             with context_active(attempt.context):  # type: ignore[arg-type]
-                result = await _execute_with_timeout(attempt.task, attempt.context)
+                try:
+                    result = await _execute_with_timeout(attempt.task, attempt.context)
+                except DagRunTriggerException as request:
+                    # It may wait for the run: in a worker thread, never on the loop.
+                    await anyio.to_thread.run_sync(attempt.trigger_dag_run, request)
+                    result = None
             return attempt.succeeded(result)
         except Exception as exc:
             return attempt.ended_with(exc)

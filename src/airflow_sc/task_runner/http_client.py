@@ -20,6 +20,7 @@ import httpx
 
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.execution.context import TryContext
+from airflow_sc.execution.protocol import DagRunTrigger, TriggerOutcome
 from airflow_sc.secrets.connection import Connection
 from airflow_sc.secrets.masking import SecretsMasker
 
@@ -162,3 +163,17 @@ class ExecutionApiClient:
         if self._masker is not None:
             self._masker.add_connection(conn)
         return conn
+
+    # -- DAG runs (TriggerDagRunOperator) ---------------------------------------------------
+
+    def trigger_dag_run(self, request: DagRunTrigger) -> TriggerOutcome:
+        body = request.to_wire()
+        path = f"/dag-runs/{_segment(body.pop('dag_id'))}/{_segment(body.pop('run_id'))}"
+        response = self._call("POST", path, json=body)
+        if response.status_code == 404:
+            raise ExecutionApiError(404, str(response.json().get("detail")))
+        return TriggerOutcome(response.json()["outcome"])
+
+    def dag_run_state(self, dag_id: str, run_id: str) -> str | None:
+        response = self._call("GET", f"/dag-runs/{_segment(dag_id)}/{_segment(run_id)}/state")
+        return None if response.status_code == 404 else str(response.json()["state"])

@@ -2,6 +2,11 @@
 
 Clients made with `for_task` share one XCom store and one store of variable writes, so
 what one task instance pushes or sets the next one reads, as through the execution API.
+
+There is no database behind it: a ``TriggerDagRunOperator``'s request is recorded in
+`triggered` (a second request for the same run finds it existing), and the state of a
+triggered run is what `dag_run_states` says; waiting for a run it does not list fails
+the try, since nothing would ever run it.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from airflow_sc.execution.protocol import DagRunTrigger, TriggerOutcome
 from airflow_sc.secrets.connection import Connection
 from airflow_sc.secrets.masking import SecretsMasker
 
@@ -38,6 +44,9 @@ class InMemoryTaskClient:
     xcoms: dict[XComKey, Any] = field(default_factory=dict)
     written: dict[str, str | None] = field(default_factory=dict)
     masker: SecretsMasker | None = None
+    triggered: list[DagRunTrigger] = field(default_factory=list)
+    #: (dag_id, run_id) -> state, for the runs a test lets a task wait for.
+    dag_run_states: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def for_task(self, task_id: str, map_index: int = -1) -> InMemoryTaskClient:
         """The client of one task instance of this run (same XCom and variable stores)."""
@@ -73,6 +82,24 @@ class InMemoryTaskClient:
         if conn is not None and self.masker is not None:
             self.masker.add_connection(conn)
         return conn
+
+    def trigger_dag_run(self, request: DagRunTrigger) -> TriggerOutcome:
+        taken = any(
+            (t.dag_id, t.run_id) == (request.dag_id, request.run_id) for t in self.triggered
+        )
+        self.triggered.append(request)
+        if not taken:
+            return TriggerOutcome.CREATED
+        return TriggerOutcome.RESET if request.reset_dag_run else TriggerOutcome.EXISTS
+
+    def dag_run_state(self, dag_id: str, run_id: str) -> str | None:
+        state = self.dag_run_states.get((dag_id, run_id))
+        if state is None:
+            raise RuntimeError(
+                f"cannot wait for run {run_id} of DAG {dag_id}: this in-memory run (dags test) "
+                "starts no other DAG's runs; run both DAGs with `airflow-sc run`"
+            )
+        return state
 
     # Nothing here waits: the awaitable variants answer at once.
 

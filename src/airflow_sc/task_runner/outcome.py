@@ -2,54 +2,22 @@
 
 The runner decides the state and runs the task's callbacks; the caller (an executor's
 worker, ``dags test``) records the state and performs the requests the outcome carries:
-skipping the tasks in ``skip``, triggering the DAG run in ``trigger``, handing ``deferral``
-to the triggerer, or running the task again at ``reschedule_at``.
+skipping the tasks in ``skip``, handing ``deferral`` to the triggerer, or running the task
+again at ``reschedule_at``. (A ``TriggerDagRunOperator``'s run is triggered by the runner
+itself, through the try's client: `airflow_sc.task_runner.dag_run_trigger`.)
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_sc.domain.states import TaskInstanceState
-from airflow_sc.sdk.exceptions import DagRunTriggerException, TaskDeferred
+from airflow_sc.sdk.exceptions import TaskDeferred
 
-__all__ = ["DagRunTriggerRequest", "Deferral", "TaskOutcome"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DagRunTriggerRequest:
-    """A ``TriggerDagRunOperator``'s request to start a run of another DAG."""
-
-    trigger_dag_id: str
-    dag_run_id: str
-    conf: Mapping[str, Any]
-    logical_date: dt.datetime | None
-    reset_dag_run: bool
-    skip_when_already_exists: bool
-    wait_for_completion: bool
-    allowed_states: Sequence[str]
-    failed_states: Sequence[str]
-    poke_interval: float
-    deferrable: bool
-
-    @classmethod
-    def from_exception(cls, exc: DagRunTriggerException) -> DagRunTriggerRequest:
-        return cls(
-            trigger_dag_id=exc.trigger_dag_id,
-            dag_run_id=exc.dag_run_id,
-            conf=dict(exc.conf),
-            logical_date=exc.logical_date,
-            reset_dag_run=exc.reset_dag_run,
-            skip_when_already_exists=exc.skip_when_already_exists,
-            wait_for_completion=exc.wait_for_completion,
-            allowed_states=tuple(exc.allowed_states),
-            failed_states=tuple(exc.failed_states),
-            poke_interval=exc.poke_interval,
-            deferrable=exc.deferrable,
-        )
+__all__ = ["Deferral", "TaskOutcome"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,7 +56,6 @@ class TaskOutcome:
     error: str | None = None
     retry_allowed: bool = True
     skip: frozenset[str] = field(default_factory=frozenset)
-    trigger: DagRunTriggerRequest | None = None
     deferral: Deferral | None = None
     reschedule_at: dt.datetime | None = None
 

@@ -16,6 +16,11 @@ renders the answer. Routes (all JSON, all with ``Authorization: Bearer <try toke
   metastore, encrypted); ``DELETE /variables/{key}`` -> 204, 404 when the metastore does
   not hold it (``Variable.delete``).
 
+- ``POST /dag-runs/{dag_id}/{run_id}`` `{conf, logical_date, run_after, reset_dag_run,
+  fail_when_dag_is_paused, note}` -> 200 `{"outcome": "created" | "reset" | "exists" |
+  "paused"}`; 404 when the DAG does not exist (``TriggerDagRunOperator``).
+- ``GET /dag-runs/{dag_id}/{run_id}/state`` -> 200 `{"state"}`; 404 when there is no run.
+
 400: arguments the operation does not take. 401: missing, forged or expired token.
 403: a token for another try.
 """
@@ -99,6 +104,14 @@ def _variable_set(answer: None, raw: dict[str, Any]) -> Response:
     return JSONResponse({"message": "Variable successfully set"}, status_code=201)
 
 
+def _trigger_outcome(answer: str, raw: dict[str, Any]) -> Response:
+    return JSONResponse({"outcome": answer})
+
+
+def _run_state(answer: str, raw: dict[str, Any]) -> Response:
+    return JSONResponse({"state": answer})
+
+
 def _connection(answer: dict[str, Any], raw: dict[str, Any]) -> Response:
     return JSONResponse(answer)
 
@@ -107,6 +120,7 @@ _TI = "/task-instances/{ti_id}"
 _XCOM = f"{_TI}/xcoms/{{task_id}}/{{key}}"
 _VARIABLE = "/variables/{key}"
 _CONNECTION = "/connections/{conn_id}"
+_DAG_RUN = "/dag-runs/{dag_id}/{run_id}"
 
 
 def create_execution_app(dispatcher: ExecutionDispatcher) -> Starlette:
@@ -126,6 +140,8 @@ def create_execution_app(dispatcher: ExecutionDispatcher) -> Starlette:
             _route(
                 "/connections/{conn_id}", "GET", Operation.GET_CONNECTION, _connection, body=False
             ),
+            _route(_DAG_RUN, "POST", Operation.TRIGGER_DAG_RUN, _trigger_outcome, body=True),
+            _route(f"{_DAG_RUN}/state", "GET", Operation.GET_DAG_RUN_STATE, _run_state, body=False),
         ]
     )
     app.state.dispatcher = dispatcher

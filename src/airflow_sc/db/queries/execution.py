@@ -24,6 +24,7 @@ __all__ = [
     "LockedTry",
     "StartedTry",
     "TryScope",
+    "dag_run_state",
     "end_tries",
     "get_xcom",
     "heartbeat_tries",
@@ -383,3 +384,13 @@ async def runs_of_tries(tx: Transaction, ti_ids: Sequence[str]) -> dict[str, int
         )
         out.update({row.id: row.run_pk for row in rows})
     return out
+
+
+async def dag_run_state(tx: Transaction, dag_id: str, run_id: str) -> tuple[bool, str | None]:
+    """(found, state) of the DAG run `run_id` of `dag_id`."""
+    row = (
+        await tx.execute(
+            select(dag_run.c.state).where(dag_run.c.dag_id == dag_id, dag_run.c.run_id == run_id)
+        )
+    ).first()
+    return (False, None) if row is None else (True, row[0])
