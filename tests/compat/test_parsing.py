@@ -52,7 +52,6 @@ async def test_parsing_children_serve_airflow_imports_and_report_warnings(
     assert [w.split(": ", 1)[1] for w in parsed.warnings] == [
         f"DAG argument access_control has no effect in airflow-sc yet: "
         f"{DAG_ARGUMENTS['access_control']}",
-        f"DAG argument fail_fast has no effect in airflow-sc yet: {DAG_ARGUMENTS['fail_fast']}",
         f"task argument queue has no effect in airflow-sc yet: {TASK_ARGUMENTS['queue']}",
     ]
     assert parsed.warnings[0].startswith(f"{good}:6")

@@ -211,6 +211,7 @@ def _record(spec: DagSpec, data: dict[str, object]) -> dag_files.DagRecord:
         ),
         tags=spec.tags,
         is_paused_upon_creation=spec.is_paused_upon_creation,
+        max_consecutive_failed_dag_runs=spec.max_consecutive_failed_dag_runs,
     )
 
 

@@ -119,7 +119,13 @@ TI_TRANSITION_RULES: tuple[Transition[TIState], ...] = (
         "task left the DAG before it ran (DAG run integrity check)",
     ),
     _rule({TI.REMOVED}, {None}, _S, "task came back into the DAG (DAG run integrity check)"),
-    _rule(UNFINISHED, {TI.SKIPPED}, _S, "dagrun_timeout expired: unfinished task instances skip"),
+    _rule(
+        UNFINISHED,
+        {TI.SKIPPED},
+        _S,
+        "dagrun_timeout expired, or fail_fast after a failure: unfinished task instances skip",
+    ),
+    _rule({TI.RUNNING}, {TI.FAILED}, _S, "fail_fast after a failure: running task instances fail"),
     # enqueue
     _rule({TI.SCHEDULED}, {TI.QUEUED}, _S, "admitted within pools and concurrency limits"),
     _rule(

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from airflow_sc.domain import SCHEDULABLE, UNFINISHED, DagRunState, TaskInstanceState, TIState
+from airflow_sc.domain.fail_fast import fail_fast_triggered, stop_remaining
 from airflow_sc.domain.retries import next_retry_at, retry_jitter_hash
 from airflow_sc.domain.transitions import Actor, check_dag_run_transition, check_ti_transition
 from airflow_sc.scheduler.policy import (
     Decision,
     PastSnapshot,
     Readiness,
+    RunOutcome,
     RunStateDecision,
     RunTaskInstance,
     UpstreamSummary,
@@ -58,7 +60,9 @@ class RunPlan:
     #: The run's new state when it finishes in this pass.
     finished: RunStateDecision | None = None
     timed_out: bool = False
-    #: Task instances that were queued or running when the run timed out.
+    #: A task failed in a ``fail_fast`` DAG: the rest of the run was stopped.
+    stopped_fast: bool = False
+    #: Task instances that were queued or running when the run timed out or was stopped.
     interrupted: list[str] = field(default_factory=list)
     #: Earliest time a waiting retry becomes ready (the stage wakes itself then).
     next_due: datetime | None = None
@@ -114,6 +118,8 @@ def plan_run(
     if dagrun_timed_out(start_date=start_date, dagrun_timeout=spec.dagrun_timeout, now=now):
         return _timed_out(plan, by_task)
     states: dict[str, TIState] = {t: ti.state for t, ti in by_task.items()}
+    if spec.fail_fast and fail_fast_triggered(states):
+        return _stopped_fast(plan, by_task)
     readiness: dict[str, Readiness] = {}
     for task_id in topological_order(spec):
         ti = by_task.get(task_id)
@@ -161,6 +167,21 @@ def _timed_out(plan: RunPlan, by_task: Mapping[str, PlannedInstance]) -> RunPlan
         plan.moves[TI.SKIPPED] = [ti.id for ti in unfinished]
     plan.interrupted = [ti.id for ti in unfinished if ti.state in (TI.QUEUED, TI.RUNNING)]
     plan.finished = RunStateDecision(DagRunState.FAILED, None)
+    return plan
+
+
+def _stopped_fast(plan: RunPlan, by_task: Mapping[str, PlannedInstance]) -> RunPlan:
+    """fail_fast: stop what is left of the run and fail it (`domain.fail_fast`)."""
+    plan.stopped_fast = True
+    by_id = {ti.id: ti for ti in by_task.values()}
+    moves = stop_remaining({ti.id: ti.state for ti in by_task.values()})
+    for new_state, ids in moves.items():
+        for ti_id in ids:
+            check_ti_transition(by_id[ti_id].state, new_state, actor=Actor.SCHEDULER)
+    plan.moves.update(moves)
+    plan.interrupted = [ti.id for ti in by_task.values() if ti.state in (TI.QUEUED, TI.RUNNING)]
+    plan.finished = RunStateDecision(DagRunState.FAILED, RunOutcome.TASK_FAILURE)
+    check_dag_run_transition(DagRunState.RUNNING, DagRunState.FAILED, actor=Actor.SCHEDULER)
     return plan
 
 

@@ -199,8 +199,6 @@ class DAG:
     def _warn_ignored_arguments(self) -> None:
         given = {
             "access_control": self.access_control is not None,
-            "fail_fast": self.fail_fast,
-            "max_consecutive_failed_dag_runs": bool(self.max_consecutive_failed_dag_runs),
             "owner_links": bool(self.owner_links),
             "deadline": self.deadline is not None,
             "auto_register": not self.auto_register,
@@ -348,6 +346,7 @@ class DAG:
     def validate(self) -> None:
         """Raise if the DAG cannot work: cycles, bad params, a schedule without a start."""
         self._check_cycle()
+        self._check_fail_fast()
         if self.timetable.can_be_scheduled and self.start_date is None:
             raise self._error(
                 f"schedule {self.timetable.summary!r} needs a start_date (set start_date= on "
@@ -358,6 +357,18 @@ class DAG:
         except ValueError as exc:
             raise self._error(f"invalid schedule: {exc}") from exc
         self._validate_params()
+
+    def _check_fail_fast(self) -> None:
+        # As in Airflow: a fail_fast DAG's tasks keep the default trigger rule (a rule such as
+        # all_done would wait for upstreams that fail_fast skips).
+        if not self.fail_fast:
+            return
+        for task in self.task_dict.values():
+            if str(task.trigger_rule) != "all_success":
+                raise task._error(
+                    f"a fail_fast DAG's tasks must use the all_success trigger rule, "
+                    f"not {str(task.trigger_rule)!r}"
+                )
 
     def _validate_params(self) -> None:
         # A scheduled run has no conf, so every param needs a valid value of its own; a DAG

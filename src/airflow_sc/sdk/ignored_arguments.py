@@ -29,8 +29,6 @@ class IgnoredArgumentWarning(UserWarning):
 #: DAG / @dag arguments: name -> why it has no effect.
 DAG_ARGUMENTS: Mapping[str, str] = {
     "access_control": "airflow-sc has no per-DAG permissions; roles apply to every DAG",
-    "fail_fast": "stopping the other tasks of a run when one fails is not enforced yet",
-    "max_consecutive_failed_dag_runs": "pausing a DAG after failed runs is not enforced yet",
     "owner_links": "no UI shows owner links yet",
     "deadline": "deadline alerts are not supported yet",
     "auto_register": "every DAG a file creates is registered",

@@ -37,6 +37,7 @@ class DagRecord:
     tags: tuple[str, ...]
     #: None: use the deployment default for a new DAG.
     is_paused_upon_creation: bool | None
+    max_consecutive_failed_dag_runs: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +206,7 @@ async def _upsert_dag(
         "timetable_description": record.timetable_description,
         "max_active_tasks": record.max_active_tasks,
         "max_active_runs": record.max_active_runs,
+        "max_consecutive_failed_dag_runs": record.max_consecutive_failed_dag_runs,
         "has_task_concurrency_limits": record.has_task_concurrency_limits,
         "has_import_errors": False,
     }

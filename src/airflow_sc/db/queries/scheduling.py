@@ -51,6 +51,8 @@ __all__ = [
     "RunRow",
     "ScheduledRow",
     "TaskInstanceRow",
+    "newest_run_states",
+    "pause_dag",
 ]
 
 ti = task_instance
@@ -461,6 +463,28 @@ async def finish_run(tx: Transaction, run_pk: int, *, state: str, now: datetime)
         .where(dag_run.c.id == run_pk)
         .values(state=state, end_date=now, updated_at=now, last_scheduling_decision=now)
     )
+
+
+async def newest_run_states(tx: Transaction, dag_id: str, limit: int) -> list[str | None]:
+    """The states of the DAG's `limit` newest runs (by run_after), newest first."""
+    rows = await tx.execute(
+        select(dag_run.c.state)
+        .where(dag_run.c.dag_id == dag_id)
+        .order_by(dag_run.c.run_after.desc(), dag_run.c.id.desc())
+        .limit(limit)
+    )
+    return [row.state for row in rows]
+
+
+async def pause_dag(tx: Transaction, dag_id: str) -> bool:
+    """Pause the DAG; False when it was paused already (or does not exist)."""
+    result = await tx.execute(
+        update(dag)
+        .where(dag.c.dag_id == dag_id, dag.c.is_paused.is_(False))
+        .values(is_paused=True)
+        .returning(dag.c.dag_id)
+    )
+    return result.first() is not None
 
 
 async def touch_run(tx: Transaction, run_pk: int, *, now: datetime) -> None:

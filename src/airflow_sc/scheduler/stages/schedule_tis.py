@@ -4,10 +4,14 @@ Dirty runs are handled in transactions of up to `RUNS_PER_TRANSACTION` runs. For
 marked dirty (or, on a sweep, every running run) the run row is locked
 (`FOR UPDATE SKIP LOCKED` on PostgreSQL: another scheduler's run is skipped, not waited
 for), its task instances are planned (`run_plan.plan_run`: trigger rules, retries, past
-dependencies, EmptyOperator short-circuit, dagrun_timeout, completion) and the plan is
-written. A finished run records its end and, if the DAG defines the matching callback, a
-`callback_request` row: DAG callbacks run outside the scheduler, in the DAG processor that
-can load the DAG file.
+dependencies, EmptyOperator short-circuit, dagrun_timeout, fail_fast, completion) and the
+plan is written. A finished run records its end and, if the DAG defines the matching
+callback, a `callback_request` row: DAG callbacks run outside the scheduler, in the DAG
+processor that can load the DAG file. Tries a timed-out or fail_fast-stopped run still had
+in flight are stopped (`Executor.terminate`). After a run fails, a DAG with
+``max_consecutive_failed_dag_runs`` is paused when its newest runs all failed
+(`domain.fail_fast.should_pause`), in a transaction of its own (the dag row is locked
+before dag_run rows everywhere else).
 
 A run skipped because another scheduler holds it stays dirty here and is looked at again
 after `BUSY_RETRY_DELAY`, so a wake-up is never lost to a lock. A try cleared while in
@@ -29,6 +33,7 @@ from anyio.abc import TaskStatus
 from airflow_sc.db import Transaction
 from airflow_sc.db.queries import scheduling
 from airflow_sc.domain import DagRunState, TaskInstanceState
+from airflow_sc.domain.fail_fast import should_pause
 from airflow_sc.scheduler.deps import StageDeps
 from airflow_sc.scheduler.policy import PastSnapshot
 from airflow_sc.scheduler.run_plan import PlannedInstance, RunPlan, plan_run
@@ -60,6 +65,10 @@ class RunResult:
     finished: DagRunState | None = None
     next_due: datetime | None = None
     interrupted: list[str] = field(default_factory=list)
+    #: Why the tries in `interrupted` are stopped.
+    interrupted_because: str = "dagrun_timeout"
+    #: A failed run of a DAG with max_consecutive_failed_dag_runs: (dag_id, limit).
+    pause_check: tuple[str, int] | None = None
     #: Another scheduler held the run: nothing was decided, look again soon.
     busy: bool = False
     #: Tries this scheduler handed to its executors that were cleared while in flight
@@ -114,7 +123,9 @@ async def serve_schedule_tis(
                     wakeups.start_runs.set()
                     wakeups.create_runs.set()
                 if result.interrupted:
-                    await _terminate(deps, result.interrupted, reason="dagrun_timeout")
+                    await _terminate(deps, result.interrupted, reason=result.interrupted_because)
+                if result.pause_check is not None:
+                    await _pause_after_failures(deps, *result.pause_check)
                 if result.cleared or run_pk in stopping:
                     asked = stopping.pop(run_pk, set())
                     if fresh := [ti_id for ti_id in result.cleared if ti_id not in asked]:
@@ -196,12 +207,16 @@ async def _schedule_one(tx: Transaction, deps: StageDeps, run_pk: int, now: date
         await _request_callback(tx, spec, run.run_id, state, plan, now)
     else:
         await scheduling.touch_run(tx, run.id, now=now)
+    failed = plan.finished is not None and plan.finished.state is DagRunState.FAILED
+    limit = spec.max_consecutive_failed_dag_runs
     return RunResult(
         scheduled=len(plan.moves.get(TI.SCHEDULED, ())),
         finished=None if plan.finished is None else plan.finished.state,
         next_due=plan.next_due,
         interrupted=plan.interrupted,
-        cleared=[] if plan.timed_out else cleared,
+        interrupted_because="fail_fast" if plan.stopped_fast else "dagrun_timeout",
+        pause_check=(run.dag_id, limit) if failed and limit > 0 else None,
+        cleared=[] if plan.timed_out or plan.stopped_fast else cleared,
         changed=plan.changed,
     )
 
@@ -271,6 +286,23 @@ async def _request_callback(
         },
         now=now,
     )
+
+
+async def _pause_after_failures(deps: StageDeps, dag_id: str, limit: int) -> None:
+    """Pause `dag_id` when its `limit` newest runs all failed (Airflow's auto-pause)."""
+
+    async def body(tx: Transaction) -> bool:
+        states = await scheduling.newest_run_states(tx, dag_id, limit)
+        if not should_pause(limit, states):
+            return False
+        return bool(await scheduling.pause_dag(tx, dag_id))
+
+    if await deps.db.run(body):
+        log.warning(
+            "Pausing DAG %s: its last %d runs failed (max_consecutive_failed_dag_runs)",
+            dag_id,
+            limit,
+        )
 
 
 async def _terminate(deps: StageDeps, ti_ids: list[str], *, reason: str) -> None:
