@@ -19,6 +19,10 @@ _DATES = (
     "data_interval_end",
     "run_start_date",
     "start_date",
+    "prev_data_interval_start_success",
+    "prev_data_interval_end_success",
+    "prev_start_date_success",
+    "prev_end_date_success",
 )
 
 
@@ -40,6 +44,12 @@ class TryContext:
     data_interval_end: dt.datetime | None = None
     run_start_date: dt.datetime | None = None
     conf: dict[str, Any] = field(default_factory=dict)
+    #: The DAG's previous successful run (by logical date; None when there is none or
+    #: this run has no logical date): its data interval, start and end.
+    prev_data_interval_start_success: dt.datetime | None = None
+    prev_data_interval_end_success: dt.datetime | None = None
+    prev_start_date_success: dt.datetime | None = None
+    prev_end_date_success: dt.datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

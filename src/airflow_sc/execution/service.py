@@ -163,7 +163,9 @@ class ExecutionService:
             host = (start.hostname, start.unixname or _unixname())
             by_host.setdefault(host, {})[ti_id] = start.pid
 
-        async def body(tx: Transaction) -> dict[str, queries.StartedTry]:
+        async def body(
+            tx: Transaction,
+        ) -> tuple[dict[str, queries.StartedTry], dict[int, queries.PreviousRun]]:
             started: dict[str, queries.StartedTry] = {}
             for (hostname, unixname), pids in by_host.items():
                 started.update(
@@ -178,11 +180,24 @@ class ExecutionService:
                         from_states=START_FROM,
                     )
                 )
-            return started
+            # prev_*_success: once per run of the batch (most tries of a batch share runs).
+            previous: dict[int, queries.PreviousRun] = {}
+            runs = {s.scope.dag_run_pk: s for s in started.values() if s.logical_date is not None}
+            for run_pk, one in runs.items():
+                assert one.logical_date is not None
+                found = await queries.previous_successful_run(
+                    tx, one.scope.dag_id, one.logical_date
+                )
+                if found is not None:
+                    previous[run_pk] = found
+            return started, previous
 
-        started = await self.db.run(body)
+        started, previous = await self.db.run(body)
         return [
-            _context(ti_id, started[ti_id]) if ti_id in started else None for ti_id, _ in starts
+            _context(ti_id, started[ti_id], previous.get(started[ti_id].scope.dag_run_pk))
+            if ti_id in started
+            else None
+            for ti_id, _ in starts
         ]
 
     async def heartbeat(self, ti_id: str) -> None:
@@ -359,7 +374,9 @@ class ExecutionService:
         return None if conn is None else conn.to_dict()
 
 
-def _context(ti_id: str, started: queries.StartedTry) -> TryContext:
+def _context(
+    ti_id: str, started: queries.StartedTry, previous: queries.PreviousRun | None
+) -> TryContext:
     scope = started.scope
     return TryContext(
         ti_id=ti_id,
@@ -378,4 +395,8 @@ def _context(ti_id: str, started: queries.StartedTry) -> TryContext:
         data_interval_end=started.data_interval_end,
         run_start_date=started.run_start_date,
         conf=started.conf,
+        prev_data_interval_start_success=None if previous is None else previous.data_interval_start,
+        prev_data_interval_end_success=None if previous is None else previous.data_interval_end,
+        prev_start_date_success=None if previous is None else previous.start_date,
+        prev_end_date_success=None if previous is None else previous.end_date,
     )

@@ -237,6 +237,10 @@ def run_info_of(context: TryContext) -> RunInfo:
         run_type=context.run_type,
         start_date=context.run_start_date,
         dag_id=context.dag_id,
+        prev_data_interval_start_success=context.prev_data_interval_start_success,
+        prev_data_interval_end_success=context.prev_data_interval_end_success,
+        prev_start_date_success=context.prev_start_date_success,
+        prev_end_date_success=context.prev_end_date_success,
     )
 
 

@@ -22,6 +22,7 @@ from airflow_sc.domain.states import TaskInstanceState, TIState
 
 __all__ = [
     "LockedTry",
+    "PreviousRun",
     "StartedTry",
     "TryScope",
     "dag_run_state",
@@ -29,6 +30,7 @@ __all__ = [
     "get_xcom",
     "heartbeat_tries",
     "lock_tries",
+    "previous_successful_run",
     "run_dag_version",
     "run_xcoms_by_pk",
     "runs_of_tries",
@@ -394,3 +396,39 @@ async def dag_run_state(tx: Transaction, dag_id: str, run_id: str) -> tuple[bool
         )
     ).first()
     return (False, None) if row is None else (True, row[0])
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousRun:
+    """The dates of a DAG's earlier run (``prev_*_success`` in a task's context)."""
+
+    data_interval_start: datetime | None
+    data_interval_end: datetime | None
+    start_date: datetime | None
+    end_date: datetime | None
+
+
+async def previous_successful_run(
+    tx: Transaction, dag_id: str, logical_date: datetime
+) -> PreviousRun | None:
+    """The DAG's newest successful run with a logical date before `logical_date`."""
+    row = (
+        await tx.execute(
+            select(
+                dag_run.c.data_interval_start,
+                dag_run.c.data_interval_end,
+                dag_run.c.start_date,
+                dag_run.c.end_date,
+            )
+            .where(
+                dag_run.c.dag_id == dag_id,
+                dag_run.c.logical_date < logical_date,
+                dag_run.c.state == "success",
+            )
+            .order_by(dag_run.c.logical_date.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    return PreviousRun(row.data_interval_start, row.data_interval_end, row.start_date, row.end_date)

@@ -1,0 +1,3 @@
+from tests.scheduler.conftest import clock, db
+
+__all__ = ["clock", "db"]
