@@ -134,10 +134,12 @@ def test_ti_methods_authors_call() -> None:
     )
 
 
-def test_xcom_pull_from_another_run_is_refused_with_a_clear_error() -> None:
+def test_xcom_pull_from_another_run_reads_that_run() -> None:
     with DAG("solo", schedule=None, start_date=NOW) as the_dag:
         op = PythonOperator(task_id="t", python_callable=lambda: 1)
     client = InMemoryTaskClient(dag_id="solo", run_id="r").for_task("t")
+    client.xcoms[("solo", "other", "t", -1, "return_value")] = "from other"
+    client.xcoms[("elsewhere", "r", "t", -1, "return_value")] = "from elsewhere"
     ti = RuntimeTaskInstance(
         task=op,
         dag_id="solo",
@@ -147,8 +149,9 @@ def test_xcom_pull_from_another_run_is_refused_with_a_clear_error() -> None:
         client=client,
         api_base_url="http://127.0.0.1:8080/",
     )
-    with pytest.raises(NotImplementedError, match="another DAG or run"):
-        ti.xcom_pull(task_ids="t", run_id="other")
+    assert ti.xcom_pull(task_ids="t", run_id="other") == "from other"
+    assert ti.xcom_pull(task_ids="t", dag_id="elsewhere") == "from elsewhere"
+    assert ti.xcom_pull(task_ids="t") is None
     assert ti.log_url.startswith("http://127.0.0.1:8080/api/v2/dags/solo/")
     del the_dag
 

@@ -85,7 +85,9 @@ class ExecutionDispatcher:
 
     async def _xcom_pull(self, ti_id: str, args: Args) -> Any:
         assert isinstance(args, XComRef)
-        return await self.service.get_xcom(ti_id, args.task_id, args.key, args.map_index)
+        if args.dag_id is None and args.run_id is None and not args.include_prior_dates:
+            return await self.service.get_xcom(ti_id, args.task_id, args.key, args.map_index)
+        return await self.service.find_xcom(ti_id, args)
 
     async def _xcom_push(self, ti_id: str, args: Args) -> Any:
         assert isinstance(args, XComPush)

@@ -12,7 +12,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from airflow_sc.execution.context import TryContext
-from airflow_sc.execution.protocol import DagRunTrigger, Start, TriggerOutcome, TryFinish
+from airflow_sc.execution.protocol import (
+    DagRunTrigger,
+    Start,
+    TriggerOutcome,
+    TryFinish,
+    XComRef,
+)
 
 __all__ = ["DagRunTriggers", "RunXComs", "TryService"]
 
@@ -59,6 +65,10 @@ class TryService(Protocol):
 
     async def get_xcom(self, ti_id: str, task_id: str, key: str, map_index: int) -> Any:
         """The value `task_id` pushed under `key` in the try's run; `NotFound` if none."""
+        ...
+
+    async def find_xcom(self, ti_id: str, ref: XComRef) -> Any:
+        """An XCom of another run or DAG, or of earlier runs (`XComRef`); `NotFound` if none."""
         ...
 
     async def set_xcom(self, ti_id: str, key: str, value: Any, *, task_id: str | None) -> None:

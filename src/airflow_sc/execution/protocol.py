@@ -14,8 +14,10 @@ Operations (arguments -> what a successful call answers):
 - ``finish`` ``{state, skip?}`` -> nothing; the try moves running -> `state` (one of
   `FINISH_STATES`), the downstream task ids in ``skip`` that have not started are skipped
   (a branch), and its history row is written; 409 when the try is no longer running.
-- ``xcom_pull`` ``{task_id, key, map_index?}`` -> the value pushed in the try's DAG run
-  (404 when there is none).
+- ``xcom_pull`` ``{task_id, key, map_index?, dag_id?, run_id?, include_prior_dates?}`` ->
+  the value pushed in the try's DAG run, or in run ``run_id`` of ``dag_id`` (each defaults
+  to the try's own); with ``include_prior_dates`` the newest value of that run or of the
+  DAG's runs with an earlier logical date (404 when there is none).
 - ``xcom_push`` ``{key, value, task_id?}`` -> nothing; for the try's own task only (403
   when ``task_id`` names another).
 - ``get_variable`` ``{key}``, ``get_connection`` ``{conn_id}`` -> the value (404 when
@@ -145,6 +147,11 @@ class XComRef:
     task_id: str
     key: str
     map_index: int = -1
+    #: Another DAG / run to read from (None: the try's own).
+    dag_id: str | None = None
+    run_id: str | None = None
+    #: Also earlier runs of that DAG (by logical date): the newest value wins.
+    include_prior_dates: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,10 +289,23 @@ def _finish(raw: Mapping[str, Any]) -> Finish:
 
 def _xcom_ref(raw: Mapping[str, Any]) -> XComRef:
     problem = "task_id, key and an integer map_index are required"
+    for name in ("dag_id", "run_id"):
+        if raw.get(name) is not None and not isinstance(raw.get(name), str):
+            raise BadRequest(f"{name} must be a string")
+    prior = raw.get("include_prior_dates", False)
+    if isinstance(prior, str):  # a query parameter
+        if prior.lower() not in ("true", "false"):
+            raise BadRequest("include_prior_dates must be true or false")
+        prior = prior.lower() == "true"
+    if not isinstance(prior, bool):
+        raise BadRequest("include_prior_dates must be true or false")
     return XComRef(
         _text(raw, "task_id", problem),
         _text(raw, "key", problem),
         _integer(raw.get("map_index", -1), "map_index must be an integer"),
+        dag_id=raw.get("dag_id") or None,
+        run_id=raw.get("run_id") or None,
+        include_prior_dates=prior,
     )
 
 

@@ -39,7 +39,13 @@ from airflow_sc.execution.errors import (
     TryNotFound,
 )
 from airflow_sc.execution.port import DagRunTriggers, RunXComs
-from airflow_sc.execution.protocol import DagRunTrigger, Start, TriggerOutcome, TryFinish
+from airflow_sc.execution.protocol import (
+    DagRunTrigger,
+    Start,
+    TriggerOutcome,
+    TryFinish,
+    XComRef,
+)
 from airflow_sc.secrets import writes as secret_writes
 from airflow_sc.secrets.base import SecretsBackend
 from airflow_sc.secrets.encryption import SecretsCipher
@@ -294,6 +300,30 @@ class ExecutionService:
             if scope is None:
                 raise TryNotFound(ti_id)
             return await queries.get_xcom(tx, scope, task_id=task_id, key=key, map_index=map_index)
+
+        found, value = await self.db.run(body, write=False)
+        if not found or value is None:
+            raise NotFound("no such XCom")
+        return value
+
+    async def find_xcom(self, ti_id: str, ref: XComRef) -> Any:
+        """The value `ref` names: in run ``run_id`` of ``dag_id`` (each the try's own when
+        None), or with ``include_prior_dates`` the newest one of that run and the DAG's runs
+        with an earlier logical date (Airflow's order); `NotFound` if none."""
+
+        async def body(tx: Transaction) -> tuple[bool, Any]:
+            scope = await queries.try_scope(tx, ti_id)
+            if scope is None:
+                raise TryNotFound(ti_id)
+            return await queries.find_xcom(
+                tx,
+                dag_id=ref.dag_id or scope.dag_id,
+                run_id=ref.run_id or scope.run_id,
+                task_id=ref.task_id,
+                key=ref.key,
+                map_index=ref.map_index,
+                include_prior_dates=ref.include_prior_dates,
+            )
 
         found, value = await self.db.run(body, write=False)
         if not found or value is None:

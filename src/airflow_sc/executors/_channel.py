@@ -135,8 +135,24 @@ class ChannelClient:
 
     # -- TaskClient -------------------------------------------------------------------------
 
-    def xcom_pull(self, task_id: str, key: str, map_index: int = -1) -> Any:
-        return self._call("xcom_pull", task_id=task_id, key=key, map_index=map_index)
+    def xcom_pull(
+        self,
+        task_id: str,
+        key: str,
+        map_index: int = -1,
+        *,
+        dag_id: str | None = None,
+        run_id: str | None = None,
+        include_prior_dates: bool = False,
+    ) -> Any:
+        elsewhere: dict[str, Any] = {}
+        if dag_id is not None:
+            elsewhere["dag_id"] = dag_id
+        if run_id is not None:
+            elsewhere["run_id"] = run_id
+        if include_prior_dates:
+            elsewhere["include_prior_dates"] = True
+        return self._call("xcom_pull", task_id=task_id, key=key, map_index=map_index, **elsewhere)
 
     def xcom_push(self, key: str, value: Any) -> None:
         if self._context is None:

@@ -43,9 +43,15 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.execution.context import TryContext
-from airflow_sc.execution.errors import TryConflict
+from airflow_sc.execution.errors import NotFound, TryConflict
 from airflow_sc.execution.port import TryService
-from airflow_sc.execution.protocol import DagRunTrigger, Start, TriggerOutcome, TryFinish
+from airflow_sc.execution.protocol import (
+    DagRunTrigger,
+    Start,
+    TriggerOutcome,
+    TryFinish,
+    XComRef,
+)
 from airflow_sc.executors._blocking import BlockingWatchdog, timed_steps
 from airflow_sc.executors._events import event_for_end, report_event
 from airflow_sc.executors.base import Executor, TaskEvent, Workload
@@ -92,7 +98,24 @@ class SnapshotTaskClient:
         self._masker = masker
         self.pushed: dict[str, Any] = {}
 
-    def xcom_pull(self, task_id: str, key: str, map_index: int = -1) -> Any:
+    def xcom_pull(
+        self,
+        task_id: str,
+        key: str,
+        map_index: int = -1,
+        *,
+        dag_id: str | None = None,
+        run_id: str | None = None,
+        include_prior_dates: bool = False,
+    ) -> Any:
+        if dag_id is not None or run_id is not None or include_prior_dates:
+            ref = XComRef(task_id, key, map_index, dag_id, run_id, include_prior_dates)
+            return self._from_thread(
+                f"XCom {key!r} of {task_id!r} beyond this run",
+                "ti.xcom_pull from a sync task (the local executor)",
+                self._find_xcom,
+                ref,
+            )
         if task_id == self._task_id and map_index == self._map_index and key in self.pushed:
             return self.pushed[key]
         return self._xcoms.get((task_id, map_index, key))
@@ -169,6 +192,14 @@ class SnapshotTaskClient:
             f"connection {conn_id!r}", "await Connection.aget(...)", self.aget_connection, conn_id
         )
         return found
+
+    async def _find_xcom(self, ref: XComRef) -> Any:
+        if self._ti_id is None:
+            raise RuntimeError("this in-process try has no id to read other runs' XComs with")
+        try:
+            return await self._require_service().find_xcom(self._ti_id, ref)
+        except NotFound:
+            return None
 
     # -- DAG runs (TriggerDagRunOperator): the runner calls these from a worker thread ------
 

@@ -59,8 +59,22 @@ __all__ = [
 class TaskClient(Protocol):
     """The outside world as one task instance of one DAG run sees it."""
 
-    def xcom_pull(self, task_id: str, key: str, map_index: int = -1) -> Any:
-        """The value `task_id` pushed under `key` in this run, ``None`` when there is none."""
+    def xcom_pull(
+        self,
+        task_id: str,
+        key: str,
+        map_index: int = -1,
+        *,
+        dag_id: str | None = None,
+        run_id: str | None = None,
+        include_prior_dates: bool = False,
+    ) -> Any:
+        """The value `task_id` pushed under `key` in this run, ``None`` when there is none.
+
+        `dag_id` / `run_id` read another DAG's or run's value (the task runner passes them
+        only when a task asks); `include_prior_dates` also reads that DAG's earlier runs
+        (by logical date), the newest value winning.
+        """
         ...
 
     def xcom_push(self, key: str, value: Any) -> None:

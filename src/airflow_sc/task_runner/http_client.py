@@ -122,11 +122,25 @@ class ExecutionApiClient:
 
     # -- TaskClient -------------------------------------------------------------------------
 
-    def xcom_pull(self, task_id: str, key: str, map_index: int = -1) -> Any:
+    def xcom_pull(
+        self,
+        task_id: str,
+        key: str,
+        map_index: int = -1,
+        *,
+        dag_id: str | None = None,
+        run_id: str | None = None,
+        include_prior_dates: bool = False,
+    ) -> Any:
+        params: dict[str, Any] = {"map_index": map_index}
+        if dag_id is not None:
+            params["dag_id"] = dag_id
+        if run_id is not None:
+            params["run_id"] = run_id
+        if include_prior_dates:
+            params["include_prior_dates"] = "true"
         response = self._call(
-            "GET",
-            f"{self._ti}/xcoms/{_segment(task_id)}/{_segment(key)}",
-            params={"map_index": map_index},
+            "GET", f"{self._ti}/xcoms/{_segment(task_id)}/{_segment(key)}", params=params
         )
         return None if response.status_code == 404 else response.json()["value"]
 

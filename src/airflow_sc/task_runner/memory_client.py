@@ -52,8 +52,19 @@ class InMemoryTaskClient:
         """The client of one task instance of this run (same XCom and variable stores)."""
         return replace(self, task_id=task_id, map_index=map_index)
 
-    def xcom_pull(self, task_id: str, key: str, map_index: int = -1) -> Any:
-        return self.xcoms.get((self.dag_id, self.run_id, task_id, map_index, key))
+    def xcom_pull(
+        self,
+        task_id: str,
+        key: str,
+        map_index: int = -1,
+        *,
+        dag_id: str | None = None,
+        run_id: str | None = None,
+        include_prior_dates: bool = False,
+    ) -> Any:
+        # No run has a date here: include_prior_dates reads the named run only.
+        dag, run = dag_id or self.dag_id, run_id or self.run_id
+        return self.xcoms.get((dag, run, task_id, map_index, key))
 
     def xcom_push(self, key: str, value: Any) -> None:
         if self.task_id is None:

@@ -93,25 +93,30 @@ class RuntimeTaskInstance:
         default: Any = None,
         run_id: str | None = None,
     ) -> Any:
-        """XCom values of this run, as Airflow's ``ti.xcom_pull``.
+        """XCom values, as Airflow's ``ti.xcom_pull``.
 
         One task id gives its value (`default` when it pushed none); a list of ids gives a
-        list of values in the same order. Without `task_ids`, this task's own value.
-        `include_prior_dates` reads this run's values (earlier runs' values are not
-        reachable from a task yet); another `dag_id` or `run_id` is refused.
+        list of values in the same order. Without `task_ids`, this task's own value. The
+        values are this run's, or those of run `run_id` of DAG `dag_id` (each defaults to
+        this try's); `include_prior_dates` also reads that DAG's runs with an earlier
+        logical date, the newest value winning.
         """
-        if dag_id not in (None, self.dag_id) or run_id not in (None, self.run_id):
-            raise NotImplementedError(
-                "xcom_pull from another DAG or run is not supported yet: a task reads the "
-                f"XComs of its own run ({self.dag_id!r}, {self.run_id!r})"
-            )
+        elsewhere: dict[str, Any] = {}
+        if dag_id not in (None, self.dag_id):
+            elsewhere["dag_id"] = dag_id
+        if run_id not in (None, self.run_id):
+            elsewhere["run_id"] = run_id
+        if include_prior_dates:
+            elsewhere["include_prior_dates"] = True
         map_index = -1 if map_indexes is None else map_indexes
         if task_ids is None:
             task_ids = self.task_id
         if isinstance(task_ids, str):
-            value = self._client.xcom_pull(task_ids, key, map_index)
+            value = self._client.xcom_pull(task_ids, key, map_index, **elsewhere)
             return default if value is None else value
-        values = [self._client.xcom_pull(task_id, key, map_index) for task_id in task_ids]
+        values = [
+            self._client.xcom_pull(task_id, key, map_index, **elsewhere) for task_id in task_ids
+        ]
         return [default if value is None else value for value in values]
 
     def __repr__(self) -> str:

@@ -14,7 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, bindparam, case, delete, insert, literal, or_, select, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 
 from airflow_sc.db.database import Transaction
 from airflow_sc.db.models import dag, dag_run, serialized_dag, task_instance, xcom
@@ -27,6 +38,7 @@ __all__ = [
     "TryScope",
     "dag_run_state",
     "end_tries",
+    "find_xcom",
     "get_xcom",
     "heartbeat_tries",
     "lock_tries",
@@ -321,6 +333,48 @@ async def get_xcom(
             )
         )
     ).first()
+    return (False, None) if row is None else (True, row[0])
+
+
+async def find_xcom(
+    tx: Transaction,
+    *,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    key: str,
+    map_index: int,
+    include_prior_dates: bool,
+) -> tuple[bool, Any]:
+    """(found, value) of an XCom of run `run_id` of `dag_id`; with `include_prior_dates`,
+    the newest of that run's and of the DAG's runs with an earlier logical date (a run
+    without one is ordered by its run_after)."""
+    target = (
+        await tx.execute(
+            select(dag_run.c.id, dag_run.c.logical_date, dag_run.c.run_after).where(
+                dag_run.c.dag_id == dag_id, dag_run.c.run_id == run_id
+            )
+        )
+    ).first()
+    if target is None:
+        return (False, None)
+    query = select(xcom.c.value).where(
+        xcom.c.task_id == task_id, xcom.c.key == key, xcom.c.map_index == map_index
+    )
+    if not include_prior_dates:
+        query = query.where(xcom.c.dag_run_id == target.id)
+    else:
+        when = func.coalesce(dag_run.c.logical_date, dag_run.c.run_after)
+        query = (
+            query.join(dag_run, dag_run.c.id == xcom.c.dag_run_id)
+            .where(
+                dag_run.c.dag_id == dag_id,
+                when <= (target.logical_date or target.run_after),
+            )
+            .order_by(when.desc(), xcom.c.timestamp.desc())
+            .limit(1)
+        )
+    row = (await tx.execute(query)).first()
     return (False, None) if row is None else (True, row[0])
 
 
