@@ -520,3 +520,64 @@ async def test_the_local_channel_refuses_forged_and_other_tries_tokens(
     row = await ti_row(db, mine)
     assert (row.state, row.pid) == ("running", 1)
     assert (await ti_row(db, other)).state == "queued"
+
+
+async def _killed_by(
+    db: Database, served: ServedApi, tmp_path: Path, stop: str
+) -> tuple[TaskEvent, str]:
+    """Run `kill_aware` and stop it the way `stop` says; its event and on_kill's mark."""
+    marker = tmp_path / "marker"
+    await add_run(db, "run_2", conf={"marker": str(marker)})
+    ti_id = await add_ti(db, "kill_aware", run_id="run_2")
+    timeout = 1.0 if stop == "execution_timeout" else None
+    async with open_local(served, tmp_path) as (executor, events):
+        await executor.submit(
+            [workload(ti_id, "kill_aware", run_id="run_2", execution_timeout=timeout)]
+        )
+        await wait_for_file(marker)
+        if stop == "terminate":
+            await executor.terminate(ti_id, reason="stopped by the user")
+        elif stop == "clear":
+            await set_ti_state(db, ti_id, "restarting")  # what clearing a running try does
+        final = (await until_done(events, ti_id))[-1]
+    return final, await wait_for_file(Path(f"{marker}.killed"))
+
+
+async def set_ti_state(db: Database, ti_id: str, state: str) -> None:
+    from airflow_sc.db.models import task_instance
+
+    async def body(tx: Transaction) -> None:
+        await tx.execute(
+            update(task_instance).where(task_instance.c.id == ti_id).values(state=state)
+        )
+
+    await db.run(body)
+
+
+@pytest.mark.parametrize("stop", ["terminate", "execution_timeout", "clear"])
+async def test_on_kill_runs_when_a_try_is_stopped(
+    db: Database, served: ServedApi, tmp_path: Path, stop: str
+) -> None:
+    final, mark = await _killed_by(db, served, tmp_path, stop)
+    assert mark == "on_kill of kill_aware"
+    if stop != "clear":  # a cleared try's row is no longer its to end
+        assert final.recorded in (_TI.FAILED, None)
+    assert "Calling on_kill of" in log_text(tmp_path, "kill_aware", run_id="run_2")
+
+
+async def test_a_stopped_bash_command_takes_its_process_group_with_it(
+    db: Database, served: ServedApi, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    await add_run(db, "run_2", conf={"marker": str(marker)})
+    ti_id = await add_ti(db, "bash_group", run_id="run_2")
+    async with open_local(served, tmp_path) as (executor, events):
+        await executor.submit([workload(ti_id, "bash_group", run_id="run_2")])
+        sleeper = int((await wait_for_file(marker)).strip())
+        assert not gone(sleeper)
+        await executor.terminate(ti_id, reason="stopped")
+        final = (await until_done(events, ti_id))[-1]
+    assert final.recorded is _TI.FAILED  # stopped promptly: the task recorded its failure
+    with anyio.fail_after(5):
+        while not gone(sleeper):
+            await anyio.sleep(0.02)

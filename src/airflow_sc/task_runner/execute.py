@@ -15,9 +15,11 @@ tasks inside an event loop (the in-process executor). Both:
    (``on_success`` / ``on_failure`` / ``on_retry`` / ``on_skipped``). A failing callback is
    logged and never changes the outcome.
 
-``execution_timeout``: `arun_task` enforces it with a cancel scope. `run_task` cannot stop
-sync code that does not return; there the executor owns the deadline and kills the worker
-process running the try (the task's ``on_kill`` is then called by the worker, if it can).
+``execution_timeout``: `arun_task` enforces it with a cancel scope (and a cancelled
+``aexecute`` gets its ``on_kill`` too). `run_task` cannot stop sync code that does not
+return; there the executor owns the deadline and sends the try's process SIGTERM, whose
+handler (`airflow_sc.task_runner.supervisor`) calls `kill_running_task`: the ``on_kill`` of
+the task `run_task` is executing, before the try is ended.
 """
 
 from __future__ import annotations
@@ -61,7 +63,34 @@ from . import dag_run_trigger, notifications
 from .outcome import Deferral, TaskOutcome
 from .task_instance import RuntimeTaskInstance
 
-__all__ = ["AirflowTaskTimeout", "arun_task", "run_info_of", "run_task", "unloadable"]
+__all__ = [
+    "AirflowTaskTimeout",
+    "arun_task",
+    "kill_running_task",
+    "run_info_of",
+    "run_task",
+    "unloadable",
+]
+
+#: The task whose ``execute`` `run_task` is running in this process, if any. One slot: a
+#: task process runs one try, in its main thread, which is where SIGTERM is handled.
+_executing: list[BaseOperator] = []
+
+
+def kill_running_task(log: logging.Logger) -> None:
+    """Call ``on_kill`` of the task `run_task` is executing (no-op outside ``execute``).
+
+    Made for a signal handler: a failing ``on_kill`` is logged, never raised.
+    """
+    if not _executing:
+        return
+    task = _executing[-1]
+    log.info("Calling on_kill of %s", task)
+    try:
+        task.on_kill()
+    except Exception:
+        log.exception("on_kill of %s failed", task)
+
 
 _TI = TaskInstanceState
 
@@ -300,7 +329,11 @@ def run_task(
             attempt.prepare()
             with context_active(attempt.context):  # type: ignore[arg-type]
                 try:
-                    result = attempt.task.execute(attempt.context)
+                    _executing.append(attempt.task)
+                    try:
+                        result = attempt.task.execute(attempt.context)
+                    finally:
+                        _executing.remove(attempt.task)
                 except DagRunTriggerException as request:
                     attempt.trigger_dag_run(request)
                     result = None
@@ -382,10 +415,16 @@ async def _execute_with_timeout(task: BaseOperator, context: dict[str, Any]) -> 
     aexecute = getattr(task, "aexecute", None)
     result: Any = None
     with anyio.move_on_after(seconds) as scope:
-        if task.is_async and aexecute is not None and inspect.iscoroutinefunction(aexecute):
-            result = await aexecute(context)
-        else:
-            result = await anyio.to_thread.run_sync(task.execute, context)
+        try:
+            if task.is_async and aexecute is not None and inspect.iscoroutinefunction(aexecute):
+                result = await aexecute(context)
+            else:
+                result = await anyio.to_thread.run_sync(task.execute, context)
+        except anyio.get_cancelled_exc_class():
+            if not scope.cancelled_caught and not scope.cancel_called:
+                # Cancelled from outside (the executor stops the try): kill, then unwind.
+                task.on_kill()
+            raise
     if scope.cancelled_caught:
         task.on_kill()
         raise AirflowTaskTimeout(f"Task timed out after {seconds:g} seconds (execution_timeout)")

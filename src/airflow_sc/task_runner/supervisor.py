@@ -12,10 +12,12 @@ client with ``sends_heartbeats = False`` gets no heartbeat thread) and a 409 rea
 task as the same SIGTERM. The DAG file is taken from the process's cache
 (`cached_dag_file`) when the worker imported it before forking.
 
-SIGTERM (terminate, shutdown) raises `TaskTerminated` in the task's thread, so the task's
-``on_kill`` and failure callbacks run; a task that ignores it is killed by the parent after
-the grace period. A 409 on heartbeat (the try was taken away, e.g. cleared) sends SIGTERM
-to the child's own process group.
+SIGTERM (terminate, execution_timeout, shutdown, a cleared try) first calls the running
+task's ``on_kill`` (`kill_running_task`: a BashOperator stops its command's process group
+there), then raises `TaskTerminated` in the task's thread, so the try fails (retries apply)
+and its failure callbacks run; a task that ignores it is killed by the parent after the
+grace period. A 409 on heartbeat (the try was taken away, e.g. cleared) sends SIGTERM to
+the child's own process group.
 """
 
 from __future__ import annotations
@@ -37,7 +39,12 @@ from airflow_sc.sdk._task_client import TaskClient
 from airflow_sc.sdk.exceptions import AirflowException
 from airflow_sc.secrets.masking import SecretsMasker
 from airflow_sc.task_runner.dag_files import cached_dag_file
-from airflow_sc.task_runner.execute import run_info_of, run_task, unloadable
+from airflow_sc.task_runner.execute import (
+    kill_running_task,
+    run_info_of,
+    run_task,
+    unloadable,
+)
 from airflow_sc.task_runner.http_client import (
     ExecutionApiClient,
     ExecutionApiError,
@@ -239,6 +246,8 @@ def _load_task(context: TryContext) -> tuple[Any, Any]:
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM kills at once
+    log.error("Received SIGTERM: stopping the task")
+    kill_running_task(log)
     raise TaskTerminated("the task received SIGTERM")
 
 

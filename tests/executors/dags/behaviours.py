@@ -12,7 +12,20 @@ import time
 
 import anyio
 
-from airflow_sc.sdk import DAG, task
+from airflow_sc.sdk import DAG, BaseOperator, BashOperator, task
+
+
+class KillAware(BaseOperator):
+    """Runs until stopped; its on_kill leaves a mark next to the marker file."""
+
+    def execute(self, context):
+        _mark(context, "running")
+        time.sleep(600)
+
+    def on_kill(self) -> None:
+        with open(f"{_marker_of(self)}.killed", "w") as out:
+            out.write(f"on_kill of {self.task_id}")
+
 
 with DAG(
     "behaviours",
@@ -94,6 +107,12 @@ with DAG(
     async def async_timeout() -> None:
         await anyio.sleep(600)
 
+    KillAware(task_id="kill_aware")
+    BashOperator(
+        task_id="bash_group",
+        bash_command="sleep 600 & echo $! > {{ params.marker }}; wait",
+    )
+
     succeed() >> pull()
     branch() >> [exit_3(), boom()]
     segfault()
@@ -111,5 +130,14 @@ with DAG(
 def _mark(context, text: str) -> None:
     path = context["params"].get("marker")
     if path:
+        _MARKERS[context["task"].task_id] = path
         with open(path, "w") as out:
             out.write(text)
+
+
+#: The marker path of the try being run (on_kill has no context argument).
+_MARKERS: dict[str, str] = {}
+
+
+def _marker_of(task) -> str:
+    return _MARKERS[task.task_id]

@@ -8,6 +8,7 @@ the return value (passed through ``output_processor`` when one is given). An exi
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -116,12 +117,19 @@ class BashOperator(BaseOperator):
         ) as process:
             self._process = process
             assert process.stdout is not None
-            for raw in process.stdout:
-                line = raw.decode(self.output_encoding, errors="backslashreplace").rstrip("\n")
-                last_line = line
-                self.log.info("%s", line)
-            code = process.wait()
-        self._process = None
+            try:
+                for raw in process.stdout:
+                    line = raw.decode(self.output_encoding, errors="backslashreplace")
+                    last_line = line.rstrip("\n")
+                    self.log.info("%s", last_line)
+                code = process.wait()
+            except BaseException:
+                # Stopped (SIGTERM, a timeout) or broken: the command's group must not
+                # outlive the task (its session is not the task process's).
+                _end_group(process, self.log)
+                raise
+            finally:
+                self._process = None
         self.log.info("Command exited with return code %d", code)
         if code in self.skip_on_exit_code:
             raise AirflowSkipException(f"Bash command returned exit code {code}. Skipping.")
@@ -137,3 +145,22 @@ class BashOperator(BaseOperator):
             self.log.info("Sending SIGTERM to the command's process group")
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
+
+
+#: Seconds a stopped command's process group gets between SIGTERM and SIGKILL (well under
+#: the executor's terminate grace, which then kills the task process itself).
+KILL_GRACE = 2.0
+
+
+def _end_group(process: subprocess.Popen[bytes], log: logging.Logger) -> None:
+    """SIGTERM the command's process group, SIGKILL it if the command has not exited after
+    `KILL_GRACE` seconds. Members left behind by an exited command get the signals too."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=KILL_GRACE)
+    except subprocess.TimeoutExpired:
+        log.warning("The command did not stop after SIGTERM: killing its process group")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
