@@ -387,3 +387,29 @@ async def test_cancelling_the_caller_cancels_the_try_without_an_outcome(
         )
     assert scope.cancelled_caught
     assert called == []
+
+
+class _AsyncSleeper(BaseOperator):
+    is_async = True
+
+    def __init__(self, *, killed: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.killed = killed
+
+    async def aexecute(self, context: Mapping[str, Any]) -> None:
+        await anyio.sleep(600)
+
+    def on_kill(self) -> None:
+        self.killed.append(self.task_id)
+
+
+@pytest.mark.anyio
+async def test_an_async_task_cancelled_from_outside_gets_on_kill(
+    store: InMemoryTaskClient,
+) -> None:
+    killed: list[str] = []
+    with new_dag():
+        op = _AsyncSleeper(killed=killed, task_id="sleeper")
+    with anyio.move_on_after(0.2):
+        await arun_task(op, dag=op.dag, run=make_run(op.dag), try_number=1, client=store, log=LOG)
+    assert killed == ["sleeper"]
