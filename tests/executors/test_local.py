@@ -530,7 +530,7 @@ async def _killed_by(
     await add_run(db, "run_2", conf={"marker": str(marker)})
     ti_id = await add_ti(db, "kill_aware", run_id="run_2")
     timeout = 1.0 if stop == "execution_timeout" else None
-    async with open_local(served, tmp_path) as (executor, events):
+    async with open_local(served, tmp_path, shutdown_grace=0.2) as (executor, events):
         await executor.submit(
             [workload(ti_id, "kill_aware", run_id="run_2", execution_timeout=timeout)]
         )
@@ -539,7 +539,10 @@ async def _killed_by(
             await executor.terminate(ti_id, reason="stopped by the user")
         elif stop == "clear":
             await set_ti_state(db, ti_id, "restarting")  # what clearing a running try does
-        final = (await until_done(events, ti_id))[-1]
+        if stop != "shutdown":  # else: leaving the block shuts the executor down
+            final = (await until_done(events, ti_id))[-1]
+    if stop == "shutdown":
+        final = [event for event in LEFTOVER if event.ti_id == ti_id][-1]
     return final, await wait_for_file(Path(f"{marker}.killed"))
 
 
@@ -554,7 +557,7 @@ async def set_ti_state(db: Database, ti_id: str, state: str) -> None:
     await db.run(body)
 
 
-@pytest.mark.parametrize("stop", ["terminate", "execution_timeout", "clear"])
+@pytest.mark.parametrize("stop", ["terminate", "execution_timeout", "clear", "shutdown"])
 async def test_on_kill_runs_when_a_try_is_stopped(
     db: Database, served: ServedApi, tmp_path: Path, stop: str
 ) -> None:
