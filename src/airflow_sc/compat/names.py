@@ -98,6 +98,11 @@ _CHAIN = _from(f"{_SDK}.dependencies", ["chain", "chain_linear", "cross_downstre
 _DECORATORS = _from(f"{_SDK}.taskflow", ["task"]) | _from(f"{_SDK}.dag", ["dag"])
 _DECORATORS |= _from(f"{_SDK}.taskgroup", ["task_group"])
 
+_RETRY_POLICIES = _from(
+    f"{_SDK}.retry_policy",
+    ["ExceptionRetryPolicy", "RetryAction", "RetryDecision", "RetryPolicy", "RetryRule"],
+)
+
 #: The Airflow 3 authoring interface, ``airflow.sdk``.
 _AIRFLOW_SDK = (
     _from(
@@ -127,6 +132,7 @@ _AIRFLOW_SDK = (
     | _TIMETABLES
     | _from(f"{_SDK}.context", ["get_current_context"])
     | _from(f"{_SDK}.literal", ["literal"])
+    | _RETRY_POLICIES
     | _from("airflow_sc.task_runner.task_instance", [], TaskInstance="RuntimeTaskInstance")
     | _from("airflow_sc.compat.configuration", ["conf"])
     | {"timezone": f"{_SDK}.timezone", "macros": f"{_SDK}.macros"}
@@ -134,7 +140,7 @@ _AIRFLOW_SDK = (
 
 #: The names ``airflow.providers.common.compat.sdk`` re-exports that airflow-sc has.
 _COMMON_COMPAT_SDK = (
-    _AIRFLOW_SDK
+    {name: target for name, target in _AIRFLOW_SDK.items() if name not in _RETRY_POLICIES}
     | _EXCEPTIONS
     | _from(f"{_SDK}.timetables", ["Timetable"])
     | _from(f"{_SDK}.operators.python", ["PythonOperator"])

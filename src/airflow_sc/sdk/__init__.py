@@ -45,6 +45,13 @@ from .operators.python_virtualenv import (
 from .operators.trigger_dagrun import TriggerDagRunOperator
 from .operators.weekday import BranchDayOfWeekOperator
 from .params import Param, ParamsDict, ParamValidationError
+from .retry_policy import (
+    ExceptionRetryPolicy,
+    RetryAction,
+    RetryDecision,
+    RetryPolicy,
+    RetryRule,
+)
 from .taskflow import task
 from .taskgroup import TaskGroup, task_group
 from .timetables import (
@@ -90,6 +97,7 @@ __all__ = [
     "EdgeModifier",
     "EmailOperator",
     "EmptyOperator",
+    "ExceptionRetryPolicy",
     "ExternalPythonOperator",
     "Label",
     "LatestOnlyOperator",
@@ -98,6 +106,10 @@ __all__ = [
     "ParamsDict",
     "PythonOperator",
     "PythonVirtualenvOperator",
+    "RetryAction",
+    "RetryDecision",
+    "RetryPolicy",
+    "RetryRule",
     "ShortCircuitOperator",
     "TaskDeferred",
     "TaskGroup",

@@ -303,7 +303,6 @@ class BaseOperator(DependencyMixin):
             "map_index_template": bool(self.map_index_template),
             "inlets": bool(self.inlets),
             "outlets": bool(self.outlets),
-            "retry_policy": self.retry_policy is not None,
         }
         for name, used in given.items():
             if used:

@@ -44,13 +44,15 @@ TASK_ARGUMENTS: Mapping[str, str] = {
     "map_index_template": "dynamic task mapping is not supported yet",
     "inlets": "assets and lineage are not supported yet",
     "outlets": "assets and lineage are not supported yet",
-    "retry_policy": "retry policies are not supported yet; retries and retry_delay apply",
 }
 
 #: Operator-specific arguments: "Operator.argument" -> why it has no effect.
 OPERATOR_ARGUMENTS: Mapping[str, str] = {
     "TriggerDagRunOperator.deferrable": (
         "airflow-sc has no triggerer yet: the task waits for the run in its own process"
+    ),
+    "RetryRule.retry_delay": (
+        "a retry policy's delay is not applied yet; the task's retry_delay applies"
     ),
     "PythonVirtualenvOperator.index_urls_from_connection_ids": (
         "package indexes are taken from index_urls only"

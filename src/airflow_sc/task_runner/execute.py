@@ -220,7 +220,7 @@ class _Try:
         text = "".join(traceback.format_exception(exc))
         self.log.error("Task failed with exception", exc_info=exc)
         self.context["exception"] = exc
-        retry_allowed = not isinstance(exc, AirflowFailException)
+        retry_allowed = not isinstance(exc, AirflowFailException) and self._policy_allows(exc)
         state = failed_try_state(
             self.try_number,
             self.max_tries,
@@ -228,6 +228,23 @@ class _Try:
             retry_allowed=retry_allowed,
         )
         return self._outcome(state, error=text, retry_allowed=retry_allowed)
+
+    def _policy_allows(self, exc: Exception) -> bool:
+        """The task's ``retry_policy`` decision: False when it fails the task now."""
+        policy = getattr(self.task, "retry_policy", None)
+        if policy is None:
+            return True
+        try:
+            decision = policy.evaluate(exc, self.try_number, self.max_tries, self.context)
+            action = str(decision.action.value)
+        except Exception:
+            self.log.exception("The retry policy %r failed; the usual retry rule applies", policy)
+            return True
+        reason = f": {decision.reason}" if decision.reason else ""
+        self.log.info("Retry policy decided %s%s", action, reason)
+        if decision.retry_delay is not None:
+            self.log.warning("The retry policy's retry_delay is not applied by airflow-sc yet")
+        return action != "fail"
 
     def _outcome(self, state: TaskInstanceState, **fields: Any) -> TaskOutcome:
         outcome = TaskOutcome(
