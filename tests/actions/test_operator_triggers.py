@@ -108,6 +108,25 @@ async def test_conf_must_satisfy_the_params_and_the_dag_must_exist(
     assert await runs(db, "target") == []
 
 
+async def test_the_run_id_and_conf_follow_the_same_rules_as_from_the_api(
+    db: Database, client: Client
+) -> None:
+    with pytest.raises(ExecutionApiError, match="400"):
+        await client.trigger(run_id="x" * 251)
+    with pytest.raises(ExecutionApiError, match="400"):
+        await client.trigger(run_id="has a space")
+    with pytest.raises(ExecutionApiError, match="400"):
+        await client.trigger(conf={"size": 2, "deep": nested(300)})
+    assert await runs(db, "target") == []
+
+
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 async def test_an_existing_run_is_reported_or_cleared(
     db: Database, clock: FakeClock, client: Client
 ) -> None:

@@ -13,10 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from airflow_sc.actions.clear import clear_task_instances
-from airflow_sc.actions.errors import DagIsPaused, DagNotFound, DagRunExists
+from airflow_sc.actions.errors import (
+    DagIsPaused,
+    DagNotFound,
+    DagRunExists,
+    InvalidConf,
+    InvalidRunId,
+)
 from airflow_sc.actions.trigger import trigger_dag_run
 from airflow_sc.actions.wake import Wake, no_wake
 from airflow_sc.db import Database
+from airflow_sc.domain.run_ids import DEFAULT_ALLOWED_RUN_ID_PATTERN
 from airflow_sc.execution.errors import BadRequest, NotFound
 from airflow_sc.execution.protocol import DagRunTrigger, TriggerOutcome
 from airflow_sc.sdk.params import ParamValidationError
@@ -30,10 +37,12 @@ OPERATOR_TRIGGERED_BY = "operator"
 
 @dataclass(frozen=True, slots=True)
 class OperatorTriggers:
-    """Creates (or clears) the runs tasks ask for; `wake` tells the scheduler after commit."""
+    """Creates (or clears) the runs tasks ask for; `wake` tells the scheduler after commit.
+    A run id must match `allowed_run_id_pattern` (``[scheduler]``), as from the API."""
 
     db: Database
     wake: Wake = no_wake
+    allowed_run_id_pattern: str = DEFAULT_ALLOWED_RUN_ID_PATTERN
 
     async def trigger(self, request: DagRunTrigger, *, now: datetime) -> TriggerOutcome:
         try:
@@ -49,6 +58,7 @@ class OperatorTriggers:
                 triggered_by=OPERATOR_TRIGGERED_BY,
                 run_type=OPERATOR_RUN_TYPE,
                 refuse_paused=request.fail_when_dag_is_paused,
+                allowed_run_id_pattern=self.allowed_run_id_pattern,
                 wake=self.wake,
             )
         except DagNotFound as exc:
@@ -57,6 +67,8 @@ class OperatorTriggers:
             return TriggerOutcome.PAUSED
         except ParamValidationError as exc:
             raise BadRequest(f"conf does not satisfy the DAG's params: {exc}") from exc
+        except (InvalidRunId, InvalidConf) as exc:
+            raise BadRequest(str(exc)) from exc
         except DagRunExists as exc:
             if not (request.reset_dag_run and exc.run_id_taken):
                 return TriggerOutcome.EXISTS

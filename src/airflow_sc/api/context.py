@@ -129,7 +129,11 @@ async def prepare_context(ctx: ApiContext) -> ApiContext:
             cipher=cipher,
             clock=ctx.clock,
             on_ti_finished=ctx.wake,
-            dag_runs=OperatorTriggers(ctx.db, wake=ctx.wake),
+            dag_runs=OperatorTriggers(
+                ctx.db,
+                wake=ctx.wake,
+                allowed_run_id_pattern=ctx.settings.scheduler.allowed_run_id_pattern,
+            ),
         )
         tokens = loaded.tokens
         if signing_key != loaded.signing_key:

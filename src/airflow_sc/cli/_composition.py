@@ -221,6 +221,10 @@ async def compose(
         cipher=services.cipher,
         clock=services.clock,
         on_ti_finished=changes.tis_finished,
-        dag_runs=OperatorTriggers(db, wake=changes.operator_changed),
+        dag_runs=OperatorTriggers(
+            db,
+            wake=changes.operator_changed,
+            allowed_run_id_pattern=settings.scheduler.allowed_run_id_pattern,
+        ),
     )
     return Composition(settings, db, shutdown, services, execution, changes, frozenset(names))
