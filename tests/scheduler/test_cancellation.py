@@ -106,6 +106,8 @@ class CancellingDatabase(Database):
         self.inner = inner
         self.url = inner.url
         self.adapter = inner.adapter
+        self.reachability = inner.reachability
+        self.retry_policy = inner.retry_policy
         self.hook = hook
 
     def transaction(self, *, write: bool = True) -> AbstractAsyncContextManager[Transaction]:

@@ -7,7 +7,7 @@ from starlette.middleware import Middleware
 
 from airflow_sc import __version__
 from airflow_sc.api.context import ApiContext
-from airflow_sc.api.draining import RefuseWritesWhileDraining
+from airflow_sc.api.draining import RefuseWrites, write_refusal
 from airflow_sc.api.errors import install_error_handlers
 from airflow_sc.api.execution.mount import execution_app_for
 from airflow_sc.api.request_guard import GuardRequestInput
@@ -31,8 +31,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
         redoc_url=None,
         middleware=[
             Middleware(
-                RefuseWritesWhileDraining,
-                shutdown=ctx.shutdown,
+                RefuseWrites,
+                refusal=write_refusal(ctx.shutdown, ctx.db.reachability),
                 exempt_prefixes=(EXECUTION_API_PREFIX,),
             ),
             Middleware(

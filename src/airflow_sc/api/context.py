@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from fastapi import Depends, Request
 
 from airflow_sc.actions import OperatorTriggers, Wake, no_wake
+from airflow_sc.api.health import LastHeartbeats
 from airflow_sc.auth import UserStamps
 from airflow_sc.config import Settings
 from airflow_sc.db import Database
@@ -52,6 +53,8 @@ class ApiContext:
     #: The execution protocol served under ``/execution`` (the process's one execution
     #: service, shared with the executors of this process).
     execution: ExecutionDispatcher | None = None
+    #: What the health route last read, reported (as unhealthy) while the database is out.
+    last_heartbeats: LastHeartbeats = field(default_factory=LastHeartbeats)
 
     @classmethod
     def from_services(

@@ -1,49 +1,75 @@
-"""Refuse writes with 503 once a graceful drain has started."""
+"""Refuse writes with 503 + `Retry-After` while a drain runs or the database is out of reach."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from airflow_sc.api.errors import RETRY_AFTER_SECONDS
+from airflow_sc.db.reachability import Reachability
 from airflow_sc.runtime import Shutdown
+
+__all__ = ["READ_METHODS", "RefuseWrites", "write_refusal"]
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class RefuseWritesWhileDraining:
-    """While draining, reads still work (health, logs) and writes get 503 + Retry-After.
+def write_refusal(shutdown: Shutdown, reachability: Reachability) -> Callable[[], str | None]:
+    """Why writes are refused right now, or None: a graceful drain has started, or the
+    metadata database was out of reach at this process's latest attempt (a read still
+    tries, and answers 503 itself when the database does not answer)."""
+
+    def refusal() -> str | None:
+        if shutdown.draining:
+            return "airflow-sc is shutting down; retry later"
+        if not reachability.reachable:
+            return "the metadata database is unreachable; retry later"
+        return None
+
+    return refusal
+
+
+class RefuseWrites:
+    """While `refusal()` gives a reason, writes get 503 + Retry-After; reads go through.
 
     Paths under `exempt_prefixes` (the execution API that running tasks report to) keep
-    accepting writes: the drain exists so that those tasks can finish.
+    accepting writes: a drain exists so that those tasks can finish, and during an outage
+    their calls wait for the database like the executors' own.
     """
 
     def __init__(
-        self, app: ASGIApp, shutdown: Shutdown, exempt_prefixes: tuple[str, ...] = ()
+        self,
+        app: ASGIApp,
+        refusal: Callable[[], str | None],
+        exempt_prefixes: tuple[str, ...] = (),
     ) -> None:
         self.app = app
-        self.shutdown = shutdown
+        self.refusal = refusal
         self.exempt_prefixes = exempt_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and self.shutdown.draining
+        reason = (
+            self.refusal()
+            if scope["type"] == "http"
             and scope["method"] not in READ_METHODS
             and not scope["path"].startswith(self.exempt_prefixes)
-        ):
-            body = json.dumps({"detail": "airflow-sc is shutting down; retry later"}).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 503,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"retry-after", b"5"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            else None
+        )
+        if reason is None:
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        body = json.dumps({"detail": reason}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

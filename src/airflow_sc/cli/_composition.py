@@ -28,6 +28,7 @@ from airflow_sc.actions.operator_triggers import OperatorTriggers
 from airflow_sc.config import Settings
 from airflow_sc.dag_processing.processor import serve_dag_processor
 from airflow_sc.db import Database
+from airflow_sc.db.retry import DEFAULT_RETRY
 from airflow_sc.execution.dispatch import ExecutionDispatcher
 from airflow_sc.execution.protocol import EXECUTION_API_PREFIX
 from airflow_sc.execution.service import ExecutionService
@@ -105,7 +106,10 @@ class Composition:
 
         return ApiContext.from_services(
             self.settings,
-            self.db,
+            # A request gives up after a bounded retry (503 + Retry-After) where the
+            # components wait an outage out; the execution API's calls go to the one
+            # execution service, which waits like the executors' own calls.
+            self.db.with_retry(DEFAULT_RETRY),
             self.services,
             execution=ExecutionDispatcher(self.execution, self.services.tokens),
             shutdown=self.shutdown,

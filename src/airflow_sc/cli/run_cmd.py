@@ -20,6 +20,7 @@ from airflow_sc.config import Settings
 from airflow_sc.db import DatabaseUrl
 from airflow_sc.db.engine import open_database
 from airflow_sc.db.errors import DatabaseUnavailable
+from airflow_sc.db.retry import OUTAGE_RETRY
 from airflow_sc.db.schema import SchemaError, ensure_schema_for_run
 from airflow_sc.observability.logging import configure_logging
 from airflow_sc.runtime import Shutdown, serve_components
@@ -93,6 +94,9 @@ async def serve_tree(
         pool_size=settings.database.pool_size,
         statement_timeout=settings.database.statement_timeout,
         adapter=settings.database.adapter,
+        # The components wait out a database outage (restart, failover) instead of failing;
+        # the API answers 503 meanwhile (its requests use a bounded retry: `compose`).
+        retry=OUTAGE_RETRY,
     ) as db:
         log.info(
             "metadata database: %s (%s adapter)", DatabaseUrl.parse(url).redacted(), db.adapter

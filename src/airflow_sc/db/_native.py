@@ -23,6 +23,8 @@ from airflow_sc.db.database import (
     Rows,
     Transaction,
 )
+from airflow_sc.db.reachability import Reachability
+from airflow_sc.db.retry import DEFAULT_RETRY, RetryPolicy
 from airflow_sc.db.url import DatabaseUrl
 
 #: Seconds a rollback or a connection close may take before the connection is given up on.
@@ -45,10 +47,13 @@ class NativeDatabase(Database):
         pool_size: int,
         statement_timeout: float,
         application_name: str,
+        retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
         if pool_size < 1:
             raise ValueError("pool_size must be at least 1")
         self.url = url
+        self.retry_policy = retry
+        self.reachability = Reachability()
         self._pool_size = pool_size
         self._engine: AsyncEngine = create_async_engine(
             url.asyncio_url,

@@ -36,6 +36,8 @@ from airflow_sc.db.database import (
     Rows,
     Transaction,
 )
+from airflow_sc.db.reachability import Reachability
+from airflow_sc.db.retry import DEFAULT_RETRY, RetryPolicy
 from airflow_sc.db.url import DatabaseUrl
 
 T = TypeVar("T")
@@ -65,10 +67,13 @@ class ThreadedDatabase(Database):
         pool_size: int,
         statement_timeout: float,
         application_name: str,
+        retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
         if pool_size < 1:
             raise ValueError("pool_size must be at least 1")
         self.url = url
+        self.retry_policy = retry
+        self.reachability = Reachability()
         in_memory = url.dialect == "sqlite" and url.sqlite_path is None
         # An in-memory SQLite database lives in one connection: share it, one user at a time.
         self._pool_size = 1 if in_memory else pool_size

@@ -12,13 +12,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from sqlalchemy.engine import Row, RowMapping
 from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 from sqlalchemy.sql import Executable
 
+from airflow_sc.db.reachability import Reachability
 from airflow_sc.db.url import DatabaseUrl, Dialect
+
+if TYPE_CHECKING:
+    from airflow_sc.db.retry import RetryPolicy
 
 T = TypeVar("T")
 Parameters = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
@@ -100,10 +104,18 @@ class DatabaseStatistics:
 
 
 class Database(ABC):
-    """The metadata database, opened with `airflow_sc.db.open_database`."""
+    """The metadata database, opened with `airflow_sc.db.open_database`.
+
+    `run` retries under `retry_policy`; `with_retry` gives a view of the same database (same
+    pool, same `reachability`) with another policy, e.g. bounded for API requests in a
+    process whose components wait out an outage.
+    """
 
     url: DatabaseUrl
     adapter: AdapterName
+    #: Whether the database answers, as this process last saw it (shared by every view).
+    reachability: Reachability
+    retry_policy: RetryPolicy
 
     @property
     def dialect(self) -> Dialect:
@@ -120,7 +132,11 @@ class Database(ABC):
         """Run `body` in a transaction, retrying the whole transaction on transient errors."""
         from airflow_sc.db.retry import run_with_retry
 
-        return await run_with_retry(self, body, write=write)
+        return await run_with_retry(self, body, write=write, policy=self.retry_policy)
+
+    def with_retry(self, policy: RetryPolicy) -> Database:
+        """This database, with `run` retrying under `policy`."""
+        return _RetryView(self, policy)
 
     @abstractmethod
     def statistics(self) -> DatabaseStatistics: ...
@@ -128,3 +144,28 @@ class Database(ABC):
     @abstractmethod
     async def aclose(self) -> None:
         """Dispose of the pool; idempotent."""
+
+
+class _RetryView(Database):
+    """A `Database` sharing another's pool and reachability, with its own retry policy."""
+
+    def __init__(self, base: Database, policy: RetryPolicy) -> None:
+        self._base: Database = base._base if isinstance(base, _RetryView) else base
+        self.url = base.url
+        self.adapter = base.adapter
+        self.reachability = base.reachability
+        self.retry_policy = policy
+
+    def transaction(self, *, write: bool = True) -> AbstractAsyncContextManager[Transaction]:
+        return self._base.transaction(write=write)
+
+    def record_retry(self) -> None:
+        record = getattr(self._base, "record_retry", None)
+        if record is not None:
+            record()
+
+    def statistics(self) -> DatabaseStatistics:
+        return self._base.statistics()
+
+    async def aclose(self) -> None:
+        """Nothing: the database is closed by whoever opened it."""

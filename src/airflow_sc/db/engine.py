@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from airflow_sc.db.database import AdapterName, Database
 from airflow_sc.db.errors import DatabaseUnavailable
-from airflow_sc.db.retry import is_transient
+from airflow_sc.db.retry import DEFAULT_RETRY, RetryPolicy, is_transient
 from airflow_sc.db.url import DatabaseUrl, Dialect
 
 __all__ = ["AdapterChoice", "choose_adapter", "open_database"]
@@ -50,13 +50,16 @@ async def open_database(
     adapter: AdapterChoice = "auto",
     application_name: str = "airflow-sc",
     connect_wait: float = 5.0,
+    retry: RetryPolicy = DEFAULT_RETRY,
 ) -> AsyncIterator[Database]:
     """Open the metadata database at `url` (`sqlite:///path` or `postgresql://...`).
 
     On entry, waits until the database answers a `SELECT 1`, retrying connection errors
     with backoff for up to `connect_wait` seconds, then raises `DatabaseUnavailable`.
     `statement_timeout` (seconds) bounds each PostgreSQL statement and is SQLite's busy
-    timeout. The pool is disposed on exit, shielded and bounded.
+    timeout. `retry` is how `Database.run` retries transient errors (`OUTAGE_RETRY` for a
+    long-running process: it waits out an outage). The pool is disposed on exit, shielded
+    and bounded.
     """
     parsed = DatabaseUrl.parse(url)
     chosen = choose_adapter(
@@ -68,6 +71,7 @@ async def open_database(
         pool_size=pool_size,
         statement_timeout=statement_timeout,
         application_name=application_name,
+        retry=retry,
     )
     try:
         await _wait_reachable(db, connect_wait)
@@ -84,6 +88,7 @@ def _create(
     pool_size: int,
     statement_timeout: float,
     application_name: str,
+    retry: RetryPolicy,
 ) -> Database:
     if adapter == "native":
         # Imported here: asyncpg and the asyncio extension are needed only on this path.
@@ -94,6 +99,7 @@ def _create(
             pool_size=pool_size,
             statement_timeout=statement_timeout,
             application_name=application_name,
+            retry=retry,
         )
     from airflow_sc.db._threaded import ThreadedDatabase
 
@@ -102,6 +108,7 @@ def _create(
         pool_size=pool_size,
         statement_timeout=statement_timeout,
         application_name=application_name,
+        retry=retry,
     )
 
 

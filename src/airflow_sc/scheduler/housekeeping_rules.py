@@ -15,6 +15,13 @@ Four rules, after Airflow 3's scheduler:
 - **trigger timeouts**: a deferred task instance past its `trigger_timeout` is resumed on a
   worker (`scheduled`) with `next_method="__fail__"`, where it fails (and is retried) like
   any task failure.
+
+Silence is evidence only while the database could hear it. During a database outage no
+heartbeat can be written, so a heartbeat's age then says nothing about the task or the job
+behind it. After an outage, a rule that judges silence longer than a timeout waits until
+the database has been reachable for that long again (`silence_is_evidence`): every live
+task and job has had the whole timeout to beat since. The orphans rule then still resets
+the task instances of jobs that are closed, but declares no running job dead.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ __all__ = [
     "is_job_alive",
     "is_stuck_in_queued",
     "is_zombie",
+    "silence_is_evidence",
     "trigger_timed_out",
 ]
 
@@ -61,6 +69,13 @@ EVENT_STUCK_REQUEUED: Final = "stuck in queued reschedule"
 EVENT_STUCK_EXCEEDED: Final = "stuck in queued tries exceeded"
 EVENT_ORPHAN_RESET: Final = "orphan reset"
 EVENT_TRIGGER_TIMEOUT: Final = "trigger timeout"
+
+
+def silence_is_evidence(seconds_since_recovery: float | None, timeout: float) -> bool:
+    """Whether silence longer than `timeout` may be judged now: the database has been
+    reachable for at least `timeout` seconds since its latest outage (or this process saw
+    none; `seconds_since_recovery` is None then, and 0 during an outage)."""
+    return seconds_since_recovery is None or seconds_since_recovery >= timeout
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 import anyio
 from fastapi import APIRouter
@@ -12,18 +11,14 @@ from pydantic import BaseModel
 
 from airflow_sc import __version__
 from airflow_sc.api.context import Ctx
+from airflow_sc.api.health import health_body
 from airflow_sc.db.queries import health as queries
+from airflow_sc.db.retry import ONE_ATTEMPT
 
 log = logging.getLogger(__name__)
 
 router = APIRouter()
 
-#: job.job_type (Airflow's names) -> (field in the health response, its heartbeat field)
-COMPONENTS = {
-    "SchedulerJob": ("scheduler", "latest_scheduler_heartbeat"),
-    "TriggererJob": ("triggerer", "latest_triggerer_heartbeat"),
-    "DagProcessorJob": ("dag_processor", "latest_dag_processor_heartbeat"),
-}
 DB_CHECK_TIMEOUT = 5.0
 
 
@@ -57,27 +52,25 @@ class VersionInfo(BaseModel):
 
 @router.get("/monitor/health", tags=["Monitor"])
 async def get_health(ctx: Ctx) -> HealthInfoResponse:
-    """Health of the metadata database and of the scheduler-side components."""
-    body: dict[str, Any] = {"metadatabase": {"status": "unhealthy"}}
-    beats: dict[str, datetime] = {}
+    """Health of the metadata database and of the scheduler-side components.
+
+    One attempt, no retry: during an outage this answers at once that the database (and
+    every component that needs it) is unhealthy.
+    """
+    beats: dict[str, datetime] | None = None
     with anyio.move_on_after(DB_CHECK_TIMEOUT):
         try:
-            await queries.ping(ctx.db)
-            beats = await queries.latest_heartbeats(ctx.db)
-        except Exception:
-            log.warning("health check: metadata database unreachable", exc_info=True)
-        else:
-            body["metadatabase"]["status"] = "healthy"
-    now = ctx.clock()
-    timeout = ctx.settings.scheduler.heartbeat_timeout
-    for job_type, (field, beat_field) in COMPONENTS.items():
-        beat = beats.get(job_type)
-        status = (
-            None
-            if beat is None
-            else ("healthy" if (now - beat).total_seconds() <= timeout else "unhealthy")
-        )
-        body[field] = {"status": status, beat_field: beat.isoformat() if beat else None}
+            beats = await queries.latest_heartbeats(ctx.db.with_retry(ONE_ATTEMPT))
+        except Exception as exc:
+            log.warning("health check: metadata database unreachable: %s", exc)
+    if beats is not None:
+        ctx.last_heartbeats.beats = beats
+    body = health_body(
+        beats,
+        last_known=ctx.last_heartbeats.beats,
+        now=ctx.clock(),
+        heartbeat_timeout=ctx.settings.scheduler.heartbeat_timeout,
+    )
     return HealthInfoResponse.model_validate(body)
 
 

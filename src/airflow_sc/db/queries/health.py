@@ -4,19 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from airflow_sc.db.database import Database, Transaction
 from airflow_sc.db.models import job
-
-
-async def ping(db: Database) -> None:
-    """A trivial read; raises when the database cannot answer."""
-
-    async def body(tx: Transaction) -> None:
-        await tx.execute(text("SELECT 1"))
-
-    await db.run(body, write=False)
 
 
 async def latest_heartbeats(db: Database) -> dict[str, datetime]:

@@ -114,19 +114,23 @@ async def fail_jobs(tx: Transaction, job_ids: Collection[int], *, now: datetime)
 
 
 async def orphaned_task_instances(
-    tx: Transaction, *, job_type: str, alive_since: datetime, exclude: int | None, limit: int
+    tx: Transaction,
+    *,
+    job_type: str,
+    alive_since: datetime | None,
+    exclude: int | None,
+    limit: int,
 ) -> list[dict[str, Any]]:
     """Task instances in flight (queued, running, restarting) whose queuing job of
     `job_type` is not alive.
 
-    Alive: the job row is `running` with a heartbeat at or after `alive_since`. Task
-    instances with no queuing job are left alone (nothing says who runs them).
+    Alive: the job row is `running` with a heartbeat at or after `alive_since` (any
+    `running` job when it is None). Task instances with no queuing job are left alone
+    (nothing says who runs them).
     """
-    alive = select(job.c.id).where(
-        job.c.job_type == job_type,
-        job.c.state == "running",
-        job.c.latest_heartbeat >= alive_since,
-    )
+    alive = select(job.c.id).where(job.c.job_type == job_type, job.c.state == "running")
+    if alive_since is not None:
+        alive = alive.where(job.c.latest_heartbeat >= alive_since)
     owned_by_job = select(job.c.id).where(job.c.job_type == job_type)
     where = and_(
         ti.c.state.in_(("queued", "running", "restarting")),

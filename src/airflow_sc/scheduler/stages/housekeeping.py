@@ -39,6 +39,7 @@ from airflow_sc.scheduler.housekeeping_rules import (
     decide_zombie,
     is_stuck_in_queued,
     is_zombie,
+    silence_is_evidence,
     trigger_timed_out,
 )
 from airflow_sc.scheduler.wakeups import StageWakeups
@@ -141,13 +142,17 @@ async def _orphans(
     limits: HousekeepingLimits,
     job_id: int | None,
     report: HousekeepingReport,
+    judge_silence: bool,
 ) -> list[Decision]:
-    stale_before = now - timedelta(seconds=limits.heartbeat_timeout)
-    dead = await queries.dead_jobs(
-        tx, job_type=SCHEDULER_JOB_TYPE, stale_before=stale_before, exclude=job_id
-    )
-    await queries.fail_jobs(tx, dead, now=now)
-    report.dead_jobs.extend(dead)
+    # After an outage (not `judge_silence`) a running job counts as alive however old its
+    # heartbeat: the database could not take its beats (`silence_is_evidence`).
+    stale_before = now - timedelta(seconds=limits.heartbeat_timeout) if judge_silence else None
+    if stale_before is not None:
+        dead = await queries.dead_jobs(
+            tx, job_type=SCHEDULER_JOB_TYPE, stale_before=stale_before, exclude=job_id
+        )
+        await queries.fail_jobs(tx, dead, now=now)
+        report.dead_jobs.extend(dead)
     rows = await queries.orphaned_task_instances(
         tx,
         job_type=SCHEDULER_JOB_TYPE,
@@ -166,7 +171,10 @@ async def _zombies(
     limits: HousekeepingLimits,
     job_id: int | None,
     report: HousekeepingReport,
+    judge_silence: bool,
 ) -> list[Decision]:
+    if not judge_silence:
+        return []
     timeout = limits.heartbeat_timeout
     rows = await queries.running_silent_since(
         tx, stale_before=now - timedelta(seconds=timeout), queued_by=job_id, limit=BATCH_LIMIT
@@ -187,7 +195,10 @@ async def _stuck_in_queued(
     limits: HousekeepingLimits,
     job_id: int | None,
     report: HousekeepingReport,
+    judge_silence: bool,
 ) -> list[Decision]:
+    if not judge_silence:
+        return []
     timeout = limits.task_queued_timeout
     rows = await queries.queued_before(
         tx, queued_before=now - timedelta(seconds=timeout), queued_by=job_id, limit=BATCH_LIMIT
@@ -226,18 +237,26 @@ async def housekeeping_once(
     now: datetime,
     limits: HousekeepingLimits,
     job_id: int | None,
+    since_recovery: float | None = None,
 ) -> HousekeepingReport:
     """One pass of every rule, each in its own transaction; what changed.
 
     `job_id` is this scheduler's job: it is never declared dead, and only task instances it
     queued are checked for being zombies or stuck in queued (a live scheduler checks its
     own; a dead one's are orphans, reset rather than failed). None checks every task.
+    `since_recovery` is the seconds the database has been reachable since its latest outage
+    (`Reachability.seconds_since_recovery`): until the timeouts have passed again, silence
+    is not judged (`silence_is_evidence`).
     """
     report = HousekeepingReport()
+    beats = silence_is_evidence(since_recovery, limits.heartbeat_timeout)
+    queued = silence_is_evidence(since_recovery, limits.task_queued_timeout)
     rules: list[Rule] = [
-        partial(_orphans, limits=limits, job_id=job_id, report=report),
-        partial(_zombies, limits=limits, job_id=job_id, report=report),
-        partial(_stuck_in_queued, limits=limits, job_id=job_id, report=report),
+        partial(_orphans, limits=limits, job_id=job_id, report=report, judge_silence=beats),
+        partial(_zombies, limits=limits, job_id=job_id, report=report, judge_silence=beats),
+        partial(
+            _stuck_in_queued, limits=limits, job_id=job_id, report=report, judge_silence=queued
+        ),
         partial(_trigger_timeouts, report=report),
     ]
     for rule in rules:
@@ -306,8 +325,15 @@ async def serve_housekeeping(
     `deps` is the scheduler's `StageDeps` (its `db`, `job_id`, `now()`, `deps.executors`).
     """
     task_status.started()
+    db = deps.db
     while True:
-        report = await housekeeping_once(deps.db, now=deps.now(), limits=limits, job_id=deps.job_id)
+        report = await housekeeping_once(
+            db,
+            now=deps.now(),
+            limits=limits,
+            job_id=deps.job_id,
+            since_recovery=db.reachability.seconds_since_recovery(anyio.current_time()),
+        )
         wake_for(report, wakeups, deps)
         await terminate_in_executors(report.decisions, deps.deps.executors)
         if report.more:
