@@ -100,6 +100,26 @@ async def test_writes_get_503_while_draining_reads_still_work(
     assert (await client.get("/api/v2/monitor/health")).status_code == 200
 
 
+async def test_writes_get_503_while_the_database_is_unreachable_reads_still_try(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    # What the retry loop records when a connection is refused (tests/db/test_outage.py
+    # drives it with a real stopped server).
+    db.reachability.record_failure(anyio.current_time(), "ConnectionRefusedError")
+    refused = await client.post("/api/v2/dags/example/dagRuns", json={})
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "5"
+    assert refused.json() == {"detail": "the metadata database is unreachable; retry later"}
+    # A read still tries: here the database answers, so the health route reports it
+    # healthy and the next write is served again.
+    assert (await client.get("/api/v2/monitor/health")).json()["metadatabase"] == {
+        "status": "healthy"
+    }
+    assert db.reachability.reachable
+    accepted = await client.post("/api/v2/dags/example/dagRuns", json={})
+    assert accepted.status_code == 401  # past the guard: the route wants a token
+
+
 async def test_unknown_route_is_404_with_detail(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/v2/nope")
     assert response.status_code == 404
@@ -127,6 +147,10 @@ async def test_database_outage_is_reported_not_raised(
                 ctx, shutdown_trigger=anyio.sleep_forever, task_status=task_status
             )
         )
+        await add_job(database, "SchedulerJob", NOW - timedelta(seconds=2))
+        async with httpx.AsyncClient(base_url=endpoint.url) as http:
+            before = (await http.get("/api/v2/monitor/health")).json()
+        assert before["scheduler"]["status"] == "healthy"
         name = make_url(fresh_postgres_url).database
         admin = make_url(fresh_postgres_url).set(database="postgres").render_as_string(False)
         with psycopg.connect(admin, autocommit=True) as conn:
@@ -134,4 +158,11 @@ async def test_database_outage_is_reported_not_raised(
         async with httpx.AsyncClient(base_url=endpoint.url) as http:
             response = await http.get("/api/v2/monitor/health")
         assert response.status_code == 200
-        assert response.json()["metadatabase"] == {"status": "unhealthy"}
+        body = response.json()
+        assert body["metadatabase"] == {"status": "unhealthy"}
+        # A scheduler cannot work without its database: unhealthy, with its last heartbeat.
+        assert body["scheduler"] == {
+            "status": "unhealthy",
+            "latest_scheduler_heartbeat": (NOW - timedelta(seconds=2)).isoformat(),
+        }
+        assert body["triggerer"]["status"] is None  # never seen

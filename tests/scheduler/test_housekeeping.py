@@ -40,6 +40,7 @@ from airflow_sc.scheduler.housekeeping_rules import (
     decide_zombie,
     is_job_alive,
     is_zombie,
+    silence_is_evidence,
 )
 from airflow_sc.scheduler.stages.housekeeping import (
     SCHEDULER_JOB_TYPE,
@@ -338,6 +339,46 @@ async def test_work_of_a_dead_scheduler_is_reset_and_the_job_marked_failed(db: D
         states = dict((await tx.execute(select(job.c.id, job.c.state))).all())
     assert states == {me: "running", dead: "failed", alive: "running", stopped: "success"}
     assert {d.ti.run_pk for d in report.decisions} == {run_pk}
+
+
+def test_silence_is_judged_only_once_the_database_was_reachable_for_the_timeout() -> None:
+    assert silence_is_evidence(None, 60)  # no outage seen
+    assert not silence_is_evidence(0.0, 60)  # during an outage
+    assert not silence_is_evidence(59.9, 60)
+    assert silence_is_evidence(60.0, 60)
+
+
+async def test_after_an_outage_silence_is_not_judged_until_the_timeouts_pass_again(
+    db: Database,
+) -> None:
+    # The database was unreachable until 5 s ago: nobody could write a heartbeat, so old
+    # heartbeats prove nothing yet. Work of a job that is closed is still reset at once.
+    await add_run(db)
+    me = await add_job(db, heartbeat=NOW)
+    other = await add_job(db, heartbeat=ago(120))
+    stopped = await add_job(db, heartbeat=ago(1), state="success")
+    beat = {"start_date": ago(300), "last_heartbeat_at": ago(120)}
+    await add_ti(db, "silent", "running", queued_by_job_id=me, **beat)
+    await add_ti(db, "waiting", "queued", queued_dttm=ago(900), queued_by_job_id=me)
+    await add_ti(db, "theirs", "running", start_date=ago(300), queued_by_job_id=other)
+    await add_ti(db, "stopped_queued", "queued", queued_dttm=ago(5), queued_by_job_id=stopped)
+
+    report = await housekeeping_once(db, now=NOW, limits=LIMITS, job_id=me, since_recovery=5)
+
+    assert report.dead_jobs == []
+    assert report.by_event() == {EVENT_ORPHAN_RESET: [report.decisions[0].ti.id]}
+    assert report.decisions[0].ti.task_id == "stopped_queued"
+    for task_id, state in (("silent", "running"), ("waiting", "queued"), ("theirs", "running")):
+        assert (await ti_row(db, task_id)).state == state
+
+    # Once the database has answered for the heartbeat timeout, silence is judged again
+    # (the queued timeout, ten times longer, still protects `waiting`).
+    report = await housekeeping_once(db, now=NOW, limits=LIMITS, job_id=me, since_recovery=60)
+    assert report.dead_jobs == [other]
+    assert sorted(report.by_event()) == [EVENT_HEARTBEAT_TIMEOUT, EVENT_ORPHAN_RESET]
+    assert (await ti_row(db, "silent")).state == "failed"
+    assert (await ti_row(db, "theirs")).state is None
+    assert (await ti_row(db, "waiting")).state == "queued"
 
 
 async def test_deferred_past_its_trigger_timeout_resumes_to_fail(db: Database) -> None:
