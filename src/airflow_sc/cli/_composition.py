@@ -48,6 +48,7 @@ from airflow_sc.scheduler.deps import SchedulerDeps
 from airflow_sc.scheduler.ownership import open_scheduler_ownership
 from airflow_sc.scheduler.service import SchedulerHandle, serve_scheduler
 from airflow_sc.scheduler.stages.housekeeping import housekeeping_stage
+from airflow_sc.scheduler.succession import open_scheduler_seat
 from airflow_sc.services import Services, load_services
 
 if TYPE_CHECKING:
@@ -139,7 +140,10 @@ class Composition:
         """
         settings = self.settings
         api: HttpEndpoint | None = started.get("api")
-        async with open_scheduler_ownership(settings.database_url):
+        async with (
+            open_scheduler_ownership(settings.database_url),
+            open_scheduler_seat(settings.core.home) as seat,
+        ):
             deps = SchedulerDeps.from_settings(
                 settings,
                 self.db,
@@ -147,6 +151,7 @@ class Composition:
                 clock=self.services.clock,
                 changes=self.changes,
                 extra_stages=[housekeeping_stage(settings.scheduler)],
+                seat=seat,
             )
             async with anyio.create_task_group() as tg:
 

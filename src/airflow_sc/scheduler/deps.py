@@ -18,6 +18,7 @@ from airflow_sc.scheduler.changes.feed import ChangeFeed
 from airflow_sc.scheduler.dag_versions import DagVersions
 
 if TYPE_CHECKING:
+    from airflow_sc.scheduler.succession import SchedulerSeat
     from airflow_sc.scheduler.wakeups import StageWakeups
 
 __all__ = ["SchedulerDeps", "Stage", "StageDeps", "utcnow"]
@@ -58,6 +59,9 @@ class SchedulerDeps:
     #: Stages other packages plug in (housekeeping): started after the pipeline, stopped
     #: with it when shutdown starts.
     extra_stages: Sequence[Stage] = ()
+    #: The home's scheduler seat, when this process runs on a home (`succession.py`): the
+    #: work of the process it replaces is reclaimed at once.
+    seat: SchedulerSeat | None = None
     #: The process's wake-ups: the scheduler's stages hear what is announced there (a
     #: try's end recorded by the execution service, an operator action, a new DAG
     #: version) while it runs.

@@ -44,6 +44,7 @@ from airflow_sc.scheduler.stages import (
     serve_schedule_tis,
     serve_start_runs,
 )
+from airflow_sc.scheduler.succession import claim_seat
 from airflow_sc.scheduler.wakeups import StageWakeups
 
 __all__ = ["SchedulerHandle", "serve_scheduler"]
@@ -91,6 +92,9 @@ async def serve_scheduler(
     if not deps.executors:
         raise ValueError("the scheduler needs at least one executor")
     async with open_job(deps.db, "SchedulerJob", interval=deps.heartbeat_interval) as job_id:
+        if deps.seat is not None:
+            # Before housekeeping's first pass, which then resets the predecessor's work.
+            await claim_seat(deps.db, deps.seat, job_id, now=deps.clock())
         stage_deps = StageDeps(deps, job_id)
         wakeups = StageWakeups()
         send, receive = anyio.create_memory_object_stream[TaskEvent](EVENT_BUFFER)

@@ -53,3 +53,26 @@ async def finish_job(db: Database, job_id: int, *, state: str, now: datetime) ->
         await tx.execute(update(job).where(job.c.id == job_id).values(state=state, end_date=now))
 
     await db.run(body)
+
+
+async def close_running_job(
+    db: Database, job_id: int, *, job_type: str, hostname: str, now: datetime
+) -> bool:
+    """Mark a `running` job of `job_type` on `hostname` failed (its process is known to be
+    gone); False when there is no such job."""
+
+    async def body(tx: Transaction) -> bool:
+        rows = await tx.execute(
+            update(job)
+            .where(
+                job.c.id == job_id,
+                job.c.state == "running",
+                job.c.job_type == job_type,
+                job.c.hostname == hostname,
+            )
+            .values(state="failed", end_date=now)
+            .returning(job.c.id)
+        )
+        return rows.scalar() is not None
+
+    return await db.run(body)
