@@ -108,3 +108,40 @@ def test_single_component_commands(tmp_path: Path, command: str, components: set
         assert set(proc.wait_ready()) == components
         proc.send(signal.SIGTERM)
         assert proc.wait_exit(timeout=15) == 0
+
+
+SLOW_TO_PARSE = """
+import pathlib
+import time
+from datetime import datetime
+
+from airflow_sc.sdk import DAG, BashOperator
+
+release = pathlib.Path({release!r})
+while not release.exists():  # parsing takes as long as the test wants
+    time.sleep(0.05)
+
+with DAG("slow_to_parse", start_date=datetime(2026, 1, 1), schedule=None):
+    BashOperator(task_id="hello", bash_command="echo hi")
+"""
+
+
+def test_ready_is_logged_when_the_api_serves_while_parsing_goes_on(tmp_path: Path) -> None:
+    dags, release = tmp_path / "dags", tmp_path / "release"
+    dags.mkdir()
+    (dags / "slow.py").write_text(SLOW_TO_PARSE.format(release=str(release)))
+    env = clean_env(
+        tmp_path,
+        AIRFLOW_SC__API__PORT="0",
+        AIRFLOW_SC__CORE__DAGS_FOLDER=str(dags),
+        AIRFLOW_SC__DAG_PROCESSOR__FILE_PARSE_TIMEOUT="120",
+    )
+    with running(airflow_sc("run"), env, tmp_path) as proc:
+        api = proc.wait_ready(timeout=60)["api"]
+        # The DAG file is still being imported: ready came first, and the API serves.
+        assert "parsed 1 files" not in proc.text
+        assert httpx.get(f"{api}/api/v2/monitor/health", timeout=10).status_code == 200
+        release.touch()
+        proc.wait_for_line(r"parsed 1 files \(1 DAGs, 0 import errors\)", timeout=60)
+        proc.send(signal.SIGTERM)
+        assert proc.wait_exit(timeout=30) == 0

@@ -145,7 +145,7 @@ async def test_service_follows_file_changes(db: Database, tmp_path: Path) -> Non
     )
     stored = [anyio.Event()]
     async with open_service_group() as tg:
-        stats = await tg.start(
+        handle = await tg.start(
             lambda task_status: serve_dag_processor(
                 settings,
                 db,
@@ -154,6 +154,8 @@ async def test_service_follows_file_changes(db: Database, tmp_path: Path) -> Non
                 task_status=task_status,
             )
         )
+        with anyio.fail_after(20):
+            stats = await handle.wait_parsed()
         assert stats.dags == 1
         stored.append(anyio.Event())
         write_dag(folder, "two", "second")

@@ -1,8 +1,10 @@
 """`serve_dag_processor`: keeps serialized DAGs in step with the DAG files on disk.
 
-On start it parses every DAG file (in forked children, `parser_pool.py`) and reports
-ready; then it re-parses a file when it changes (watchfiles) and rescans the folders every
-`dag_processor.refresh_interval` as a safety net. Results are written one transaction per
+It reports ready once it can parse (its parsing processes are up and the folders are
+watched); the first full parse of every DAG file (in forked children, `parser_pool.py`)
+then runs behind it, so the API serves meanwhile. After that it re-parses a file when it
+changes (watchfiles) and rescans the folders every `dag_processor.refresh_interval` as a
+safety net. Results are written one transaction per
 file. It also runs the DAG-level callbacks the scheduler asks for (`callbacks.py`), in
 the same kind of children. The processor never imports user code itself and never stops
 because of a file.
@@ -49,6 +51,20 @@ class ParseStats:
     dags: int
     errors: int
     seconds: float
+
+
+@dataclass
+class DagProcessorHandle:
+    """What `serve_dag_processor` hands its parent: the first full parse, running behind."""
+
+    parsed: anyio.Event = field(default_factory=anyio.Event)
+    stats: ParseStats | None = None
+
+    async def wait_parsed(self) -> ParseStats:
+        """The statistics of the first full parse, once it has finished."""
+        await self.parsed.wait()
+        assert self.stats is not None
+        return self.stats
 
 
 @dataclass
@@ -243,9 +259,9 @@ async def serve_dag_processor(
     *,
     on_stored: Callable[[], None] = lambda: None,
     shutdown_trigger: Callable[[], Awaitable[None]],
-    task_status: TaskStatus[ParseStats] = anyio.TASK_STATUS_IGNORED,
+    task_status: TaskStatus[DagProcessorHandle] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Parse everything once (then report ready), then follow changes until shutdown.
+    """Report ready, parse everything once behind that, then follow changes until shutdown.
 
     `on_stored` is called after every file whose results were written (the scheduler's
     wake-up for new or changed DAGs).
@@ -281,16 +297,9 @@ async def serve_dag_processor(
         await tg.start(_watch, processor, folders, stop_watching)
         # DAG callbacks the scheduler asks for (callbacks.py).
         await tg.start(serve_dag_callbacks, callbacks)
-        stats = await processor.refresh()
-        log.info(
-            "parsed %d files (%d DAGs, %d import errors) in %.2fs",
-            stats.files,
-            stats.dags,
-            stats.errors,
-            stats.seconds,
-        )
-        tg.start_soon(_rescan_periodically, processor, config.refresh_interval)
-        task_status.started(stats)
+        handle = DagProcessorHandle()
+        tg.start_soon(_parse_then_rescan, processor, handle, config.refresh_interval)
+        task_status.started(handle)
         await shutdown_trigger()
         stop_watching.set()
         # Running callbacks finish (each within file_parse_timeout); no new ones start.
@@ -331,7 +340,20 @@ async def _watch(
             await processor.on_changes(changes)
 
 
-async def _rescan_periodically(processor: DagProcessor, interval: float) -> None:
+async def _parse_then_rescan(
+    processor: DagProcessor, handle: DagProcessorHandle, interval: float
+) -> None:
+    log.info("parsing the DAG files in %s", ", ".join(map(str, processor.folders)))
+    stats = await processor.refresh()
+    log.info(
+        "parsed %d files (%d DAGs, %d import errors) in %.2fs",
+        stats.files,
+        stats.dags,
+        stats.errors,
+        stats.seconds,
+    )
+    handle.stats = stats
+    handle.parsed.set()
     while True:
         await anyio.sleep(interval)
         await processor.refresh()
