@@ -5,7 +5,9 @@ pending; callers arriving meanwhile wait and are served by the next flush. One c
 pays no added latency; a burst of a thousand costs a handful of transactions.
 
 A flush of writes runs shielded (`shield=True`): once started it commits and every caller
-in it gets its answer, even if the leader's own caller is cancelled meanwhile.
+in it gets its answer, even if the leader's own caller is cancelled meanwhile. The shield
+holds for `shield_grace` seconds after that cancellation, not for ever: a flush that waits
+out a database outage must not keep the process from stopping.
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 import anyio
+import anyio.lowlevel
 
 __all__ = ["Coalescer"]
+
+#: Seconds a shielded flush may go on once its leader's caller is cancelled.
+SHIELD_GRACE = 10.0
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -35,10 +41,15 @@ class Coalescer(Generic[In, Out]):
     """`await call(item)` -> `flush([items...])[i]`, batching concurrent callers."""
 
     def __init__(
-        self, flush: Callable[[Sequence[In]], Awaitable[Sequence[Out]]], *, shield: bool = False
+        self,
+        flush: Callable[[Sequence[In]], Awaitable[Sequence[Out]]],
+        *,
+        shield: bool = False,
+        shield_grace: float = SHIELD_GRACE,
     ) -> None:
         self._flush = flush
         self._shield = shield
+        self._shield_grace = shield_grace
         self._pending: list[_Slot[In, Out]] = []
         self._flushing = False
         # Created by the first leader: the coalescer may be built outside an event loop.
@@ -61,8 +72,8 @@ class Coalescer(Generic[In, Out]):
         self._flushed = anyio.Event()
         batch, self._pending = self._pending, []
         try:
-            with anyio.CancelScope(shield=self._shield):
-                results = await self._flush([slot.item for slot in batch])
+            items = [slot.item for slot in batch]
+            results = await (self._flush_shielded(items) if self._shield else self._flush(items))
             for slot, value in zip(batch, results, strict=True):
                 slot.value = value
         except BaseException as exc:
@@ -74,3 +85,31 @@ class Coalescer(Generic[In, Out]):
                 slot.done = True
             self._flushing = False
             self._flushed.set()
+
+    async def _flush_shielded(self, items: list[In]) -> Sequence[Out]:
+        """`flush(items)` shielded from cancellation for `shield_grace` seconds after it."""
+        shielded = anyio.CancelScope(shield=True)
+        grace = self._shield_grace
+
+        async def bound_on_cancel() -> None:
+            try:
+                await anyio.sleep_forever()
+            finally:  # the caller was cancelled, or the flush is over
+                shielded.deadline = min(shielded.deadline, anyio.current_time() + grace)
+
+        failed: Exception | None = None
+        results: Sequence[Out] = ()
+        async with anyio.create_task_group() as watcher:
+            watcher.start_soon(bound_on_cancel)
+            with shielded:
+                try:
+                    results = await self._flush(items)
+                except Exception as exc:  # raised below, not wrapped in the watcher's group
+                    failed = exc
+            watcher.cancel_scope.cancel()
+        if failed is not None:
+            raise failed
+        if shielded.cancelled_caught:
+            await anyio.lowlevel.checkpoint()  # raises the caller's cancellation
+            raise RuntimeError("the batch was cut short after its caller was cancelled")
+        return results
