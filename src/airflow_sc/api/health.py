@@ -1,7 +1,7 @@
 """What `GET /api/v2/monitor/health` answers, decided in plain code.
 
-The route reads the latest heartbeat per job type with one attempt (no retry: the answer
-must come quickly during an outage). When the database does not answer, the metadata
+The route reads the latest heartbeat per job type with a quick probe (`PROBE_RETRY`: the
+answer must come quickly during an outage). When the database does not answer, the metadata
 database is unhealthy and so is every component that had a running job at the last
 successful read: none of them can work without the database. Their last known heartbeat
 is reported as it was.

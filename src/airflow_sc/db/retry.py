@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_RETRY",
-    "ONE_ATTEMPT",
     "OUTAGE_RETRY",
+    "PROBE_RETRY",
     "RetryCounting",
     "RetryPolicy",
     "backoff_delay",
@@ -85,8 +85,9 @@ class RetryPolicy:
 DEFAULT_RETRY = RetryPolicy()
 #: Long-running components: retry until the database answers, at least every 2 s.
 OUTAGE_RETRY = RetryPolicy(attempts=None, base_delay=0.05, max_delay=2.0)
-#: One attempt, no retry (the health route's probe).
-ONE_ATTEMPT = RetryPolicy(attempts=1)
+#: A quick probe (the health route): three attempts within about 0.2 s, so a deadlock or a
+#: busy moment is not reported as an outage, and an outage is reported at once.
+PROBE_RETRY = RetryPolicy(attempts=3, base_delay=0.05, max_delay=0.2)
 
 
 @runtime_checkable

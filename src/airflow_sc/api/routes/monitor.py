@@ -13,7 +13,7 @@ from airflow_sc import __version__
 from airflow_sc.api.context import Ctx
 from airflow_sc.api.health import health_body
 from airflow_sc.db.queries import health as queries
-from airflow_sc.db.retry import ONE_ATTEMPT
+from airflow_sc.db.retry import PROBE_RETRY
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +54,13 @@ class VersionInfo(BaseModel):
 async def get_health(ctx: Ctx) -> HealthInfoResponse:
     """Health of the metadata database and of the scheduler-side components.
 
-    One attempt, no retry: during an outage this answers at once that the database (and
-    every component that needs it) is unhealthy.
+    A quick probe (`PROBE_RETRY`): during an outage this answers at once that the
+    database (and every component that needs it) is unhealthy.
     """
     beats: dict[str, datetime] | None = None
     with anyio.move_on_after(DB_CHECK_TIMEOUT):
         try:
-            beats = await queries.latest_heartbeats(ctx.db.with_retry(ONE_ATTEMPT))
+            beats = await queries.latest_heartbeats(ctx.db.with_retry(PROBE_RETRY))
         except Exception as exc:
             log.warning("health check: metadata database unreachable: %s", exc)
     if beats is not None:
