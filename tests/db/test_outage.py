@@ -72,7 +72,10 @@ def test_reachability_records_one_outage_from_first_failure_to_first_success() -
     assert state.record_failure(101.0, "refused again") is None
     assert not state.reachable
     assert state.seconds_since_recovery(105.0) == 0.0
+    assert state.failed_within(2.0, 102.0)
+    assert not state.failed_within(2.0, 103.5)  # nobody tried lately: let one through
     assert state.record_success(130.0) == "recovered"
+    assert not state.failed_within(2.0, 130.5)
     assert state.record_success(131.0) is None
     assert state.seconds_since_recovery(140.0) == 10.0
     snapshot = state.snapshot()

@@ -5,26 +5,30 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from airflow_sc.api.errors import RETRY_AFTER_SECONDS
 from airflow_sc.db.reachability import Reachability
 from airflow_sc.runtime import Shutdown
 
-__all__ = ["READ_METHODS", "RefuseWrites", "write_refusal"]
+__all__ = ["PROBE_INTERVAL", "READ_METHODS", "RefuseWrites", "write_refusal"]
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Seconds after the latest connection failure during which writes are refused unread.
+PROBE_INTERVAL = 2.0
 
 
 def write_refusal(shutdown: Shutdown, reachability: Reachability) -> Callable[[], str | None]:
     """Why writes are refused right now, or None: a graceful drain has started, or the
-    metadata database was out of reach at this process's latest attempt (a read still
-    tries, and answers 503 itself when the database does not answer)."""
+    metadata database refused a connection in the last `PROBE_INTERVAL` seconds (a read
+    still tries, and answers 503 itself when the database does not answer; past that
+    interval a write tries too, so an API alone in its process notices the recovery)."""
 
     def refusal() -> str | None:
         if shutdown.draining:
             return "airflow-sc is shutting down; retry later"
-        if not reachability.reachable:
+        if reachability.failed_within(PROBE_INTERVAL, anyio.current_time()):
             return "the metadata database is unreachable; retry later"
         return None
 

@@ -35,10 +35,17 @@ class ReachabilitySnapshot:
 class Reachability:
     """The database's reachability; see the module docstring."""
 
-    __slots__ = ("_last_error", "_outages", "_recovered_at", "_unreachable_since")
+    __slots__ = (
+        "_last_error",
+        "_last_failure",
+        "_outages",
+        "_recovered_at",
+        "_unreachable_since",
+    )
 
     def __init__(self) -> None:
         self._unreachable_since: float | None = None
+        self._last_failure: float | None = None
         self._recovered_at: float | None = None
         self._outages = 0
         self._last_error: str | None = None
@@ -50,6 +57,7 @@ class Reachability:
     def record_failure(self, now: float, error: str) -> ReachabilityChange | None:
         """A connection was lost or refused at `now`; "lost" when this starts an outage."""
         self._last_error = error
+        self._last_failure = now
         if self._unreachable_since is not None:
             return None
         self._unreachable_since = now
@@ -63,6 +71,15 @@ class Reachability:
         self._unreachable_since = None
         self._recovered_at = now
         return "recovered"
+
+    def failed_within(self, seconds: float, now: float) -> bool:
+        """Unreachable, with a connection failure in the last `seconds` (a caller that
+        refuses work on this still lets some through when nobody else is trying)."""
+        return (
+            self._unreachable_since is not None
+            and self._last_failure is not None
+            and now - self._last_failure < seconds
+        )
 
     def seconds_since_recovery(self, now: float) -> float | None:
         """Seconds since the latest outage ended (0 during one); None if none was seen."""
