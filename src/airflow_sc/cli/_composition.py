@@ -121,9 +121,13 @@ class Composition:
         self, *, shutdown_trigger: Trigger, task_status: TaskStatus[HttpEndpoint]
     ) -> None:
         from airflow_sc.api import serve_api
+        from airflow_sc.ui import create_web_app
 
         await serve_api(
-            self.api_context(), shutdown_trigger=shutdown_trigger, task_status=task_status
+            self.api_context(),
+            shutdown_trigger=shutdown_trigger,
+            app_factory=partial(create_web_app, changes=self.changes),
+            task_status=task_status,
         )
 
     async def serve_scheduler(

@@ -1,0 +1,83 @@
+"""What the DAG page reads: the DAG and its newest version, the Grid, a task instance's
+tries and log. Each read goes through the API's query functions (`db/queries/api_*.py`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_sc.api.context import ApiContext
+from airflow_sc.api.routes.logs import log_path, parse_log_lines, read_lines
+from airflow_sc.db.queries import api_dags, api_runs, api_task_instances
+from airflow_sc.domain.listing import Listing, OrderField
+from airflow_sc.serialization import DagSpec, SerializationError
+from airflow_sc.ui.grid import Grid, GridRun, build_grid, task_order
+
+__all__ = ["DagView", "TaskInstancePanel", "load_dag", "load_grid", "load_panel"]
+
+#: Runs the Grid shows by default, and at most.
+DEFAULT_RUNS = 25
+MAX_RUNS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class DagView:
+    row: api_dags.DagRow
+    spec: DagSpec | None
+    task_ids: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInstancePanel:
+    run_id: str
+    task_id: str
+    tries: list[api_task_instances.TaskInstanceTryRow]
+    try_number: int
+    log: list[dict[str, Any]]
+
+
+async def load_dag(ctx: ApiContext, dag_id: str) -> DagView | None:
+    found = await api_dags.latest_serialized_dag(ctx.db, dag_id)
+    if found is None:
+        return None
+    row, data, _ = found
+    spec: DagSpec | None = None
+    if data is not None:
+        try:
+            spec = DagSpec.from_dict(data)
+        except SerializationError:
+            spec = None
+    task_ids = [] if spec is None else task_order(list(spec.tasks), spec.upstream_task_ids)
+    return DagView(row, spec, task_ids)
+
+
+async def load_grid(ctx: ApiContext, dag_id: str, task_ids: list[str], runs: int) -> Grid:
+    newest = await api_runs.list_dag_runs(
+        ctx.db,
+        api_runs.DagRunFilter(dag_ids=[dag_id]),
+        Listing((OrderField("run_after", descending=True),), runs),
+    )
+    grid_runs = [GridRun(r.id, r.run_id, r.state, r.run_after) for r in newest.items]
+    if not grid_runs:
+        return build_grid([], task_ids, [])
+    tis = await api_task_instances.list_task_instances(
+        ctx.db,
+        api_task_instances.TaskInstanceFilter(
+            dag_ids=[dag_id], run_ids=[r.run_id for r in grid_runs], map_indexes=[-1]
+        ),
+        Listing(limit=None),
+    )
+    return build_grid(grid_runs, task_ids, ((t.run_id, t.task_id, t.state) for t in tis.items))
+
+
+async def load_panel(
+    ctx: ApiContext, dag_id: str, run_id: str, task_id: str, try_number: int | None
+) -> TaskInstancePanel | None:
+    tries = await api_task_instances.list_task_instance_tries(ctx.db, dag_id, run_id, task_id)
+    if not tries:
+        return None
+    numbers = [t.try_number for t in tries]
+    chosen = try_number if try_number in numbers else numbers[-1]
+    path = log_path(ctx.settings.base_log_folder, dag_id, run_id, task_id, -1, chosen)
+    data, _ = await read_lines(path, 0, final=True)
+    return TaskInstancePanel(run_id, task_id, tries, chosen, parse_log_lines(data))

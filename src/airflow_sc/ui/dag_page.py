@@ -1,0 +1,111 @@
+"""`/dags/{dag_id}`: the DAG page with its Grid and the task instance panel, the Grid alone
+(`/grid`, which the page fetches when runs are added) and the Grid's live stream
+(`/events`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from starlette.requests import Request
+from starlette.responses import Response
+
+from airflow_sc.auth import Permission
+from airflow_sc.ui.access import context_of, page_requires
+from airflow_sc.ui.dag_data import (
+    DEFAULT_RUNS,
+    MAX_RUNS,
+    load_dag,
+    load_grid,
+    load_panel,
+)
+from airflow_sc.ui.live import GridStream
+from airflow_sc.ui.rendering import render
+from airflow_sc.ui.session import Session
+
+router = APIRouter(include_in_schema=False)
+
+_READ = page_requires(Permission.DAG_READ)
+
+Runs = Annotated[int, Query(ge=1, le=MAX_RUNS)]
+
+
+def _missing(session: Session, dag_id: str) -> Response:
+    return render(
+        "message.html",
+        {"session": session, "title": "DAG not found", "message": f"No DAG {dag_id!r}."},
+        status_code=404,
+    )
+
+
+@router.get("/dags/{dag_id}")
+async def dag_page(
+    request: Request,
+    dag_id: str,
+    session: Annotated[Session, Depends(_READ)],
+    runs: Runs = DEFAULT_RUNS,
+    run_id: str | None = None,
+    task_id: str | None = None,
+    try_number: Annotated[int | None, Query(ge=0)] = None,
+) -> Response:
+    ctx = context_of(request)
+    view = await load_dag(ctx, dag_id)
+    if view is None:
+        return _missing(session, dag_id)
+    grid = await load_grid(ctx, dag_id, view.task_ids, runs)
+    panel = None
+    if run_id is not None and task_id is not None:
+        panel = await load_panel(ctx, dag_id, run_id, task_id, try_number)
+    return render(
+        "dag.html",
+        {
+            "session": session,
+            "can_edit": session.may(Permission.DAG_EDIT),
+            "dag": view.row,
+            "spec": view.spec,
+            "grid": grid,
+            "runs": runs,
+            "panel": panel,
+            "selected": (run_id, task_id),
+            "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        },
+    )
+
+
+@router.get("/dags/{dag_id}/grid")
+async def grid_fragment(
+    request: Request,
+    dag_id: str,
+    session: Annotated[Session, Depends(_READ)],
+    runs: Runs = DEFAULT_RUNS,
+) -> Response:
+    ctx = context_of(request)
+    view = await load_dag(ctx, dag_id)
+    if view is None:
+        return _missing(session, dag_id)
+    grid = await load_grid(ctx, dag_id, view.task_ids, runs)
+    return render(
+        "grid.html",
+        {"dag": view.row, "grid": grid, "runs": runs, "selected": (None, None)},
+    )
+
+
+@router.get("/dags/{dag_id}/events")
+async def grid_events(
+    request: Request,
+    dag_id: str,
+    session: Annotated[Session, Depends(_READ)],
+    runs: Runs = DEFAULT_RUNS,
+) -> Response:
+    ctx = context_of(request)
+    view = await load_dag(ctx, dag_id)
+    if view is None:
+        return _missing(session, dag_id)
+    task_ids = view.task_ids
+    first = await load_grid(ctx, dag_id, task_ids, runs)
+    return GridStream(
+        lambda: load_grid(ctx, dag_id, task_ids, runs),
+        first,
+        request.app.state.changes,
+        ctx.shutdown,
+    )

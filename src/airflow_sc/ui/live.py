@@ -1,0 +1,140 @@
+"""Live pages: one server-sent-events stream per open DAG page, fed by the process's
+`ChangeFeed` (`scheduler/changes/`), never by the browser polling.
+
+The stream subscribes to the feed; a note about runs this page shows (or may show: a run
+newer than the newest shown, or "too many runs to list") wakes it, and a burst of notes
+costs one look at the database. The stream then sends the cells and runs whose state
+changed since its last look. It ends when the client goes away or the server drains.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from airflow_sc.runtime import Shutdown
+from airflow_sc.scheduler.changes import ChangeFeed
+from airflow_sc.scheduler.changes.notes import Change, Note
+from airflow_sc.ui.grid import Grid, changed_cells
+from airflow_sc.ui.rendering import SECURITY_HEADERS
+
+__all__ = ["KEEPALIVE_SECONDS", "GridStream", "concerns_grid"]
+
+#: A comment line this often keeps proxies from closing an idle stream.
+KEEPALIVE_SECONDS = 15.0
+
+
+def concerns_grid(note: Note, shown: frozenset[int], newest: int) -> bool:
+    """Whether `note` may change a Grid showing the runs `shown` (newest pk `newest`)."""
+    if note.run_pks is None or Change.ANY in note.changes:
+        return True
+    return any(pk in shown or pk > newest for pk in note.run_pks)
+
+
+def _event(name: str, payload: Any) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
+
+
+class GridStream(Response):
+    """An ASGI response: the changes of one DAG's Grid as server-sent events.
+
+    `look()` reads the Grid as it is now. Each event `grid` carries
+    `{"cells": [[run_id, task_id, state], ...], "runs": [[run_id, state], ...],
+    "new_runs": bool}`; `new_runs` tells the page to fetch the Grid again (its columns
+    changed).
+    """
+
+    def __init__(
+        self,
+        look: Callable[[], Awaitable[Grid]],
+        first: Grid,
+        changes: ChangeFeed | None,
+        shutdown: Shutdown,
+    ) -> None:
+        super().__init__(status_code=200, media_type="text/event-stream")
+        self._look = look
+        self._last = first
+        self._changes = changes
+        self._shutdown = shutdown
+        self._woken = anyio.Event()
+
+    def _listen(self, note: Note) -> None:
+        runs = self._last.runs
+        shown = frozenset(r.pk for r in runs)
+        if concerns_grid(note, shown, max(shown, default=0)):
+            self._woken.set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {
+            **SECURITY_HEADERS,
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "X-Accel-Buffering": "no",
+        }
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+            }
+        )
+        async with anyio.create_task_group() as tg:
+
+            async def until_disconnect() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                tg.cancel_scope.cancel()
+
+            async def until_drain() -> None:
+                await self._shutdown.wait_drain()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(until_disconnect)
+            tg.start_soon(until_drain)
+            await self._pump(send)
+            tg.cancel_scope.cancel()
+        with anyio.move_on_after(1, shield=True):
+            # OSError: the client is gone already.
+            with contextlib.suppress(OSError):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _pump(self, send: Send) -> None:
+        if self._changes is None:
+            # Nothing announces changes in this app: the page stays as loaded.
+            await send({"type": "http.response.body", "body": b": static\n\n", "more_body": True})
+            await anyio.sleep_forever()
+        assert self._changes is not None
+        with self._changes.subscribe(self._listen):
+            await send({"type": "http.response.body", "body": b": live\n\n", "more_body": True})
+            while True:
+                with anyio.move_on_after(KEEPALIVE_SECONDS) as idle:
+                    await self._woken.wait()
+                if idle.cancelled_caught:
+                    body = b": keepalive\n\n"
+                else:
+                    self._woken = anyio.Event()
+                    body = self._changed(await self._look())
+                if body:
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
+
+    def _changed(self, now: Grid) -> bytes:
+        before = self._last
+        self._last = now
+        cells = changed_cells(before.cells, now.cells)
+        old_runs = {r.run_id: r.state for r in before.runs}
+        runs = [[r.run_id, r.state] for r in now.runs if old_runs.get(r.run_id) != r.state]
+        new_runs = [r.run_id for r in now.runs] != [r.run_id for r in before.runs]
+        new_runs = new_runs or now.task_ids != before.task_ids
+        if not (cells or runs or new_runs):
+            return b""
+        payload = {
+            "cells": [[run_id, task_id, state] for (run_id, task_id), state in cells.items()],
+            "runs": runs,
+            "new_runs": new_runs,
+        }
+        return _event("grid", payload)

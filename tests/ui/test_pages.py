@@ -1,0 +1,220 @@
+"""The UI's routes over HTTP (httpx on the real server): sign-in, sessions, CSRF, security
+headers, the DAG list and its filters, pausing, import errors, the DAG page and its Grid."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from airflow_sc.auth import Role, create_user, reset_password
+from airflow_sc.ui.session import SESSION_COOKIE
+from tests.api.conftest import ONE_BACKEND_PER_DATABASE
+from tests.api.dag_seeds import add_import_error, add_runs, example_dag, store_dags
+from tests.ui.conftest import UiServer
+
+pytestmark = [pytest.mark.anyio, ONE_BACKEND_PER_DATABASE]
+
+
+def hidden(html: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found, f"no hidden field {name}"
+    return found.group(1)
+
+
+@pytest.fixture
+async def seeded(ui_server: UiServer, tmp_path: Path) -> UiServer:
+    now = ui_server.clock()
+    await store_dags(
+        ui_server.db,
+        tmp_path / "etl.py",
+        [
+            example_dag("etl_daily", tmp_path / "etl.py", tags=["etl", "daily"]),
+            example_dag("etl_hourly", tmp_path / "etl.py", tags=["etl"]),
+        ],
+        now=now,
+    )
+    await store_dags(
+        ui_server.db,
+        tmp_path / "report.py",
+        [example_dag("report", tmp_path / "report.py", tags=["reports"])],
+        now=now,
+        paused=True,
+    )
+    return ui_server
+
+
+def signed_in(server: UiServer, role: Role) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=server.url, cookies=server.cookies(role))
+
+
+async def test_sign_in_sets_a_safe_cookie_and_returns_to_the_page(ui_server: UiServer) -> None:
+    await create_user(ui_server.db, "alice", "correct horse 1", Role.VIEWER)
+    async with httpx.AsyncClient(base_url=ui_server.url) as http:
+        page = await http.get("/dags?state=paused")
+        assert page.status_code == 303
+        assert page.headers["location"] == "/login?next=%2Fdags%3Fstate%3Dpaused"
+        form = await http.get(page.headers["location"])
+        assert form.status_code == 200
+        fields = {
+            "csrf_token": hidden(form.text, "csrf_token"),
+            "next": hidden(form.text, "next"),
+            "username": "alice",
+        }
+        wrong = await http.post("/login", data=fields | {"password": "nope"})
+        assert wrong.status_code == 401
+        assert "Invalid username or password" in wrong.text
+        fields["csrf_token"] = hidden(wrong.text, "csrf_token")
+        done = await http.post("/login", data=fields | {"password": "correct horse 1"})
+        assert done.status_code == 303
+        assert done.headers["location"] == "/dags?state=paused"
+        cookie = next(
+            c for c in done.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE)
+        )
+        assert "HttpOnly" in cookie
+        assert "SameSite=lax" in cookie
+        assert "Secure" not in cookie  # plain HTTP on 127.0.0.1
+        listing = await http.get("/dags?state=paused")
+        assert listing.status_code == 200
+        assert "alice (viewer)" in listing.text
+
+
+async def test_sign_in_refuses_a_form_without_its_csrf_value(ui_server: UiServer) -> None:
+    await create_user(ui_server.db, "alice", "correct horse 1", Role.ADMIN)
+    async with httpx.AsyncClient(base_url=ui_server.url) as http:
+        answer = await http.post(
+            "/login", data={"username": "alice", "password": "correct horse 1", "csrf_token": "x"}
+        )
+        assert answer.status_code == 403
+        assert SESSION_COOKIE not in answer.cookies
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil"])
+async def test_sign_in_never_redirects_off_site(ui_server: UiServer, target: str) -> None:
+    await create_user(ui_server.db, "alice", "correct horse 1", Role.ADMIN)
+    async with httpx.AsyncClient(base_url=ui_server.url) as http:
+        form = await http.get("/login", params={"next": target})
+        answer = await http.post(
+            "/login",
+            data={
+                "username": "alice",
+                "password": "correct horse 1",
+                "csrf_token": hidden(form.text, "csrf_token"),
+                "next": hidden(form.text, "next"),
+            },
+        )
+        assert answer.headers["location"] == "/dags"
+
+
+async def test_every_page_carries_the_security_headers(seeded: UiServer) -> None:
+    async with signed_in(seeded, Role.VIEWER) as http:
+        for path in ("/login", "/dags", "/import-errors", "/dags/etl_daily"):
+            answer = await http.get(path)
+            assert answer.status_code == 200, path
+            csp = answer.headers["content-security-policy"]
+            assert "script-src 'self'" in csp
+            assert "default-src 'none'" in csp
+            assert answer.headers["x-content-type-options"] == "nosniff"
+            assert answer.headers["x-frame-options"] == "DENY"
+        static = await http.get("/ui-static/ui.js")
+        assert static.status_code == 200
+        assert "EventSource" in static.text
+
+
+async def test_a_session_ends_with_its_users_password(seeded: UiServer) -> None:
+    async with signed_in(seeded, Role.OP) as http:
+        assert (await http.get("/dags")).status_code == 200
+        await reset_password(seeded.db, "op", "a new password 1")
+        # The stamp cache rechecks after a while; move the clock past it.
+        seeded.clock.advance(3600)
+        assert (await http.get("/dags")).status_code == 303
+
+
+async def test_dag_list_filters_in_the_query_string(seeded: UiServer) -> None:
+    async with signed_in(seeded, Role.VIEWER) as http:
+
+        async def shown(**params: object) -> list[str]:
+            answer = await http.get("/dags", params=params)
+            assert answer.status_code == 200
+            return re.findall(r'<tr class="dag" data-dag-id="([^"]+)"', answer.text)
+
+        assert await shown() == ["etl_daily", "etl_hourly", "report"]
+        assert await shown(search="HOURLY") == ["etl_hourly"]
+        assert await shown(search="etl%ly") == ["etl_daily", "etl_hourly"]
+        assert await shown(tags="daily") == ["etl_daily"]
+        assert await shown(tags=["daily", "reports"]) == ["etl_daily", "report"]
+        assert await shown(state="paused") == ["report"]
+        assert await shown(state="active", tags="etl") == ["etl_daily", "etl_hourly"]
+        assert (await http.get("/dags", params={"state": "sleeping"})).status_code == 422
+
+
+async def test_dag_list_shows_recent_runs_oldest_first(seeded: UiServer) -> None:
+    states = ["success"] * 3 + ["failed", "running"] + ["success"] * 8
+    await add_runs(seeded.db, "etl_daily", states, now=seeded.clock())
+    async with signed_in(seeded, Role.VIEWER) as http:
+        page = (await http.get("/dags")).text
+    row = page.split('data-dag-id="etl_daily"', 1)[1].split("</tr>", 1)[0]
+    bars = re.findall(r'class="bar state-(\w+)" title="([^"]+)"', row)
+    # The newest ten of thirteen runs, oldest to newest from left to right.
+    assert [title.split(":")[0] for _, title in bars] == [f"manual__{i}" for i in range(3, 13)]
+    assert [state for state, _ in bars] == states[3:]
+
+
+async def test_pause_needs_dag_edit_and_the_csrf_token(seeded: UiServer) -> None:
+    async with signed_in(seeded, Role.VIEWER) as http:
+        page = (await http.get("/dags")).text
+        assert "pause-toggle" not in page
+        refused = await http.post(
+            "/dags/etl_daily/pause",
+            data={"is_paused": "true", "csrf_token": seeded.csrf(Role.VIEWER)},
+        )
+        assert refused.status_code == 403
+    async with signed_in(seeded, Role.OP) as http:
+        no_token = await http.post("/dags/etl_daily/pause", data={"is_paused": "true"})
+        assert no_token.status_code == 403
+        assert "CSRF" in no_token.text
+        other_session = seeded.csrf(Role.ADMIN)
+        wrong = await http.post(
+            "/dags/etl_daily/pause", data={"is_paused": "true", "csrf_token": other_session}
+        )
+        assert wrong.status_code == 403
+        assert "etl_daily" in (await http.get("/dags", params={"state": "active"})).text
+        done = await http.post(
+            "/dags/etl_daily/pause",
+            data={
+                "is_paused": "true",
+                "csrf_token": seeded.csrf(Role.OP),
+                "next": "/dags?state=paused",
+            },
+        )
+        assert done.status_code == 303
+        assert done.headers["location"] == "/dags?state=paused"
+        paused = (await http.get("/dags", params={"state": "paused"})).text
+        assert 'data-dag-id="etl_daily"' in paused
+
+
+async def test_import_errors_banner_and_page(seeded: UiServer) -> None:
+    async with signed_in(seeded, Role.VIEWER) as http:
+        assert "failed to import" not in (await http.get("/dags")).text
+        trace = 'Traceback:\n  File "<b>broken.py</b>", line 3\nSyntaxError: invalid syntax'
+        await add_import_error(seeded.db, "/dags/<b>broken.py</b>", trace, now=seeded.clock())
+        banner = (await http.get("/dags")).text
+        assert "1 DAG file failed to import" in banner
+        page = (await http.get("/import-errors")).text
+        assert "/dags/&lt;b&gt;broken.py&lt;/b&gt;" in page
+        assert "line 3" in page
+        assert "<b>" not in page
+
+
+async def test_dag_page_grid_and_task_instance_panel(seeded: UiServer) -> None:
+    async with signed_in(seeded, Role.VIEWER) as http:
+        page = await http.get("/dags/etl_daily")
+        assert page.status_code == 200
+        assert "No runs yet." in page.text
+        assert re.findall(r'<th class="task" scope="row">(\w+)</th>', page.text) == [
+            "extract",
+            "load",
+        ]
+        assert (await http.get("/dags/nope")).status_code == 404
