@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Run from the checkout, airflow-sc keeps its home (SQLite file, logs, keys) here.
 export AIRFLOW_SC_HOME ?= $(CURDIR)/.airflow-sc
 
-.PHONY: run test lint type unit bench bench-quick clean
+.PHONY: run test lint type unit browser bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,11 @@ lint: $(VENV)/.installed-dev
 type: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-unit: $(VENV)/.installed-dev
+# The UI's browser tests need Debian's chromium: installed here when missing (as root).
+browser:
+	sh tests/ui/install_browser.sh
+
+unit: $(VENV)/.installed-dev browser
 	$(BIN)/pytest
 
 test: lint type unit

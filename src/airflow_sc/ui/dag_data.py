@@ -3,6 +3,7 @@ tries and log. Each read goes through the API's query functions (`db/queries/api
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,8 @@ class TaskInstancePanel:
     tries: list[api_task_instances.TaskInstanceTryRow]
     try_number: int
     log: list[dict[str, Any]]
+    #: The run's conf as JSON, sensitive members masked as the API masks them.
+    conf: str
 
 
 async def load_dag(ctx: ApiContext, dag_id: str) -> DagView | None:
@@ -80,4 +83,6 @@ async def load_panel(
     chosen = try_number if try_number in numbers else numbers[-1]
     path = log_path(ctx.settings.base_log_folder, dag_id, run_id, task_id, -1, chosen)
     data, _ = await read_lines(path, 0, final=True)
-    return TaskInstancePanel(run_id, task_id, tries, chosen, parse_log_lines(data))
+    run = await api_runs.get_dag_run(ctx.db, dag_id, run_id)
+    conf = json.dumps(ctx.masker.redact(run.conf or {}) if run else {}, indent=2, default=str)
+    return TaskInstancePanel(run_id, task_id, tries, chosen, parse_log_lines(data), conf)
