@@ -3,9 +3,12 @@ headers, the DAG list and its filters, pausing, import errors, the DAG page and 
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+import anyio
+import anyio.abc
 import httpx
 import pytest
 
@@ -218,3 +221,38 @@ async def test_dag_page_grid_and_task_instance_panel(seeded: UiServer) -> None:
             "load",
         ]
         assert (await http.get("/dags/nope")).status_code == 404
+
+
+class EventReader:
+    """A server-sent-events client on a plain socket: reads one block (up to a blank line)
+    at a time. (httpx's line iterators leave async generators behind on trio.)"""
+
+    def __init__(self, stream: anyio.abc.SocketStream) -> None:
+        self.stream = stream
+        self.buffer = b""
+
+    async def block(self, end: bytes = b"\n\n") -> str:
+        while end not in self.buffer:
+            self.buffer += await self.stream.receive()
+        block, self.buffer = self.buffer.split(end, 1)
+        return block.decode()
+
+
+async def test_grid_events_follow_the_change_feed(seeded: UiServer) -> None:
+    host, port = seeded.url.removeprefix("http://").split(":")
+    cookie = f"{SESSION_COOKIE}={seeded.token(Role.VIEWER)}"
+    async with await anyio.connect_tcp(host, int(port)) as stream:
+        request = f"GET /dags/etl_daily/events HTTP/1.0\r\nHost: {host}\r\nCookie: {cookie}\r\n\r\n"
+        await stream.send(request.encode())
+        events = EventReader(stream)
+        # HTTP/1.0: the body is not chunked.
+        head = await events.block(b"\r\n\r\n")
+        assert head.startswith("HTTP/1.1 200")
+        assert "content-type: text/event-stream" in head.lower()
+        assert await events.block() == ": live"
+        await add_runs(seeded.db, "etl_daily", ["running"], now=seeded.clock())
+        seeded.changes.runs_progressed(None)
+        name, data = (await events.block()).split("\n")[-2:]
+        assert name.endswith("event: grid")
+        change = json.loads(data.removeprefix("data: "))
+        assert change == {"cells": [], "runs": [["manual__0", "running"]], "new_runs": True}
