@@ -256,3 +256,46 @@ async def test_grid_events_follow_the_change_feed(seeded: UiServer) -> None:
         assert name.endswith("event: grid")
         change = json.loads(data.removeprefix("data: "))
         assert change == {"cells": [], "runs": [["manual__0", "running"]], "new_runs": True}
+
+
+async def test_trigger_form_creates_a_run_or_shows_errors_by_field(seeded: UiServer) -> None:
+    async with signed_in(seeded, Role.VIEWER) as http:
+        assert (await http.get("/dags/etl_daily/trigger")).status_code == 403
+    async with signed_in(seeded, Role.USER) as http:
+        form = await http.get("/dags/etl_daily/trigger")
+        assert form.status_code == 200
+        assert 'name="param.n" value="3"' in form.text
+        # The sensitive param's default is not sent to the browser.
+        assert "s3cr3t-default" not in form.text
+        csrf = seeded.csrf(Role.USER)
+        bad = await http.post(
+            "/dags/etl_daily/trigger",
+            data={"csrf_token": csrf, "param.n": "three", "run_id": "ui_run", "conf": "{}"},
+        )
+        assert bad.status_code == 400
+        field = bad.text.split('data-param="n"', 1)[1].split("</div>", 1)[0]
+        assert "must be a whole number" in field
+        assert 'value="three"' in field  # what was typed stays
+        assert (await http.get("/api/v2/dags/etl_daily/dagRuns")).status_code == 401
+        done = await http.post(
+            "/dags/etl_daily/trigger",
+            data={"csrf_token": csrf, "param.n": "4", "param.api_token": "", "run_id": "ui_run"},
+        )
+        assert done.status_code == 303, done.text
+        assert done.headers["location"] == "/dags/etl_daily#run-ui_run"
+        again = await http.post(
+            "/dags/etl_daily/trigger",
+            data={"csrf_token": csrf, "param.n": "4", "run_id": "ui_run"},
+        )
+        assert again.status_code == 400
+        assert "already exists" in again.text.split('data-field="run_id"', 1)[1]
+    async with httpx.AsyncClient(base_url=seeded.url, headers=seeded_headers(seeded)) as api:
+        run = (await api.get("/api/v2/dags/etl_daily/dagRuns/ui_run")).json()
+    assert run["conf"] == {"n": 4}
+    assert run["triggered_by"] == "ui"
+    assert run["triggering_user_name"] == "user"
+    assert run["logical_date"] is None
+
+
+def seeded_headers(server: UiServer) -> dict[str, str]:
+    return {"Authorization": f"Bearer {server.token(Role.ADMIN)}"}
