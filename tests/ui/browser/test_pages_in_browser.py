@@ -58,6 +58,23 @@ DAGS = {
         with DAG("report_b", schedule=None, start_date=datetime(2026, 1, 1), tags=["reports"]):
             EmptyOperator(task_id="noop")
     """,
+    "params_dag.py": """
+        from datetime import datetime
+
+        from airflow_sc.sdk import DAG, EmptyOperator, Param
+
+        with DAG(
+            "params_dag",
+            schedule=None,
+            start_date=datetime(2026, 1, 1),
+            params={
+                "count": Param(5, type="integer", minimum=1, description="How many"),
+                "mode": Param("fast", enum=["fast", "slow"]),
+                "dry_run": Param(False, type="boolean"),
+            },
+        ):
+            EmptyOperator(task_id="noop")
+    """,
     "xss.py": f"""
         from datetime import datetime
 
@@ -133,7 +150,7 @@ def test_sign_in_returns_to_the_page_asked_for_and_signs_out(page: Page) -> None
 
 def test_dag_list_filters_live_in_the_url(page: Page) -> None:
     sign_in(page, "viewer")
-    expect(dag_rows(page)).to_have_count(4)
+    expect(dag_rows(page)).to_have_count(5)
     page.get_by_label("Search DAG ids").fill("ETL")
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(r"search=ETL"))
@@ -148,12 +165,12 @@ def test_dag_list_filters_live_in_the_url(page: Page) -> None:
     page.goto("/dags?state=active")
     expect(page.locator(".count")).to_have_text("0 DAGs")
     page.goto("/dags?state=paused")
-    expect(dag_rows(page)).to_have_count(4)
+    expect(dag_rows(page)).to_have_count(5)
 
 
 def test_a_viewer_can_neither_pause_nor_trigger(page: Page) -> None:
     sign_in(page, "viewer")
-    expect(dag_rows(page)).to_have_count(4)
+    expect(dag_rows(page)).to_have_count(5)
     expect(page.locator(".pause-toggle")).to_have_count(0)
     page.goto("/dags/etl_a")
     expect(page.get_by_role("heading", name="etl_a")).to_be_visible()
@@ -170,8 +187,10 @@ def test_a_viewer_can_neither_pause_nor_trigger(page: Page) -> None:
         }"""
     )
     assert status == 403
+    page.goto("/dags/params_dag/trigger")
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
     page.goto("/dags?state=paused")
-    expect(dag_rows(page)).to_have_count(4)
+    expect(dag_rows(page)).to_have_count(5)
 
 
 def test_the_grid_follows_a_run_without_reloading(page: Page, server: RunningServer) -> None:
@@ -212,3 +231,25 @@ def test_user_strings_are_shown_as_text(page: Page, server: RunningServer) -> No
     assert shown_conf == {"note": PAYLOAD, "password": "***"}
     assert page.locator("main img, main script").count() == 0
     assert page.evaluate("window.__xss") is None
+
+
+def test_trigger_from_the_params_form(page: Page, server: RunningServer) -> None:
+    sign_in(page, "admin", "/dags/params_dag")
+    page.get_by_role("link", name="Trigger").click()
+    count = page.locator('[data-param="count"]')
+    expect(count.locator("input")).to_have_value("5")
+    count.locator("input").fill("0")
+    page.locator('[data-param="mode"] select').select_option("slow")
+    page.locator('[data-param="dry_run"] input[type=checkbox]').check()
+    page.get_by_label("Run id").fill("from_form")
+    page.get_by_role("button", name="Trigger").click()
+    expect(count.locator(".field-error")).to_contain_text("minimum")
+    expect(count.locator("input")).to_have_value("0")
+    expect(page.locator('[data-param="mode"] select')).to_have_value("slow")
+    count.locator("input").fill("2")
+    page.get_by_role("button", name="Trigger").click()
+    expect(page).to_have_url(re.compile(r"/dags/params_dag#run-from_form$"))
+    expect(page.locator('th.run[data-run="from_form"]')).to_have_count(1)
+    run = api(server, "GET", "/dags/params_dag/dagRuns/from_form", {}).json()
+    assert run["conf"] == {"count": 2, "mode": "slow", "dry_run": True}
+    assert run["triggered_by"] == "ui"
