@@ -121,6 +121,8 @@ async def test_every_page_carries_the_security_headers(seeded: UiServer) -> None
             assert "default-src 'none'" in csp
             assert answer.headers["x-content-type-options"] == "nosniff"
             assert answer.headers["x-frame-options"] == "DENY"
+            assert answer.headers["referrer-policy"] == "same-origin"
+            assert answer.headers["cache-control"] == "no-store"
         static = await http.get("/ui-static/ui.js")
         assert static.status_code == 200
         assert "EventSource" in static.text
@@ -299,3 +301,22 @@ async def test_trigger_form_creates_a_run_or_shows_errors_by_field(seeded: UiSer
 
 def seeded_headers(server: UiServer) -> dict[str, str]:
     return {"Authorization": f"Bearer {server.token(Role.ADMIN)}"}
+
+
+async def test_grid_events_end_when_the_server_drains(seeded: UiServer) -> None:
+    host, port = seeded.url.removeprefix("http://").split(":")
+    cookie = f"{SESSION_COOKIE}={seeded.token(Role.VIEWER)}"
+    async with await anyio.connect_tcp(host, int(port)) as stream:
+        request = f"GET /dags/etl_daily/events HTTP/1.0\r\nHost: {host}\r\nCookie: {cookie}\r\n\r\n"
+        await stream.send(request.encode())
+        events = EventReader(stream)
+        await events.block(b"\r\n\r\n")
+        assert await events.block() == ": live"
+        seeded.ctx.shutdown.request_drain("test", grace=5)
+
+        async def read_to_the_end() -> None:
+            while True:
+                await stream.receive()
+
+        with anyio.fail_after(10), pytest.raises(anyio.EndOfStream):
+            await read_to_the_end()
