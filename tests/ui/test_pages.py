@@ -11,11 +11,15 @@ import anyio
 import anyio.abc
 import httpx
 import pytest
+from sqlalchemy import select, update
 
 from airflow_sc.auth import Role, create_user, reset_password
+from airflow_sc.db import Database, Transaction
+from airflow_sc.db.models import dag_run, serialized_dag
 from airflow_sc.ui.session import SESSION_COOKIE
 from tests.api.conftest import ONE_BACKEND_PER_DATABASE
 from tests.api.dag_seeds import add_import_error, add_runs, example_dag, store_dags
+from tests.api.test_dag_runs_rows import add_ti
 from tests.ui.conftest import UiServer
 
 pytestmark = [pytest.mark.anyio, ONE_BACKEND_PER_DATABASE]
@@ -320,3 +324,71 @@ async def test_grid_events_end_when_the_server_drains(seeded: UiServer) -> None:
 
         with anyio.fail_after(10), pytest.raises(anyio.EndOfStream):
             await read_to_the_end()
+
+
+async def test_clear_and_mark_from_the_panel_preview_first(seeded: UiServer) -> None:
+    await add_runs(seeded.db, "etl_daily", ["failed"], now=seeded.clock(), started=True)
+    await run_on_newest_version(seeded.db, "etl_daily")
+    await add_ti(seeded.db, "etl_daily", "manual__0", "extract", state="failed")
+    await add_ti(seeded.db, "etl_daily", "manual__0", "load", state="upstream_failed")
+    action = "/dags/etl_daily/runs/manual__0/tasks/extract/action"
+    async with signed_in(seeded, Role.VIEWER) as http:
+        panel = await http.get(
+            "/dags/etl_daily", params={"run_id": "manual__0", "task_id": "extract"}
+        )
+        assert "task-action" not in panel.text
+        refused = await http.post(
+            action, data={"csrf_token": seeded.csrf(Role.VIEWER), "action": "clear"}
+        )
+        assert refused.status_code == 403
+    async with signed_in(seeded, Role.OP) as http:
+        csrf = seeded.csrf(Role.OP)
+        preview = await http.post(
+            action, data={"csrf_token": csrf, "action": "clear", "downstream": "true"}
+        )
+        assert preview.status_code == 200
+        shown = preview.text.split('id="preview"', 1)[1].split("</div>", 1)[0]
+        assert "Clear would change 2 task instances" in shown
+        assert "<code>extract</code> · manual__0 (now failed)" in shown
+        assert "<code>load</code> · manual__0 (now upstream_failed)" in shown
+        # The dry run wrote nothing.
+        panel = await http.get(
+            "/dags/etl_daily", params={"run_id": "manual__0", "task_id": "extract"}
+        )
+        assert 'data-task="extract" data-state="failed"' in panel.text
+        marked = await http.post(
+            action, data={"csrf_token": csrf, "action": "success", "step": "apply"}
+        )
+        assert marked.status_code == 303
+        assert marked.headers["location"] == (
+            "/dags/etl_daily?run_id=manual__0&task_id=extract#panel"
+        )
+        grid = (await http.get("/dags/etl_daily")).text
+        assert 'data-task="extract" data-state="success"' in grid
+        assert 'data-task="load" data-state="upstream_failed"' in grid
+        cleared = await http.post(
+            action,
+            data={"csrf_token": csrf, "action": "clear", "downstream": "true", "step": "apply"},
+        )
+        assert cleared.status_code == 303
+        grid = (await http.get("/dags/etl_daily")).text
+        assert 'data-task="extract" data-state="none"' in grid
+        assert 'data-task="load" data-state="none"' in grid
+
+
+async def run_on_newest_version(db: Database, dag_id: str) -> None:
+    """Give the DAG's runs its newest serialized version, as start_runs does."""
+
+    async def body(tx: Transaction) -> None:
+        newest = (
+            select(serialized_dag.c.id)
+            .where(serialized_dag.c.dag_id == dag_id)
+            .order_by(serialized_dag.c.created_at.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        await tx.execute(
+            update(dag_run).where(dag_run.c.dag_id == dag_id).values(created_dag_version_id=newest)
+        )
+
+    await db.run(body)

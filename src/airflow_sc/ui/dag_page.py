@@ -22,6 +22,7 @@ from airflow_sc.ui.dag_data import (
 from airflow_sc.ui.live import GridStream
 from airflow_sc.ui.rendering import render
 from airflow_sc.ui.session import Session
+from airflow_sc.ui.task_actions_plan import TaskActionPreview
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,16 +39,20 @@ def _missing(session: Session, dag_id: str) -> Response:
     )
 
 
-@router.get("/dags/{dag_id}")
-async def dag_page(
+async def render_dag_page(
     request: Request,
+    session: Session,
     dag_id: str,
-    session: Annotated[Session, Depends(_READ)],
-    runs: Runs = DEFAULT_RUNS,
+    *,
+    runs: int = DEFAULT_RUNS,
     run_id: str | None = None,
     task_id: str | None = None,
-    try_number: Annotated[int | None, Query(ge=0)] = None,
+    try_number: int | None = None,
+    preview: TaskActionPreview | None = None,
+    status_code: int = 200,
 ) -> Response:
+    """The DAG page, with the task instance panel when `run_id` and `task_id` are given
+    (and what a task action would change, `preview`)."""
     ctx = context_of(request)
     view = await load_dag(ctx, dag_id)
     if view is None:
@@ -66,9 +71,32 @@ async def dag_page(
             "grid": grid,
             "runs": runs,
             "panel": panel,
+            "preview": preview,
             "selected": (run_id, task_id),
             "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         },
+        status_code=status_code,
+    )
+
+
+@router.get("/dags/{dag_id}")
+async def dag_page(
+    request: Request,
+    dag_id: str,
+    session: Annotated[Session, Depends(_READ)],
+    runs: Runs = DEFAULT_RUNS,
+    run_id: str | None = None,
+    task_id: str | None = None,
+    try_number: Annotated[int | None, Query(ge=0)] = None,
+) -> Response:
+    return await render_dag_page(
+        request,
+        session,
+        dag_id,
+        runs=runs,
+        run_id=run_id,
+        task_id=task_id,
+        try_number=try_number,
     )
 
 

@@ -1,0 +1,47 @@
+"""What a task action from the panel asks for (clear, mark success, mark failed, with
+downstream/upstream), read from its form, and what its dry run found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["ACTIONS", "TaskAction", "TaskActionPreview", "read_task_action"]
+
+ActionName = Literal["clear", "success", "failed"]
+ACTIONS: dict[str, str] = {"clear": "Clear", "success": "Mark success", "failed": "Mark failed"}
+
+
+@dataclass(frozen=True, slots=True)
+class TaskAction:
+    action: ActionName
+    downstream: bool
+    upstream: bool
+    #: Only show what would change (the dry run), do not change it.
+    preview: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TaskActionPreview:
+    action: TaskAction
+    #: (run_id, task_id, state now) of each task instance the action would change.
+    affected: list[tuple[str, str, str]]
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        return ACTIONS[self.action.action]
+
+
+def read_task_action(form: dict[str, list[str]]) -> TaskAction | None:
+    """None when the form names no known action."""
+    action = (form.get("action") or [""])[0]
+    if action not in ACTIONS:
+        return None
+    checked = {name for name in ("downstream", "upstream") if form.get(name) == ["true"]}
+    return TaskAction(
+        action,  # type: ignore[arg-type]
+        downstream="downstream" in checked,
+        upstream="upstream" in checked,
+        preview=(form.get("step") or [""])[0] != "apply",
+    )
