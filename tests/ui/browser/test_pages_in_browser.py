@@ -58,6 +58,23 @@ DAGS = {
         with DAG("report_b", schedule=None, start_date=datetime(2026, 1, 1), tags=["reports"]):
             EmptyOperator(task_id="noop")
     """,
+    "flaky_dag.py": """
+        from datetime import datetime
+        from pathlib import Path
+
+        from airflow_sc.sdk import DAG, PythonOperator
+
+        FIXED = Path(__file__).resolve().parent.parent / "fixed"
+
+
+        def work():
+            if not FIXED.exists():
+                raise RuntimeError("not fixed yet")
+
+
+        with DAG("flaky_dag", schedule=None, start_date=datetime(2026, 1, 1)):
+            PythonOperator(task_id="work", python_callable=work)
+    """,
     "params_dag.py": """
         from datetime import datetime
 
@@ -150,7 +167,7 @@ def test_sign_in_returns_to_the_page_asked_for_and_signs_out(page: Page) -> None
 
 def test_dag_list_filters_live_in_the_url(page: Page) -> None:
     sign_in(page, "viewer")
-    expect(dag_rows(page)).to_have_count(5)
+    expect(dag_rows(page)).to_have_count(6)
     page.get_by_label("Search DAG ids").fill("ETL")
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(r"search=ETL"))
@@ -165,12 +182,12 @@ def test_dag_list_filters_live_in_the_url(page: Page) -> None:
     page.goto("/dags?state=active")
     expect(page.locator(".count")).to_have_text("0 DAGs")
     page.goto("/dags?state=paused")
-    expect(dag_rows(page)).to_have_count(5)
+    expect(dag_rows(page)).to_have_count(6)
 
 
 def test_a_viewer_can_neither_pause_nor_trigger(page: Page) -> None:
     sign_in(page, "viewer")
-    expect(dag_rows(page)).to_have_count(5)
+    expect(dag_rows(page)).to_have_count(6)
     expect(page.locator(".pause-toggle")).to_have_count(0)
     page.goto("/dags/etl_a")
     expect(page.get_by_role("heading", name="etl_a")).to_be_visible()
@@ -190,7 +207,7 @@ def test_a_viewer_can_neither_pause_nor_trigger(page: Page) -> None:
     page.goto("/dags/params_dag/trigger")
     expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
     page.goto("/dags?state=paused")
-    expect(dag_rows(page)).to_have_count(5)
+    expect(dag_rows(page)).to_have_count(6)
 
 
 def test_the_grid_follows_a_run_without_reloading(page: Page, server: RunningServer) -> None:
@@ -253,3 +270,22 @@ def test_trigger_from_the_params_form(page: Page, server: RunningServer) -> None
     run = api(server, "GET", "/dags/params_dag/dagRuns/from_form", {}).json()
     assert run["conf"] == {"count": 2, "mode": "slow", "dry_run": True}
     assert run["triggered_by"] == "ui"
+
+
+def test_clear_a_failed_task_and_see_it_run_again(page: Page, server: RunningServer) -> None:
+    api(server, "PATCH", "/dags/flaky_dag", {"is_paused": False})
+    sign_in(page, "admin", "/dags/flaky_dag")
+    expect(page.locator("#live-status")).to_have_text("live")
+    api(server, "POST", "/dags/flaky_dag/dagRuns", {"logical_date": None, "dag_run_id": "f1"})
+    cell = page.locator('a.cell[data-run="f1"][data-task="work"]')
+    expect(cell).to_have_attribute("data-state", "failed")
+    (server.home / "fixed").touch()
+    cell.click()
+    page.get_by_label("Action").select_option("clear")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#preview")).to_contain_text("Clear would change 1 task instance")
+    expect(cell).to_have_attribute("data-state", "failed")  # the preview changed nothing
+    page.get_by_role("button", name="Confirm: Clear").click()
+    expect(page).to_have_url(re.compile(r"run_id=f1&task_id=work#panel$"))
+    expect(cell).to_have_attribute("data-state", "success")
+    expect(page.locator('th.run[data-run="f1"] .bar')).to_have_class(re.compile("state-success"))
