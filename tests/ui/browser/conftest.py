@@ -1,5 +1,5 @@
 """Browser tests: a real `airflow-sc run` process (API, UI, DAG processor, scheduler, local
-executor on SQLite) per module, and one headless Chromium for the session.
+executor on SQLite) and one headless Chromium per module.
 
 Chromium is Debian's `chromium` (`/usr/bin/chromium`), which `tests/ui/install_browser.sh`
 installs when missing (`make test` runs it), driven by Playwright for Python; Playwright's
@@ -44,7 +44,9 @@ class RunningServer:
         return str(answer.json()["access_token"])
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is open it holds an event loop in
+# this thread, and the async tests of other modules need the thread to themselves.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
         if os.environ.get("AIRFLOW_SC_TEST_REQUIRE_BROWSER") == "1":
