@@ -21,6 +21,7 @@ __all__ = [
     "CsrfRejected",
     "Form",
     "PageForbidden",
+    "PageRequires",
     "SignInRequired",
     "checked_form",
     "page_requires",
@@ -59,7 +60,7 @@ def safe_next(raw: str | None) -> str:
     return raw
 
 
-class _PageRequires:
+class PageRequires:
     def __init__(self, permission: Permission) -> None:
         self.permission = permission
 
@@ -73,8 +74,8 @@ class _PageRequires:
         return session
 
 
-def page_requires(permission: Permission) -> _PageRequires:
-    return _PageRequires(permission)
+def page_requires(permission: Permission) -> PageRequires:
+    return PageRequires(permission)
 
 
 async def read_form(request: Request) -> Form:
