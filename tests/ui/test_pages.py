@@ -282,6 +282,12 @@ async def test_trigger_form_creates_a_run_or_shows_errors_by_field(seeded: UiSer
         field = bad.text.split('data-param="n"', 1)[1].split("</div>", 1)[0]
         assert "must be a whole number" in field
         assert 'value="three"' in field  # what was typed stays
+        bad_id = await http.post(
+            "/dags/etl_daily/trigger",
+            data={"csrf_token": csrf, "param.n": "4", "run_id": "no spaces\nor newlines"},
+        )
+        assert bad_id.status_code == 400
+        assert "field-error" in bad_id.text.split('data-field="run_id"', 1)[1].split("</div>")[0]
         assert (await http.get("/api/v2/dags/etl_daily/dagRuns")).status_code == 401
         done = await http.post(
             "/dags/etl_daily/trigger",

@@ -10,7 +10,13 @@ from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from airflow_sc.actions import DagNotFound, DagRunExists, trigger_dag_run
+from airflow_sc.actions import (
+    DagNotFound,
+    DagRunExists,
+    InvalidConf,
+    InvalidRunId,
+    trigger_dag_run,
+)
 from airflow_sc.auth import Permission
 from airflow_sc.sdk.params import ParamValidationError
 from airflow_sc.ui.access import checked_form, context_of, page_requires
@@ -97,13 +103,16 @@ async def trigger(
                 logical_date=wanted.logical_date,
                 run_id=wanted.run_id,
                 triggered_by="ui",
+                allowed_run_id_pattern=ctx.settings.scheduler.allowed_run_id_pattern,
                 triggering_user_name=session.token.username,
                 wake=ctx.wake,
             )
         except DagNotFound:
             return _missing(session, dag_id)
-        except ParamValidationError as exc:
+        except (ParamValidationError, InvalidConf) as exc:
             wanted.errors[CONF] = str(exc)
+        except InvalidRunId as exc:
+            wanted.errors[RUN_ID] = str(exc)
         except DagRunExists as exc:
             wanted.errors[RUN_ID] = (
                 f"a run with id {exc.run_id!r} or the same logical date already exists"
