@@ -256,6 +256,11 @@ async def test_grid_events_follow_the_change_feed(seeded: UiServer) -> None:
         assert head.startswith("HTTP/1.1 200")
         assert "content-type: text/event-stream" in head.lower()
         assert await events.block() == ": live"
+        snapshot = (await events.block()).split("\n")
+        assert snapshot == [
+            "event: grid",
+            'data: {"cells":[],"runs":[],"new_runs":false}',
+        ]
         await add_runs(seeded.db, "etl_daily", ["running"], now=seeded.clock())
         seeded.changes.runs_progressed(None)
         name, data = (await events.block()).split("\n")[-2:]
@@ -322,6 +327,7 @@ async def test_grid_events_end_when_the_server_drains(seeded: UiServer) -> None:
         events = EventReader(stream)
         await events.block(b"\r\n\r\n")
         assert await events.block() == ": live"
+        assert (await events.block()).startswith("event: grid")
         seeded.ctx.shutdown.request_drain("test", grace=5)
 
         async def read_to_the_end() -> None:

@@ -130,10 +130,8 @@ async def grid_events(
     if view is None:
         return _missing(session, dag_id)
     task_ids = view.task_ids
-    first = await load_grid(ctx, dag_id, task_ids, runs)
     return GridStream(
         lambda: load_grid(ctx, dag_id, task_ids, runs),
-        first,
         request.app.state.changes,
         ctx.shutdown,
     )

@@ -41,25 +41,33 @@ def _event(name: str, payload: Any) -> bytes:
     return f"event: {name}\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
 
 
+def _snapshot(grid: Grid) -> bytes:
+    payload = {
+        "cells": [[run_id, task_id, state] for (run_id, task_id), state in grid.cells.items()],
+        "runs": [[r.run_id, r.state] for r in grid.runs],
+        "new_runs": False,
+    }
+    return _event("grid", payload)
+
+
 class GridStream(Response):
     """An ASGI response: the changes of one DAG's Grid as server-sent events.
 
     `look()` reads the Grid as it is now. Each event `grid` carries
     `{"cells": [[run_id, task_id, state], ...], "runs": [[run_id, state], ...],
-    "new_runs": bool}`; `new_runs` tells the page to fetch the Grid again (its columns
-    changed).
+    "new_runs": bool}`: first the whole Grid, then what changed. `new_runs` (or a run the
+    page does not show) tells the page to fetch the Grid again (its columns changed).
     """
 
     def __init__(
         self,
         look: Callable[[], Awaitable[Grid]],
-        first: Grid,
         changes: ChangeFeed | None,
         shutdown: Shutdown,
     ) -> None:
         super().__init__(status_code=200, media_type="text/event-stream")
         self._look = look
-        self._last = first
+        self._last = Grid([], [], {})
         self._changes = changes
         self._shutdown = shutdown
         self._woken = anyio.Event()
@@ -111,6 +119,12 @@ class GridStream(Response):
         assert self._changes is not None
         with self._changes.subscribe(self._listen):
             await send({"type": "http.response.body", "body": b": live\n\n", "more_body": True})
+            # The page was rendered before this stream subscribed: the first event is the
+            # whole Grid as it is now, read after subscribing, so nothing falls in between.
+            self._last = await self._look()
+            await send(
+                {"type": "http.response.body", "body": _snapshot(self._last), "more_body": True}
+            )
             while True:
                 with anyio.move_on_after(KEEPALIVE_SECONDS) as idle:
                     await self._woken.wait()

@@ -44,13 +44,19 @@
     const status = document.getElementById("live-status");
     if (!grid || !window.EventSource) return;
     const source = new EventSource(grid.dataset.events);
-    source.addEventListener("open", () => { if (status) status.textContent = "live"; });
+    // "live" once the first event (the whole Grid, read after the server subscribed) came.
+    source.addEventListener("open", () => { if (status) status.textContent = "connecting"; });
     source.addEventListener("error", () => { if (status) status.textContent = "reconnecting"; });
     let pending = Promise.resolve();
     source.addEventListener("grid", (event) => {
       const change = JSON.parse(event.data);
+      if (status) status.textContent = "live";
       pending = pending.then(async () => {
-        if (change.new_runs) grid = await refetchGrid(grid);
+        const shown = runBars(grid);
+        const named = change.runs.map((r) => r[0]).concat(change.cells.map((c) => c[0]));
+        if (change.new_runs || named.some((run) => !shown.has(run))) {
+          grid = await refetchGrid(grid);
+        }
         const cells = cellsByKey(grid);
         for (const [run, task, state] of change.cells) {
           const cell = cells.get(run + "\u0000" + task);
