@@ -225,5 +225,6 @@ def test_an_async_task_runs_a_thousand_sleeps_in_about_one_sleeps_time(record: R
     assert ti["pid"] == record.pid  # run by the in-process executor, in the event loop
     assert record.ti("e2e_xcom", "produce")["pid"] != record.pid  # a sync task: a worker
     assert record.xcoms["e2e_async", "naps"] == NAPS
-    # One by one they would take NAPS seconds; the slack covers a loaded 2-core machine.
-    assert NAP_SECONDS <= ti["duration"] < NAP_SECONDS + 1.5
+    # One by one they would take NAPS seconds; the slack covers a loaded 2-core machine
+    # (how fast is the benchmarks' business, that they overlap is this test's).
+    assert NAP_SECONDS <= ti["duration"] < NAP_SECONDS + 10

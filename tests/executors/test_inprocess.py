@@ -79,9 +79,10 @@ async def test_a_thousand_concurrent_sleeps_take_about_one_sleep(
         elapsed = time.monotonic() - started
 
     assert {event.recorded for event in done.values()} == {_TI.SUCCESS}
-    # Measured 1.1-1.9 s on 2 cores (start and finish of all 1000 written in a few
-    # batched transactions); one after the other would take 500 s.
-    assert elapsed < 4
+    # One after the other they would take 500 s. Measured 1.1-1.9 s on a quiet 2-core
+    # machine and up to 10 s on a loaded one; how fast is benchmarks/' business
+    # (executor_overhead.py), that they overlap is this test's.
+    assert elapsed < 30
     assert (await ti_row(db, ids[0])).state == "success"
 
 
