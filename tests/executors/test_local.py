@@ -204,6 +204,21 @@ async def test_a_raising_task_fails_with_its_traceback_in_the_log(
     assert "ValueError: the task broke on purpose" in text
 
 
+@pytest.mark.parametrize("channel", ["pipe", "http"])
+async def test_a_retry_policy_delay_reaches_the_database(
+    db: Database, served: ServedApi, tmp_path: Path, channel: LocalChannel
+) -> None:
+    ti_id = await add_ti(db, "time_out", max_tries=2)
+    async with open_local(served, tmp_path, channel=channel) as (executor, events):
+        await executor.submit([workload(ti_id, "time_out")])
+        final = (await until_done(events, ti_id))[-1]
+
+    assert final.recorded is _TI.UP_FOR_RETRY
+    row = await ti_row(db, ti_id)
+    assert (row.state, row.next_retry_delay) == ("up_for_retry", 420.0)
+    assert "Retry policy decided retry, next try in 420 s" in log_text(tmp_path, "time_out")
+
+
 async def test_exit_and_segfault_fail_the_try_and_not_the_worker_pool(
     db: Database, served: ServedApi, tmp_path: Path
 ) -> None:

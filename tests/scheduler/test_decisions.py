@@ -164,6 +164,57 @@ async def test_retry_waits_for_its_delay_then_runs_a_new_try(
     ]
 
 
+@pytest.mark.parametrize(
+    ("task_delay", "policy_delay", "too_early", "late_enough"),
+    [
+        # A policy's delay replaces the task's rule, shorter or longer than it.
+        (timedelta(hours=1), timedelta(minutes=2), timedelta(minutes=1), timedelta(minutes=3)),
+        (timedelta(minutes=1), timedelta(minutes=30), timedelta(minutes=20), timedelta(minutes=31)),
+    ],
+)
+async def test_a_retry_policy_delay_replaces_the_task_retry_delay(
+    db: Database,
+    clock: FakeClock,
+    task_delay: timedelta,
+    policy_delay: timedelta,
+    too_early: timedelta,
+    late_enough: timedelta,
+) -> None:
+    with DAG("policy_delay", schedule="@daily", start_date=T0 - timedelta(days=1)) as dag:
+        PythonOperator(task_id="flaky", python_callable=noop, retries=1, retry_delay=task_delay)
+    tries: list[int] = []
+
+    def outcome(workload: Workload) -> Outcome:
+        tries.append(workload.key.try_number)
+        if workload.key.try_number == 1:
+            return Outcome(TI.FAILED, retry_delay=policy_delay.total_seconds())
+        return Outcome(TI.SUCCESS)
+
+    await store_dag(db, dag, now=clock.now)
+    executor = memory_executor(db, clock, outcome=outcome)
+    async with open_scheduler(db, [executor], clock) as running:
+
+        async def up_for_retry() -> bool:
+            found = await tis(db, "policy_delay")
+            return found.get("flaky", {}).get("state") == "up_for_retry"
+
+        await running.wait_for(up_for_retry)
+        clock.advance(too_early)
+        running.handle.wake([])
+        await running.settle()
+        assert tries == [1]
+        clock.advance(late_enough - too_early)
+        running.handle.wake([])
+        await running.wait_run_state("policy_delay", "success")
+    assert tries == [1, 2]
+    assert [
+        (h["try_number"], h["next_retry_delay"]) for h in await history(db, "policy_delay")
+    ] == [
+        (1, policy_delay.total_seconds()),
+        (2, None),  # a new try starts without the previous try's delay
+    ]
+
+
 async def test_retries_exhausted_fail_the_task(db: Database, clock: FakeClock) -> None:
     with DAG("hopeless", schedule="@daily", start_date=T0 - timedelta(days=1)) as dag:
         PythonOperator(

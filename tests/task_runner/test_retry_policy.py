@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import warnings
 from typing import Any
 
 import pytest
@@ -21,8 +20,8 @@ from airflow_sc.sdk import (
     RetryRule,
 )
 from airflow_sc.sdk.context import RunInfo
-from airflow_sc.sdk.ignored_arguments import IgnoredArgumentWarning, reset_warnings
 from airflow_sc.task_runner import InMemoryTaskClient, run_task
+from airflow_sc.task_runner.outcome import TaskOutcome
 
 TI = TaskInstanceState
 LOG = logging.getLogger("tests.task_runner")
@@ -49,7 +48,7 @@ def raising(exc: BaseException) -> Any:
     return fail
 
 
-def outcome(exc: BaseException, *, try_number: int = 1, **task: Any) -> TaskInstanceState:
+def run_outcome(exc: BaseException, *, try_number: int = 1, **task: Any) -> TaskOutcome:
     with DAG("d", schedule=None, start_date=dt.datetime(2024, 1, 1)) as dag:
         op = PythonOperator(task_id="t", python_callable=raising(exc), **task)
     run = RunInfo(
@@ -62,8 +61,11 @@ def outcome(exc: BaseException, *, try_number: int = 1, **task: Any) -> TaskInst
         dag_id="d",
     )
     client = InMemoryTaskClient(dag_id="d", run_id="r").for_task("t")
-    result = run_task(op, dag=dag, run=run, try_number=try_number, client=client, log=LOG)
-    return result.state
+    return run_task(op, dag=dag, run=run, try_number=try_number, client=client, log=LOG)
+
+
+def outcome(exc: BaseException, *, try_number: int = 1, **task: Any) -> TaskInstanceState:
+    return run_outcome(exc, try_number=try_number, **task).state
 
 
 class QuotaError(QuotaExceeded):
@@ -111,11 +113,36 @@ def test_a_policy_that_raises_leaves_the_usual_rule(caplog: pytest.LogCaptureFix
     assert any("retry policy" in record.getMessage() for record in caplog.records)
 
 
-def test_a_rule_delay_warns_that_it_is_not_applied() -> None:
-    reset_warnings()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        RetryRule(exception=ValueError, retry_delay=dt.timedelta(minutes=5))
-    assert [w.category for w in caught] == [IgnoredArgumentWarning]
+DELAYING = ExceptionRetryPolicy(
+    rules=[
+        RetryRule(exception=TimeoutError, retry_delay=dt.timedelta(minutes=5)),
+        RetryRule(exception=ConnectionError, retry_delay=90),  # seconds, as retry_delay=
+        RetryRule(exception=PermissionError, action=RetryAction.FAIL),
+        RetryRule(exception=KeyError, retry_delay=dt.timedelta(days=3)),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("exc", "try_number", "state", "delay"),
+    [
+        (TimeoutError(), 1, TI.UP_FOR_RETRY, 300.0),
+        (ConnectionError(), 1, TI.UP_FOR_RETRY, 90.0),
+        (KeyError("k"), 1, TI.UP_FOR_RETRY, 86400.0),  # capped at one day
+        (ValueError(), 1, TI.UP_FOR_RETRY, None),  # no rule: the task's retry_delay rule
+        (PermissionError(), 1, TI.FAILED, None),
+        (TimeoutError(), 3, TI.FAILED, None),  # no retry left: no delay to carry
+    ],
+)
+def test_a_rule_delay_goes_with_the_retry(
+    exc: BaseException, try_number: int, state: TI, delay: float | None
+) -> None:
+    result = run_outcome(exc, retries=2, try_number=try_number, retry_policy=DELAYING)
+    assert (result.state, result.retry_delay) == (state, delay)
+
+
+def test_rule_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="dotted import path"):
         RetryRule(exception="ValueError")
+    with pytest.raises(TypeError, match="timedelta"):
+        RetryRule(exception=ValueError, retry_delay="5m")  # type: ignore[arg-type]

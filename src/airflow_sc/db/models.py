@@ -227,6 +227,9 @@ def _task_instance_columns() -> list[Column[Any]]:
         Column("trigger_timeout", UtcDateTime),
         Column("next_method", String(1000)),
         Column("next_kwargs", JSON_DOCUMENT),
+        # Seconds before the next try, as the failed try's retry policy chose (NULL: the
+        # task's retry_delay rule). Written by the try's finish, cleared when a try starts.
+        Column("next_retry_delay", Float),
         Column("updated_at", UtcDateTime),
     ]
     return columns

@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_MAX_TASK_RETRY_DELAY",
     "failed_try_state",
     "next_retry_at",
+    "policy_retry_delay",
     "retry_delay_for",
     "retry_jitter_hash",
     "should_retry",
@@ -86,6 +87,18 @@ def next_retry_at(
         ti_key_hash=ti_key_hash,
         max_task_retry_delay=max_task_retry_delay,
     )
+
+
+def policy_retry_delay(delay: timedelta | None) -> float | None:
+    """A retry policy's chosen delay as seconds for the execution API: None when it chose
+    none; negative delays count as none (0 s), and at most ``DEFAULT_MAX_TASK_RETRY_DELAY``
+    (Airflow's cap on every retry delay)."""
+    if delay is None:
+        return None
+    if not isinstance(delay, timedelta):
+        raise TypeError(f"a retry delay is a timedelta, not {type(delay).__name__}")
+    seconds = delay.total_seconds()
+    return min(max(seconds, 0.0), DEFAULT_MAX_TASK_RETRY_DELAY.total_seconds())
 
 
 def should_retry(try_number: int, max_tries: int, *, retries: int | None = None) -> bool:

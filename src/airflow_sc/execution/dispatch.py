@@ -81,7 +81,9 @@ class ExecutionDispatcher:
 
     async def _finish(self, ti_id: str, args: Args) -> Any:
         assert isinstance(args, Finish)
-        await self.service.finish(TryFinish(ti_id, args.state, args.skip))
+        await self.service.finish(
+            TryFinish(ti_id, args.state, args.skip, retry_delay=args.retry_delay)
+        )
 
     async def _xcom_pull(self, ti_id: str, args: Args) -> Any:
         assert isinstance(args, XComRef)

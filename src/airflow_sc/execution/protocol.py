@@ -11,9 +11,11 @@ Operations (arguments -> what a successful call answers):
 - ``start`` ``{hostname, pid, unixname?}`` -> the try's `TryContext`; the try moves
   queued -> running (a compare-and-set: a try that already started is refused, 409).
 - ``heartbeat`` ``{}`` -> a fresh token; 409 when the try is no longer running (stop it).
-- ``finish`` ``{state, skip?}`` -> nothing; the try moves running -> `state` (one of
-  `FINISH_STATES`), the downstream task ids in ``skip`` that have not started are skipped
-  (a branch), and its history row is written; 409 when the try is no longer running.
+- ``finish`` ``{state, skip?, retry_delay?}`` -> nothing; the try moves running -> `state`
+  (one of `FINISH_STATES`), the downstream task ids in ``skip`` that have not started are
+  skipped (a branch), and its history row is written; 409 when the try is no longer
+  running. ``retry_delay`` (seconds, only with ``up_for_retry``) is the delay the task's
+  retry policy chose for the next try, in place of the task's ``retry_delay`` rule.
 - ``xcom_pull`` ``{task_id, key, map_index?, dag_id?, run_id?, include_prior_dates?}`` ->
   the value pushed in the try's DAG run, or in run ``run_id`` of ``dag_id`` (each defaults
   to the try's own); with ``include_prior_dates`` the newest value of that run or of the
@@ -34,12 +36,14 @@ Operations (arguments -> what a successful call answers):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
+from airflow_sc.domain.retries import DEFAULT_MAX_TASK_RETRY_DELAY
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.domain.transitions import TI_TRANSITION_RULES, Actor
 from airflow_sc.execution.errors import BadRequest
@@ -129,6 +133,8 @@ class Finish:
     state: TaskInstanceState
     #: Downstream task ids a branching operator decided to skip.
     skip: tuple[str, ...] = ()
+    #: Seconds before the next try, as the task's retry policy chose (``up_for_retry``).
+    retry_delay: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +146,7 @@ class TryFinish:
     state: TaskInstanceState
     skip: tuple[str, ...] = ()
     xcoms: tuple[tuple[str, Any], ...] = ()
+    retry_delay: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +291,23 @@ def _finish(raw: Mapping[str, Any]) -> Finish:
     skip = raw.get("skip") or []
     if not isinstance(skip, list | tuple) or not all(isinstance(t, str) for t in skip):
         raise BadRequest("skip must be a list of task ids")
-    return Finish(state, tuple(skip))
+    return Finish(state, tuple(skip), _retry_delay(raw.get("retry_delay"), state))
+
+
+#: The longest retry delay a policy may choose (Airflow's cap on every retry delay).
+MAX_RETRY_DELAY_SECONDS = DEFAULT_MAX_TASK_RETRY_DELAY.total_seconds()
+
+
+def _retry_delay(raw: Any, state: TaskInstanceState) -> float | None:
+    if raw is None:
+        return None
+    if state is not TaskInstanceState.UP_FOR_RETRY:
+        raise BadRequest("retry_delay is given only with state up_for_retry")
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+        raise BadRequest("retry_delay must be a number of seconds")
+    if not 0 <= raw <= MAX_RETRY_DELAY_SECONDS:
+        raise BadRequest(f"retry_delay must be between 0 and {MAX_RETRY_DELAY_SECONDS:.0f} seconds")
+    return float(raw)
 
 
 def _xcom_ref(raw: Mapping[str, Any]) -> XComRef:

@@ -84,6 +84,8 @@ class EndedTry:
     scope: queries.TryScope
     state: TaskInstanceState
     duration: float | None
+    #: The retry policy's delay before the next try (seconds), for ``up_for_retry``.
+    retry_delay: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +116,8 @@ def plan_finishes(
         seen.add(finish.ti_id)
         accepted.append(True)
         duration = None if row.start_date is None else (now - row.start_date).total_seconds()
-        ended.append(EndedTry(finish.ti_id, row.scope, finish.state, duration))
+        delay = finish.retry_delay if finish.state is _TI.UP_FOR_RETRY else None
+        ended.append(EndedTry(finish.ti_id, row.scope, finish.state, duration, delay))
     return FinishPlan(tuple(ended), tuple(accepted))
 
 
@@ -264,7 +267,7 @@ class ExecutionService:
             plan = plan_finishes(finishes, rows, now=now)
             await queries.end_tries(
                 tx,
-                [(end.ti_id, end.state, end.duration) for end in plan.ended],
+                [(end.ti_id, end.state, end.duration, end.retry_delay) for end in plan.ended],
                 from_state=_TI.RUNNING,
                 now=now,
             )

@@ -128,10 +128,19 @@ class ChannelClient:
         """Report liveness (and take a fresh token); `TryNoLongerRunning` means stop."""
         self._call("heartbeat")
 
-    def finish(self, state: TaskInstanceState, *, skip: Iterable[str] = ()) -> None:
+    def finish(
+        self,
+        state: TaskInstanceState,
+        *,
+        skip: Iterable[str] = (),
+        retry_delay: float | None = None,
+    ) -> None:
         """Hand the try's state to the executor, which records it (no answer to wait for)."""
+        args: dict[str, Any] = {"state": state.value, "skip": sorted(skip)}
+        if retry_delay is not None:
+            args["retry_delay"] = retry_delay
         with self._lock:
-            self._send("finish", {"state": state.value, "skip": sorted(skip)})
+            self._send("finish", args)
 
     # -- TaskClient -------------------------------------------------------------------------
 

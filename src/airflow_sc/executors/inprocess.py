@@ -425,6 +425,7 @@ class InProcessExecutor(Executor):
                 outcome.state,
                 tuple(outcome.skip),
                 tuple(client.pushed.items()),
+                retry_delay=outcome.retry_delay,
             )
             recorded: TaskInstanceState | None = outcome.state
             with anyio.CancelScope(shield=True):  # a finished try is always recorded

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from airflow_sc.domain import SCHEDULABLE, UNFINISHED, DagRunState, TaskInstanceState, TIState
 from airflow_sc.domain.fail_fast import fail_fast_triggered, stop_remaining
@@ -51,6 +51,8 @@ class PlannedInstance:
     state: TIState
     try_number: int = 0
     end_date: datetime | None = None
+    #: The delay (seconds) the failed try's retry policy chose; None: the task's rule.
+    retry_delay: float | None = None
 
 
 @dataclass
@@ -90,9 +92,15 @@ def topological_order(spec: DagSpec) -> list[str]:
 def retry_time(
     task: TaskSpec, dag_id: str, logical_date: datetime | None, ti: PlannedInstance
 ) -> datetime | None:
-    """When an up_for_retry instance may run again (ready strictly after this)."""
+    """When an up_for_retry instance may run again (ready strictly after this).
+
+    A delay the failed try's retry policy chose replaces the task's rule (retry_delay,
+    backoff and max_retry_delay).
+    """
     if ti.end_date is None:
         return None
+    if ti.retry_delay is not None:
+        return ti.end_date + timedelta(seconds=ti.retry_delay)
     return next_retry_at(
         try_number=max(ti.try_number, 1),
         retry_delay=task.retry_delay,

@@ -51,9 +51,6 @@ OPERATOR_ARGUMENTS: Mapping[str, str] = {
     "TriggerDagRunOperator.deferrable": (
         "airflow-sc has no triggerer yet: the task waits for the run in its own process"
     ),
-    "RetryRule.retry_delay": (
-        "a retry policy's delay is not applied yet; the task's retry_delay applies"
-    ),
     "PythonVirtualenvOperator.index_urls_from_connection_ids": (
         "package indexes are taken from index_urls only"
     ),

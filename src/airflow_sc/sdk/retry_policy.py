@@ -8,8 +8,10 @@ task at once (``FAIL``), ask for a retry (``RETRY``, still bounded by the task's
 ``AirflowFailException`` always fails at once; the policy is not asked. A policy that raises
 is logged and counts as ``DEFAULT``.
 
-Not applied yet: a decision's ``retry_delay`` (the task's ``retry_delay`` and backoff
-apply); `RetryRule` warns when given one.
+A decision's ``retry_delay`` (a retry's) replaces the task's rule (``retry_delay``,
+exponential backoff, ``max_retry_delay``) for the next try: the try's finish carries it
+and the scheduler holds the next try until that long after the failed one ended (capped
+at one day, as every retry delay).
 """
 
 from __future__ import annotations
@@ -22,9 +24,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
 from typing import Any
-
-from ._sites import user_site
-from .ignored_arguments import OPERATOR_ARGUMENTS, warn_ignored
 
 __all__ = [
     "ExceptionRetryPolicy",
@@ -53,7 +52,7 @@ class RetryDecision:
     """A policy's answer for one failed try."""
 
     action: RetryAction = RetryAction.DEFAULT
-    #: A delay for this retry (not applied by airflow-sc yet: see the module doc).
+    #: The delay before the next try (None: the task's retry_delay rule).
     retry_delay: timedelta | None = None
     #: Why, for the try's log.
     reason: str | None = None
@@ -116,9 +115,13 @@ class RetryRule:
                     "RetryRule exception string must be a dotted import path "
                     f"(e.g. 'builtins.ValueError'), got {spec!r}"
                 )
-        if self.retry_delay is not None:
-            key = "RetryRule.retry_delay"
-            warn_ignored(key, OPERATOR_ARGUMENTS[key], user_site())
+        delay: Any = self.retry_delay  # seconds are accepted too, as for a task's retry_delay
+        if isinstance(delay, int | float) and not isinstance(delay, bool):
+            self.retry_delay = timedelta(seconds=delay)
+        elif delay is not None and not isinstance(delay, timedelta):
+            raise TypeError(
+                f"RetryRule retry_delay must be a timedelta, got {type(delay).__name__}"
+            )
 
     @property
     def _specs(self) -> list[type[BaseException] | str]:

@@ -36,7 +36,7 @@ from typing import Any
 import anyio
 
 from airflow_sc.compat import installed_options
-from airflow_sc.domain.retries import failed_try_state
+from airflow_sc.domain.retries import failed_try_state, policy_retry_delay
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.execution.context import TryContext
 from airflow_sc.sdk._task_client import TaskClient, task_client_active
@@ -220,31 +220,38 @@ class _Try:
         text = "".join(traceback.format_exception(exc))
         self.log.error("Task failed with exception", exc_info=exc)
         self.context["exception"] = exc
-        retry_allowed = not isinstance(exc, AirflowFailException) and self._policy_allows(exc)
+        retry_allowed, delay = True, None
+        if not isinstance(exc, AirflowFailException):
+            retry_allowed, delay = self._policy_decision(exc)
+        else:
+            retry_allowed = False
         state = failed_try_state(
             self.try_number,
             self.max_tries,
             retries=self.task.retries,
             retry_allowed=retry_allowed,
         )
-        return self._outcome(state, error=text, retry_allowed=retry_allowed)
+        if state is not _TI.UP_FOR_RETRY:
+            delay = None
+        return self._outcome(state, error=text, retry_allowed=retry_allowed, retry_delay=delay)
 
-    def _policy_allows(self, exc: Exception) -> bool:
-        """The task's ``retry_policy`` decision: False when it fails the task now."""
+    def _policy_decision(self, exc: Exception) -> tuple[bool, float | None]:
+        """The task's ``retry_policy`` decision: whether a retry is allowed (False: fail the
+        task now) and the delay it chose for the next try (seconds; None: the task's rule)."""
         policy = getattr(self.task, "retry_policy", None)
         if policy is None:
-            return True
+            return True, None
         try:
             decision = policy.evaluate(exc, self.try_number, self.max_tries, self.context)
             action = str(decision.action.value)
+            delay = policy_retry_delay(decision.retry_delay)
         except Exception:
             self.log.exception("The retry policy %r failed; the usual retry rule applies", policy)
-            return True
+            return True, None
         reason = f": {decision.reason}" if decision.reason else ""
-        self.log.info("Retry policy decided %s%s", action, reason)
-        if decision.retry_delay is not None:
-            self.log.warning("The retry policy's retry_delay is not applied by airflow-sc yet")
-        return action != "fail"
+        after = "" if delay is None or action == "fail" else f", next try in {delay:g} s"
+        self.log.info("Retry policy decided %s%s%s", action, after, reason)
+        return action != "fail", delay
 
     def _outcome(self, state: TaskInstanceState, **fields: Any) -> TaskOutcome:
         outcome = TaskOutcome(

@@ -116,8 +116,16 @@ class ExecutionApiClient:
         with self._lock:
             self._token = str(response.json()["token"])
 
-    def finish(self, state: TaskInstanceState, *, skip: Iterable[str] = ()) -> None:
-        body = {"state": state.value, "skip": sorted(skip)}
+    def finish(
+        self,
+        state: TaskInstanceState,
+        *,
+        skip: Iterable[str] = (),
+        retry_delay: float | None = None,
+    ) -> None:
+        body: dict[str, Any] = {"state": state.value, "skip": sorted(skip)}
+        if retry_delay is not None:
+            body["retry_delay"] = retry_delay
         self._call("PATCH", f"{self._ti}/state", json=body)
 
     # -- TaskClient -------------------------------------------------------------------------

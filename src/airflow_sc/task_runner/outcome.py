@@ -45,8 +45,9 @@ class TaskOutcome:
 
     ``state`` is SUCCESS, SKIPPED, FAILED, UP_FOR_RETRY (failed, and the task's retries
     allow another try), DEFERRED or UP_FOR_RESCHEDULE. ``retry_allowed`` is False when the
-    task code forbade retries (``AirflowFailException``); ``error`` is the traceback text
-    of a failure (or the reason of a skip).
+    task code forbade retries (``AirflowFailException``); ``retry_delay`` is the delay
+    (seconds) the task's retry policy chose for the next try; ``error`` is the traceback
+    text of a failure (or the reason of a skip).
     """
 
     state: TaskInstanceState
@@ -55,6 +56,7 @@ class TaskOutcome:
     return_value: Any = None
     error: str | None = None
     retry_allowed: bool = True
+    retry_delay: float | None = None
     skip: frozenset[str] = field(default_factory=frozenset)
     deferral: Deferral | None = None
     reschedule_at: dt.datetime | None = None

@@ -65,7 +65,13 @@ class TryClient(TaskClient, Protocol):
 
     def heartbeat(self) -> None: ...
 
-    def finish(self, state: TaskInstanceState, *, skip: Iterable[str] = ()) -> None: ...
+    def finish(
+        self,
+        state: TaskInstanceState,
+        *,
+        skip: Iterable[str] = (),
+        retry_delay: float | None = None,
+    ) -> None: ...
 
     def close(self) -> None: ...
 
@@ -200,7 +206,7 @@ def _run(request: TaskRequest, client: TryClient) -> TryReport:
         stop.set()
     recorded = False
     try:
-        client.finish(outcome.state, skip=outcome.skip)
+        client.finish(outcome.state, skip=outcome.skip, retry_delay=outcome.retry_delay)
         recorded = True
     except ExecutionApiError as exc:
         log.warning("Could not record the try's state %s: %s", outcome.state.value, exc)

@@ -48,6 +48,8 @@ class Outcome:
     retry_allowed: bool = True
     #: Downstream task ids to skip (a branching operator).
     skip: tuple[str, ...] = ()
+    #: Seconds before the next try, as a retry policy would choose (with ``up_for_retry``).
+    retry_delay: float | None = None
 
 
 OutcomeFunction = Callable[[Workload], "Outcome | TaskInstanceState | None"]
@@ -182,7 +184,8 @@ class InMemoryExecutor(Executor):
             outcome = Outcome(state=outcome)
         recorded = self._reported_state(workload, outcome)
         if recorded is not None:
-            finish = TryFinish(workload.ti_id, recorded, outcome.skip)
+            delay = outcome.retry_delay if recorded is TaskInstanceState.UP_FOR_RETRY else None
+            finish = TryFinish(workload.ti_id, recorded, outcome.skip, retry_delay=delay)
             try:
                 await self.service.finish(finish)
             except TryConflict:

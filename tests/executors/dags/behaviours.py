@@ -12,7 +12,14 @@ import time
 
 import anyio
 
-from airflow_sc.sdk import DAG, BaseOperator, BashOperator, task
+from airflow_sc.sdk import (
+    DAG,
+    BaseOperator,
+    BashOperator,
+    ExceptionRetryPolicy,
+    RetryRule,
+    task,
+)
 
 
 class KillAware(BaseOperator):
@@ -47,6 +54,15 @@ with DAG(
     @task
     def boom() -> None:
         raise ValueError("the task broke on purpose")
+
+    @task(
+        retries=2,
+        retry_policy=ExceptionRetryPolicy(
+            rules=[RetryRule(exception=TimeoutError, retry_delay=datetime.timedelta(minutes=7))]
+        ),
+    )
+    def time_out() -> None:
+        raise TimeoutError("the service did not answer")
 
     @task
     def exit_3() -> None:
@@ -116,6 +132,7 @@ with DAG(
     succeed() >> pull()
     branch() >> [exit_3(), boom()]
     segfault()
+    time_out()
     hang()
     ignore_sigterm()
     slow()

@@ -171,6 +171,7 @@ async def start_tries(
                 unixname=unixname,
                 pid=pid_value,
                 last_heartbeat_at=now,
+                next_retry_delay=None,
                 updated_at=now,
             )
             .returning(ti.c.id)
@@ -263,12 +264,13 @@ async def lock_tries(tx: Transaction, ti_ids: Sequence[str]) -> dict[str, Locked
 
 async def end_tries(
     tx: Transaction,
-    ends: Sequence[tuple[str, TaskInstanceState, float | None]],
+    ends: Sequence[tuple[str, TaskInstanceState, float | None, float | None]],
     *,
     from_state: TaskInstanceState,
     now: datetime,
 ) -> None:
-    """(ti_id, new state, duration) each: end these tries at `now`, if still `from_state`."""
+    """(ti_id, new state, duration, retry policy's delay) each: end these tries at `now`, if
+    still `from_state`."""
     if not ends:
         return
     await tx.execute(
@@ -278,11 +280,17 @@ async def end_tries(
             state=bindparam("new_state"),
             end_date=now,
             duration=bindparam("new_duration"),
+            next_retry_delay=bindparam("new_retry_delay"),
             updated_at=now,
         ),
         [
-            {"ti_id": ti_id, "new_state": state.value, "new_duration": duration}
-            for ti_id, state, duration in ends
+            {
+                "ti_id": ti_id,
+                "new_state": state.value,
+                "new_duration": duration,
+                "new_retry_delay": delay,
+            }
+            for ti_id, state, duration, delay in ends
         ],
     )
 

@@ -331,6 +331,8 @@ class TaskInstanceRow:
     max_tries: int
     end_date: datetime | None
     queued_by_job_id: int | None = None
+    #: The retry policy's delay before the next try (seconds), when it chose one.
+    next_retry_delay: float | None = None
 
 
 async def running_run_ids(tx: Transaction) -> list[int]:
@@ -407,6 +409,7 @@ async def run_task_instances(
             ti.c.max_tries,
             ti.c.end_date,
             ti.c.queued_by_job_id,
+            ti.c.next_retry_delay,
         )
         .where(ti.c.dag_id == dag_id, ti.c.run_id == run_id)
         .order_by(ti.c.id)
@@ -423,6 +426,7 @@ async def run_task_instances(
             max_tries=row.max_tries,
             end_date=row.end_date,
             queued_by_job_id=row.queued_by_job_id,
+            next_retry_delay=row.next_retry_delay,
         )
         for row in await tx.execute(query)
     ]

@@ -188,7 +188,12 @@ async def _schedule_one(tx: Transaction, deps: StageDeps, run_pk: int, now: date
     rows = await scheduling.run_task_instances(tx, run.dag_id, run.run_id, lock=True)
     tis = [
         PlannedInstance(
-            r.id, r.task_id, None if r.state is None else TI(r.state), r.try_number, r.end_date
+            r.id,
+            r.task_id,
+            None if r.state is None else TI(r.state),
+            r.try_number,
+            r.end_date,
+            r.next_retry_delay,
         )
         for r in rows
         if r.map_index == -1
