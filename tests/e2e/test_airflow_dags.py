@@ -216,7 +216,9 @@ def test_the_failing_task_mails_through_its_notifier_and_email_on_failure(
     assert email["Subject"].startswith("Airflow alert: <TaskInstance: notify_on_failure.load ")
 
 
-def test_a_listener_from_the_plugins_folder_sees_task_instances(record: Record) -> None:
+def test_a_listener_from_the_plugins_folder_sees_task_instances_and_runs(
+    record: Record,
+) -> None:
     marks = set(record.marks)
     assert {
         "running airflow3_taskflow.extract",
@@ -224,6 +226,11 @@ def test_a_listener_from_the_plugins_folder_sees_task_instances(record: Record) 
         "success airflow3_taskflow.where_am_i_async",
         "failed(ValueError) notify_on_failure.load",
         "success virtualenv_tasks.in_virtualenv",
+        # DAG-run hooks, from the scheduler.
+        "run running airflow3_taskflow",
+        "run success airflow3_taskflow success",
+        "run running notify_on_failure",
+        "run failed notify_on_failure task_failure",
     } <= marks
 
 

@@ -12,6 +12,10 @@ Task-instance hooks run in the task's own process, around the try:
 ``on_task_instance_success(previous_state, task_instance)``,
 ``on_task_instance_failed(previous_state, task_instance, error)`` (also when the try will be
 retried), ``on_task_instance_skipped(previous_state, task_instance)``.
+
+DAG-run hooks run in the scheduler, off its critical path (`scheduler.run_listeners`):
+``on_dag_run_running(dag_run, msg)``, ``on_dag_run_success(dag_run, msg)``,
+``on_dag_run_failed(dag_run, msg)``.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from airflow_sc.executors.base import Executor
 from airflow_sc.executors.routing import ExecutorRouting
 from airflow_sc.scheduler.changes.feed import ChangeFeed
 from airflow_sc.scheduler.dag_versions import DagVersions
+from airflow_sc.scheduler.run_listeners import RunNotices
 
 if TYPE_CHECKING:
     from airflow_sc.scheduler.succession import SchedulerSeat
@@ -105,6 +106,8 @@ class StageDeps:
     events_wait: anyio.CancelScope | None = None
     #: Which executor runs a task (a default executor that does not run fails here).
     routing: ExecutorRouting = field(init=False)
+    #: DAG-run state changes for the listener plugins (noted after each commit).
+    run_notices: RunNotices = field(default_factory=RunNotices)
 
     def __post_init__(self) -> None:
         self.routing = ExecutorRouting.of(

@@ -27,6 +27,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 
 import anyio
 from anyio.abc import TaskStatus
@@ -103,6 +104,9 @@ async def serve_scheduler(
         heard = nullcontext() if changes is None else changes.subscribe(stage_subscriber(wakeups))
         with heard:
             async with anyio.create_task_group() as core:
+                # Listeners hear of runs until the stages have stopped, then of what is left.
+                notices = stage_deps.run_notices
+                await core.start(partial(notices.serve, deps.db, stop=stage_deps.finished))
                 await core.start(_serve_events, stage_deps, wakeups, receive, events_done)
                 async with anyio.create_task_group() as executors_tg:
                     async with send:

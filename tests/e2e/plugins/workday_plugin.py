@@ -1,4 +1,5 @@
-"""A plugin written for Airflow 3: a workday timetable, a macro and a task listener."""
+"""A plugin written for Airflow 3: a workday timetable, a macro and a listener of task
+instances and DAG runs."""
 
 from __future__ import annotations
 
@@ -64,13 +65,28 @@ def workdays_between(start: str, end: str) -> int:
 
 
 class MarkingListener:
-    """Appends one line per task-instance event to the file $LISTENER_MARKS names."""
+    """Appends one line per task-instance or DAG-run event to the file $LISTENER_MARKS names."""
 
-    def _mark(self, event: str, task_instance) -> None:
+    def _write(self, line: str) -> None:
         path = os.environ.get("LISTENER_MARKS")
         if path:
             with open(path, "a") as marks:
-                marks.write(f"{event} {task_instance.dag_id}.{task_instance.task_id}\n")
+                marks.write(line + "\n")
+
+    def _mark(self, event: str, task_instance) -> None:
+        self._write(f"{event} {task_instance.dag_id}.{task_instance.task_id}")
+
+    @hookimpl
+    def on_dag_run_running(self, dag_run, msg):
+        self._write(f"run running {dag_run.dag_id}")
+
+    @hookimpl
+    def on_dag_run_success(self, dag_run, msg):
+        self._write(f"run success {dag_run.dag_id} {msg}")
+
+    @hookimpl
+    def on_dag_run_failed(self, dag_run, msg):
+        self._write(f"run failed {dag_run.dag_id} {msg}")
 
     @hookimpl
     def on_task_instance_running(self, previous_state, task_instance):

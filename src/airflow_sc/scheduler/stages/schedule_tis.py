@@ -76,6 +76,8 @@ class RunResult:
     cleared: list[str] = field(default_factory=list)
     #: Something was written: task instances moved, or the run finished.
     changed: bool = False
+    #: Why the run finished, as Airflow's DAG-run listeners are told.
+    finished_because: str = ""
 
 
 async def serve_schedule_tis(
@@ -120,6 +122,7 @@ async def serve_schedule_tis(
                 if result.scheduled:
                     wakeups.enqueue.set()
                 if result.finished is not None:
+                    deps.run_notices.add(run_pk, result.finished, result.finished_because)
                     wakeups.start_runs.set()
                     wakeups.create_runs.set()
                 if result.interrupted:
@@ -223,7 +226,17 @@ async def _schedule_one(tx: Transaction, deps: StageDeps, run_pk: int, now: date
         pause_check=(run.dag_id, limit) if failed and limit > 0 else None,
         cleared=[] if plan.timed_out or plan.stopped_fast else cleared,
         changed=plan.changed,
+        finished_because=_finished_because(plan),
     )
+
+
+def _finished_because(plan: RunPlan) -> str:
+    """Airflow's ``msg`` for a finished run's listeners."""
+    if plan.finished is None:
+        return ""
+    if plan.timed_out:
+        return "timed_out"
+    return "success" if plan.finished.state is DagRunState.SUCCESS else "task_failure"
 
 
 async def _write_plan(tx: Transaction, plan: RunPlan, now: datetime) -> None:

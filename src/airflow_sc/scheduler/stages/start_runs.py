@@ -34,6 +34,8 @@ async def serve_start_runs(
 ) -> None:
     async def one_pass(woken: bool) -> float | None:
         started, wait = await start_queued_runs(deps)
+        for run_pk in started:
+            deps.run_notices.add(run_pk, DagRunState.RUNNING)
         if started:
             wakeups.mark_dirty(started)
             deps.progressed(started)
