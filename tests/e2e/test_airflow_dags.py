@@ -59,6 +59,7 @@ class Record:
     marks: list[str]
     scheduled_run: dict[str, Any]
     scheduled_tis: dict[str, str]
+    scheduled_weights: dict[str, int] = field(default_factory=dict)
     target_runs: list[dict[str, Any]] = field(default_factory=list)
     target_xcom: Any = None
     trigger_run_id: Any = None
@@ -113,10 +114,9 @@ def record(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             scheduled = eventually(
                 lambda: _scheduled_run(api), within=30, what="a run created by the timetable"
             )
-            scheduled_tis = {
-                t: row["state"]
-                for t, row in api.task_instances(SCHEDULED, scheduled["dag_run_id"]).items()
-            }
+            scheduled_rows = api.task_instances(SCHEDULED, scheduled["dag_run_id"])
+            scheduled_tis = {t: row["state"] for t, row in scheduled_rows.items()}
+            scheduled_weights = {t: row["priority_weight"] for t, row in scheduled_rows.items()}
             target_runs = api.get(f"/dags/{TARGET}/dagRuns")["dag_runs"]
             target_xcom = [api.xcom(TARGET, run["dag_run_id"], "load") for run in target_runs]
             trigger_run_id = api.xcom(
@@ -136,6 +136,7 @@ def record(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         marks=marks.read_text().splitlines(),
         scheduled_run=scheduled,
         scheduled_tis=scheduled_tis,
+        scheduled_weights=scheduled_weights,
         target_runs=target_runs,
         target_xcom=target_xcom,
         trigger_run_id=trigger_run_id,
@@ -241,7 +242,14 @@ def test_the_scheduler_runs_a_dag_on_a_plugin_timetable(record: Record) -> None:
     assert run["state"] == "success"
     assert start.weekday() < 5
     assert (start.hour, start.minute, end - start) == (0, 0, timedelta(days=1))
-    assert record.scheduled_tis == {"which_day": "success"}
+    assert record.scheduled_tis == {"which_day": "success", "done": "success"}
+
+
+def test_a_priority_weight_strategy_from_the_plugins_folder_weighs_task_instances(
+    record: Record,
+) -> None:
+    # ScaledPriority: base + priority_weight * (1 + downstream count).
+    assert record.scheduled_weights == {"which_day": 100 + 3 * 2, "done": 0 + 1 * 1}
 
 
 def test_the_controller_starts_the_target_run_and_waits_for_it(record: Record) -> None:

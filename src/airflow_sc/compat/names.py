@@ -177,6 +177,9 @@ MODULES: Mapping[str, Mapping[str, str]] = {
     "airflow.utils.trigger_rule": _TRIGGER_RULE,
     "airflow.utils.weight_rule": _WEIGHT_RULE,
     "airflow.task.weight_rule": _WEIGHT_RULE,
+    "airflow.task.priority_strategy": _from(
+        f"{_SDK}.priority_strategy", ["PriorityWeightStrategy"]
+    ),
     "airflow.utils.state": _STATES,
     "airflow.utils.task_group": _from(_SDK, ["TaskGroup"]),
     "airflow.utils.edgemodifier": _from(_SDK, ["EdgeModifier", "Label"]),

@@ -10,6 +10,8 @@ imported once per process, under its file name as module name, with the folder o
   in every process (DAG processor, scheduler, task processes) makes the name resolvable.
 - ``macros``: functions templates reach as ``{{ macros.<plugin name>.<function>(...) }}``.
 - ``listeners``: objects or modules with listener hooks (`listeners.py`).
+- ``priority_weight_strategies``: `PriorityWeightStrategy` subclasses a task's
+  ``weight_rule`` may use (`airflow_sc.sdk.priority_strategy`).
 
 Other plugin attributes (``fastapi_apps``, ``operator_extra_links``, ``executors``...)
 have no effect in airflow-sc yet; a plugin that sets one is logged with a warning. A
@@ -29,6 +31,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from airflow_sc.sdk import macros as _macros
+from airflow_sc.sdk.priority_strategy import (
+    PriorityWeightStrategy,
+    forget_strategies,
+    register_priority_weight_strategy,
+)
 from airflow_sc.sdk.timetables import Timetable, register_timetable
 
 from .listeners import clear_listeners, register_listener
@@ -57,7 +64,6 @@ _IGNORED_ATTRIBUTES = (
     "react_apps",
     "executors",
     "hooks",
-    "priority_weight_strategies",
 )
 
 
@@ -68,7 +74,7 @@ class AirflowPlugin:
     macros: ClassVar[list[Callable[..., Any]]] = []
     timetables: ClassVar[list[type[Timetable]]] = []
     listeners: ClassVar[list[object]] = []
-    priority_weight_strategies: ClassVar[list[type]] = []
+    priority_weight_strategies: ClassVar[list[type[PriorityWeightStrategy]]] = []
     flask_blueprints: ClassVar[list[Any]] = []
     fastapi_apps: ClassVar[list[Any]] = []
     fastapi_root_middlewares: ClassVar[list[Any]] = []
@@ -111,6 +117,7 @@ def forget_plugins() -> None:
     _timetables.clear()
     plugin_import_errors.clear()
     clear_listeners()
+    forget_strategies()
 
 
 def plugin_timetables() -> frozenset[str]:
@@ -207,5 +214,7 @@ def _register(plugin: type[AirflowPlugin]) -> None:
         setattr(_macros, name, namespace)
     for listener in plugin.listeners:
         register_listener(listener)
+    for strategy in plugin.priority_weight_strategies:
+        register_priority_weight_strategy(strategy)
     plugin.on_load()
     _plugins[name] = plugin

@@ -25,6 +25,7 @@ from .dependencies import DependencyMixin, connect
 from .exceptions import DagDefinitionError
 from .ignored_arguments import TASK_ARGUMENTS, warn_ignored
 from .params import ParamsDict
+from .priority_strategy import PriorityWeightStrategy, registered_strategy, strategy_path
 
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
@@ -183,7 +184,7 @@ class BaseOperator(DependencyMixin):
         params: Mapping[str, Any] | None = None,
         default_args: Mapping[str, Any] | None = None,
         priority_weight: int = 1,
-        weight_rule: str | WeightRule = WeightRule.DOWNSTREAM,
+        weight_rule: str | WeightRule | PriorityWeightStrategy = WeightRule.DOWNSTREAM,
         queue: str = DEFAULT_QUEUE,
         pool: str | None = None,
         pool_slots: int = 1,
@@ -333,12 +334,29 @@ class BaseOperator(DependencyMixin):
             raise self._error(f"{name} must be an integer, got {value!r}")
         return value
 
-    def _check_weight_rule(self, rule: object) -> WeightRule:
+    def _check_weight_rule(self, rule: object) -> WeightRule | PriorityWeightStrategy:
+        """A built-in rule, or a strategy a plugin registered (an instance, or its path)."""
+        if isinstance(rule, PriorityWeightStrategy):
+            path = strategy_path(type(rule))
+            if registered_strategy(path) is not type(rule):
+                raise self._error(
+                    f"weight_rule {path} is not a registered priority weight strategy: define "
+                    "it in the plugins folder and list it in an AirflowPlugin's "
+                    "priority_weight_strategies"
+                )
+            return rule
         try:
             return WeightRule(str(rule))
         except ValueError:
-            known = ", ".join(r.value for r in WeightRule)
-            raise self._error(f"unknown weight_rule {rule!r}; must be one of {known}") from None
+            pass
+        found = registered_strategy(str(rule)) if isinstance(rule, str) else None
+        if found is not None:
+            return found()
+        known = ", ".join(r.value for r in WeightRule)
+        raise self._error(
+            f"unknown weight_rule {rule!r}; must be one of {known}, or a priority weight "
+            "strategy registered by a plugin"
+        )
 
     def _check_pool_slots(self, slots: object) -> int:
         value = self._check_int(slots, "pool_slots")

@@ -10,8 +10,10 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
+from airflow_sc.domain.task_rules import WeightRule
 from airflow_sc.sdk import DAG, BaseOperator, TaskGroup
 from airflow_sc.sdk.exceptions import DagDefinitionError
+from airflow_sc.sdk.priority_strategy import PriorityWeightStrategy, serialize_strategy
 from airflow_sc.sdk.timetables import serialize_timetable
 from airflow_sc.serialization.spec import FORMAT_VERSION
 
@@ -58,7 +60,7 @@ def encode_task(task: BaseOperator) -> dict[str, Any]:
         "pool": task.pool,
         "pool_slots": task.pool_slots,
         "priority_weight": task.priority_weight,
-        "weight_rule": str(task.weight_rule),
+        "weight_rule": _weight_rule(task.weight_rule),
         "queue": task.queue,
         "executor": task.executor,
         "max_active_tis_per_dag": task.max_active_tis_per_dag,
@@ -89,6 +91,13 @@ def _encode_groups(dag: DAG) -> dict[str, Any]:
 
     walk(dag.task_group)
     return groups
+
+
+def _weight_rule(rule: WeightRule | PriorityWeightStrategy) -> str | dict[str, Any]:
+    """A built-in rule by name; a plugin's strategy as its import path and arguments."""
+    if isinstance(rule, PriorityWeightStrategy):
+        return serialize_strategy(rule)
+    return str(rule)
 
 
 def _check_timetable(dag: DAG) -> None:

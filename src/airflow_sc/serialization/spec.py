@@ -56,6 +56,14 @@ def _dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
+def _weight_rule(stored: Any) -> WeightRule:
+    return WeightRule.ABSOLUTE if isinstance(stored, Mapping) else WeightRule(stored)
+
+
+def _weight_strategy(stored: Any) -> Mapping[str, Any] | None:
+    return dict(stored) if isinstance(stored, Mapping) else None
+
+
 def _td(value: float | None) -> timedelta | None:
     return None if value is None else timedelta(seconds=value)
 
@@ -87,6 +95,10 @@ class TaskSpec:
     pool_slots: int = 1
     priority_weight: int = 1
     weight_rule: WeightRule = WeightRule.DOWNSTREAM
+    #: A plugin's priority weight strategy, as stored (``{"__type", "__var"}``): the
+    #: scheduler asks it for each new task instance's weight (`weight_rule` is then
+    #: ``absolute``, for the task's own entry in other tasks' sums).
+    weight_strategy: Mapping[str, Any] | None = None
     queue: str = "default"
     executor: str | None = None
     max_active_tis_per_dag: int | None = None
@@ -117,7 +129,8 @@ class TaskSpec:
             pool=data.get("pool") or "default_pool",
             pool_slots=int(data.get("pool_slots", 1)),
             priority_weight=int(data.get("priority_weight", 1)),
-            weight_rule=WeightRule(data.get("weight_rule", "downstream")),
+            weight_rule=_weight_rule(data.get("weight_rule", "downstream")),
+            weight_strategy=_weight_strategy(data.get("weight_rule")),
             queue=data.get("queue") or "default",
             executor=data.get("executor"),
             max_active_tis_per_dag=data.get("max_active_tis_per_dag"),

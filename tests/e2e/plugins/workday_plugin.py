@@ -9,6 +9,7 @@ from datetime import timedelta
 import pendulum
 from airflow.listeners import hookimpl
 from airflow.plugins_manager import AirflowPlugin
+from airflow.task.priority_strategy import PriorityWeightStrategy
 from airflow.timetables.base import DagRunInfo, DataInterval, Timetable
 
 SATURDAY = 5
@@ -101,8 +102,22 @@ class MarkingListener:
         self._mark(f"failed({type(error).__name__})", task_instance)
 
 
+class ScaledPriority(PriorityWeightStrategy):
+    """A custom weight rule: `base` plus the task's own weight times its downstream count."""
+
+    def __init__(self, base: int = 0) -> None:
+        self.base = base
+
+    def serialize(self):
+        return {"base": self.base}
+
+    def get_weight(self, ti):
+        return self.base + ti.task.priority_weight * (1 + len(ti.task.downstream_task_ids))
+
+
 class WorkdayPlugin(AirflowPlugin):
     name = "workday_plugin"
     timetables = [WorkdayTimetable]
     macros = [workdays_between]
     listeners = [MarkingListener()]
+    priority_weight_strategies = [ScaledPriority]

@@ -331,7 +331,9 @@ def _task_response(spec: DagSpec, task: TaskSpec) -> TaskResponse:
         retry_delay=_timedelta(task.retry_delay),
         retry_exponential_backoff=float(task.retry_exponential_backoff),
         priority_weight=task.priority_weight,
-        weight_rule=str(task.weight_rule.value),
+        weight_rule=str(task.weight_strategy["__type"])
+        if task.weight_strategy is not None
+        else str(task.weight_rule.value),
         ui_color=None,
         ui_fgcolor=None,
         template_fields=list(task.template_fields),

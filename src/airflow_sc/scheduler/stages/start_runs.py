@@ -18,6 +18,7 @@ from airflow_sc.db import Transaction
 from airflow_sc.db.queries import scheduling
 from airflow_sc.domain import DagRunKey, DagRunState
 from airflow_sc.domain.transitions import Actor, check_dag_run_transition
+from airflow_sc.scheduler.custom_weights import custom_weight
 from airflow_sc.scheduler.deps import StageDeps
 from airflow_sc.scheduler.policy import QueuedRun, runs_to_start
 from airflow_sc.scheduler.stages._loop import run_stage
@@ -101,7 +102,11 @@ def _max_active_runs(dag_value: int | None, spec: DagSpec | None) -> int:
 
 def task_instance_rows(spec: DagSpec, run_id: str, *, now: datetime) -> list[dict[str, Any]]:
     """New task instance rows (state None, try 0) of every task of `spec` for one run."""
-    weights = spec.priority_weights
+    weights = dict(spec.priority_weights)
+    for task in spec.tasks.values():
+        if task.weight_strategy is not None:
+            weight = custom_weight(spec, task, run_id)
+            weights[task.task_id] = task.priority_weight if weight is None else weight
     return [
         {
             "id": str(uuid.uuid4()),
