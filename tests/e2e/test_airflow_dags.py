@@ -34,6 +34,8 @@ TRIGGERED = (
 )
 #: The DAG only the controller triggers.
 TARGET = "trigger_target"
+#: Triggered too; its task still runs when the deployment shuts down.
+STOPPED = "stopped_at_shutdown"
 SCHEDULED = "workday_schedule"
 #: A Friday: the branch on the day of the week takes its "friday" side.
 LOGICAL_DATE = "2026-03-06T00:00:00+00:00"
@@ -57,6 +59,8 @@ class Record:
     xcoms: dict[tuple[str, str], Any]
     mails: list[tuple[str, list[str], EmailMessage]]
     marks: list[str]
+    kill_marks: list[str]
+    stopped_state: str | None
     scheduled_run: dict[str, Any]
     scheduled_tis: dict[str, str]
     scheduled_weights: dict[str, int] = field(default_factory=dict)
@@ -87,6 +91,7 @@ def record(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     shutil.copytree(HERE / "airflow_dags", home / "dags")
     shutil.copytree(HERE / "plugins", home / "plugins")
     marks = home / "listener-marks.txt"
+    kill_marks = home / "on-kill-marks.txt"
     with smtp_server() as mailbox:
         uri = mailbox.connection_uri()
         deployment = Deployment(
@@ -98,11 +103,14 @@ def record(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
                 "AIRFLOW_CONN_SMTP_ALERTS": uri,
                 "AIRFLOW_CONN_SMTP_DEFAULT": uri + "&from_email=airflow@example.com",
                 "LISTENER_MARKS": str(marks),
+                "ON_KILL_MARKS": str(kill_marks),
+                "AIRFLOW_SC__CORE__SHUTDOWN_GRACE": "1",
             },
         )
         with deployment.start() as running:
             api = running.api
-            api.wait_for_dags([*TRIGGERED, SCHEDULED, TARGET])
+            api.wait_for_dags([*TRIGGERED, SCHEDULED, TARGET, STOPPED])
+            stopped_run = _trigger(api, STOPPED)
             import_errors = api.get("/importErrors")["import_errors"]
             runs = {dag_id: _trigger(api, dag_id) for dag_id in TRIGGERED}
             states = api.wait_finished(runs, within=150)
@@ -123,17 +131,31 @@ def record(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
                 "trigger_controller", runs["trigger_controller"], "kick", "trigger_run_id"
             )
             mails = mailbox.wait_for(2)
+            eventually(
+                lambda: (
+                    api.task_instances(STOPPED, stopped_run)["wait_for_job"]["state"] == "running"
+                    or None
+                ),
+                within=30,
+                what="the task the shutdown stops",
+            )
             tree = process_tree(running.pid)
             running.process.send(signal.SIGTERM)
             assert running.process.wait_exit(timeout=30) == 0
         left = alive(tree)
         assert not left, f"processes outlived `airflow-sc run`: {describe(left)}"
+        with deployment.start() as again:  # the stored state, read back after a restart
+            stopped_state = again.api.task_instances(STOPPED, stopped_run)["wait_for_job"]["state"]
+            again.process.send(signal.SIGTERM)
+            assert again.process.wait_exit(timeout=30) == 0
     return Record(
         states=states,
         tis=tis,
         xcoms=xcoms,
         mails=mails,
         marks=marks.read_text().splitlines(),
+        kill_marks=kill_marks.read_text().splitlines() if kill_marks.exists() else [],
+        stopped_state=stopped_state,
         scheduled_run=scheduled,
         scheduled_tis=scheduled_tis,
         scheduled_weights=scheduled_weights,
@@ -233,6 +255,11 @@ def test_a_listener_from_the_plugins_folder_sees_task_instances_and_runs(
         "run running notify_on_failure",
         "run failed notify_on_failure task_failure",
     } <= marks
+
+
+def test_a_task_stopped_at_shutdown_runs_its_on_kill_and_fails(record: Record) -> None:
+    assert record.kill_marks == [f"on_kill {STOPPED}.wait_for_job"]
+    assert record.stopped_state == "failed"  # no retries: the stopped try failed
 
 
 def test_the_scheduler_runs_a_dag_on_a_plugin_timetable(record: Record) -> None:
