@@ -15,14 +15,21 @@ from starlette.staticfiles import StaticFiles
 from airflow_sc.api.app import create_app
 from airflow_sc.api.context import ApiContext
 from airflow_sc.scheduler.changes import ChangeFeed
-from airflow_sc.ui import dag_list, dag_page, signin, task_actions, trigger
+from airflow_sc.ui import dag_list, dag_page, signin, task_actions, task_logs, trigger
 from airflow_sc.ui.access import CsrfRejected, PageForbidden, SignInRequired, sign_in_url
 from airflow_sc.ui.rendering import render, with_security_headers
 
 __all__ = ["STATIC_PREFIX", "create_web_app"]
 
 STATIC_PREFIX = "/ui-static"
-ROUTERS = (signin.router, dag_list.router, dag_page.router, task_actions.router, trigger.router)
+ROUTERS = (
+    signin.router,
+    dag_list.router,
+    dag_page.router,
+    task_actions.router,
+    task_logs.router,
+    trigger.router,
+)
 
 
 async def _sign_in(request: Request, exc: Exception) -> Response:

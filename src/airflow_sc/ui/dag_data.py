@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from airflow_sc.api.context import ApiContext
-from airflow_sc.api.routes.logs import log_path, parse_log_lines, read_lines
 from airflow_sc.db.queries import api_dags, api_runs, api_task_instances
 from airflow_sc.domain.listing import Listing, OrderField
 from airflow_sc.serialization import DagSpec, SerializationError
 from airflow_sc.ui.grid import Grid, GridRun, build_grid, task_order
+from airflow_sc.ui.task_logs import LogView, load_log_view
 
 __all__ = ["DagView", "TaskInstancePanel", "load_dag", "load_grid", "load_panel"]
 
@@ -34,7 +33,7 @@ class TaskInstancePanel:
     task_id: str
     tries: list[api_task_instances.TaskInstanceTryRow]
     try_number: int
-    log: list[dict[str, Any]]
+    log: LogView
     #: The run's conf as JSON, sensitive members masked as the API masks them.
     conf: str
 
@@ -81,8 +80,7 @@ async def load_panel(
         return None
     numbers = [t.try_number for t in tries]
     chosen = try_number if try_number in numbers else numbers[-1]
-    path = log_path(ctx.settings.base_log_folder, dag_id, run_id, task_id, -1, chosen)
-    data, _ = await read_lines(path, 0, final=True)
+    log = await load_log_view(ctx, dag_id, tries, chosen)
     run = await api_runs.get_dag_run(ctx.db, dag_id, run_id)
     conf = json.dumps(ctx.masker.redact(run.conf or {}) if run else {}, indent=2, default=str)
-    return TaskInstancePanel(run_id, task_id, tries, chosen, parse_log_lines(data), conf)
+    return TaskInstancePanel(run_id, task_id, tries, chosen, log, conf)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,7 +32,15 @@ from airflow_sc.db.queries.api_task_instances import task_instance_state
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.task_runner.logs import try_log_path
 
-__all__ = ["FOLLOW_INTERVAL", "NDJSON", "log_path", "parse_log_lines", "router"]
+__all__ = [
+    "FOLLOW_INTERVAL",
+    "NDJSON",
+    "TryLog",
+    "log_path",
+    "parse_log_lines",
+    "read_lines",
+    "router",
+]
 
 router = APIRouter(tags=["Task Instance"])
 
@@ -114,7 +122,10 @@ async def read_lines(path: Path, position: int, *, final: bool) -> tuple[bytes, 
 
 
 @dataclass(frozen=True, slots=True)
-class _Try:
+class TryLog:
+    """The log of one try: its file, whether the try may still write, and following it
+    (the API's NDJSON follow and the UI's log stream both read through this)."""
+
     ctx: ApiContext
     dag_id: str
     run_id: str
@@ -143,9 +154,9 @@ class _Try:
         state, current_try = found
         return current_try == self.try_number and state in LIVE_STATES
 
-    async def follow(self, position: int) -> AsyncIterator[bytes]:
-        """NDJSON lines of the log from `position` until the try ends (cancelled when the
-        client disconnects)."""
+    async def chunks(self, position: int) -> AsyncGenerator[tuple[list[dict[str, Any]], int], None]:
+        """The log's records from `position` on, in chunks, each with the position after
+        it, until the try ends (cancelled when the reader leaves)."""
         while True:
             # Read the state first: once it is final, the runner has written every line,
             # so the read after it is complete.
@@ -153,11 +164,16 @@ class _Try:
             data, position = await read_lines(self.path, position, final=not live)
             records = parse_log_lines(data)
             if records:
-                yield "".join(json.dumps(r, default=str) + "\n" for r in records).encode()
+                yield records, position
             if not live and len(data) < CHUNK_BYTES:
                 return
             if not data:
                 await anyio.sleep(FOLLOW_INTERVAL)
+
+    async def follow(self, position: int) -> AsyncIterator[bytes]:
+        """NDJSON lines of the log from `position` until the try ends."""
+        async for records, _ in self.chunks(position):
+            yield "".join(json.dumps(r, default=str) + "\n" for r in records).encode()
 
 
 def _accepts_ndjson(accept: str) -> bool:
@@ -194,7 +210,7 @@ async def get_log(
         raise ti_not_found(dag_id, dag_run_id, task_id, map_index)
     if try_number < 1 or try_number > max(found[1], 1):
         raise HTTPException(404, f"Try number {try_number} of this task instance does not exist")
-    attempt = _Try(ctx, dag_id, dag_run_id, task_id, map_index, try_number)
+    attempt = TryLog(ctx, dag_id, dag_run_id, task_id, map_index, try_number)
     position = 0 if full_content else decode_token(token)
     if _accepts_ndjson(accept):
         return StreamingResponse(attempt.follow(position), media_type=NDJSON)

@@ -75,5 +75,79 @@
     window.addEventListener("pagehide", () => source.close());
   }
 
-  document.addEventListener("DOMContentLoaded", followGrid);
+  // -- a try's log: stream new lines while the try runs, follow, search ------------------
+
+  function highlight(line, query) {
+    // Back to plain text, then the matches wrapped in <mark> (text nodes only, no HTML).
+    const text = line.textContent;
+    line.textContent = text;
+    if (!query) return 0;
+    const lower = text.toLowerCase();
+    let found = 0;
+    let from = 0;
+    let at = lower.indexOf(query, from);
+    if (at < 0) return 0;
+    line.textContent = "";
+    while (at >= 0) {
+      line.append(document.createTextNode(text.slice(from, at)));
+      const mark = document.createElement("mark");
+      mark.textContent = text.slice(at, at + query.length);
+      line.append(mark);
+      found += 1;
+      from = at + query.length;
+      at = lower.indexOf(query, from);
+    }
+    line.append(document.createTextNode(text.slice(from)));
+    return found;
+  }
+
+  function followLog(view) {
+    const pre = view.querySelector("pre.log");
+    const search = view.querySelector(".log-search");
+    const matches = view.querySelector(".log-matches");
+    const follow = view.querySelector(".log-follow");
+    const status = view.querySelector(".log-status");
+    let total = 0;
+
+    function query() { return search ? search.value.trim().toLowerCase() : ""; }
+
+    function showCount() {
+      if (matches) matches.textContent = query() ? total + " match" + (total === 1 ? "" : "es") : "";
+    }
+
+    function searchAll() {
+      total = 0;
+      for (const line of pre.querySelectorAll(".line")) total += highlight(line, query());
+      showCount();
+      const first = pre.querySelector("mark");
+      if (first) first.scrollIntoView({ block: "nearest" });
+    }
+
+    if (search) search.addEventListener("input", searchAll);
+    if (view.dataset.more !== "true" || !window.EventSource) return;
+    const source = new EventSource(view.dataset.events);
+    source.addEventListener("lines", (event) => {
+      const empty = view.querySelector(".log-empty");
+      if (empty) empty.remove();
+      for (const text of JSON.parse(event.data)) {
+        const line = document.createElement("span");
+        line.className = "line";
+        line.textContent = text + "\n";
+        total += highlight(line, query());
+        pre.append(line);
+      }
+      showCount();
+      if (follow && follow.checked) pre.scrollTop = pre.scrollHeight;
+    });
+    source.addEventListener("end", () => {
+      source.close();
+      if (status) status.textContent = "complete";
+    });
+    window.addEventListener("pagehide", () => source.close());
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    followGrid();
+    for (const view of document.querySelectorAll(".log-view")) followLog(view);
+  });
 })();
