@@ -15,7 +15,15 @@ from starlette.staticfiles import StaticFiles
 from airflow_sc.api.app import create_app
 from airflow_sc.api.context import ApiContext
 from airflow_sc.scheduler.changes import ChangeFeed
-from airflow_sc.ui import dag_list, dag_page, signin, task_actions, task_logs, trigger
+from airflow_sc.ui import (
+    dag_list,
+    dag_page,
+    dag_views,
+    signin,
+    task_actions,
+    task_logs,
+    trigger,
+)
 from airflow_sc.ui.access import CsrfRejected, PageForbidden, SignInRequired, sign_in_url
 from airflow_sc.ui.rendering import render, with_security_headers
 
@@ -26,6 +34,7 @@ ROUTERS = (
     signin.router,
     dag_list.router,
     dag_page.router,
+    dag_views.router,
     task_actions.router,
     task_logs.router,
     trigger.router,

@@ -13,7 +13,14 @@ from airflow_sc.serialization import DagSpec, SerializationError
 from airflow_sc.ui.grid import Grid, GridRun, build_grid, task_order
 from airflow_sc.ui.task_logs import LogView, load_log_view
 
-__all__ = ["DagView", "TaskInstancePanel", "load_dag", "load_grid", "load_panel"]
+__all__ = [
+    "DagView",
+    "TaskInstancePanel",
+    "load_dag",
+    "load_grid",
+    "load_panel",
+    "load_run_grid",
+]
 
 #: Runs the Grid shows by default, and at most.
 DEFAULT_RUNS = 25
@@ -70,6 +77,24 @@ async def load_grid(ctx: ApiContext, dag_id: str, task_ids: list[str], runs: int
         Listing(limit=None),
     )
     return build_grid(grid_runs, task_ids, ((t.run_id, t.task_id, t.state) for t in tis.items))
+
+
+async def load_run_grid(
+    ctx: ApiContext, dag_id: str, task_ids: list[str], run: api_runs.DagRunRow | str
+) -> Grid:
+    """The Grid of one run (`run`, or its run id): the Graph's states."""
+    found = await api_runs.get_dag_run(ctx.db, dag_id, run) if isinstance(run, str) else run
+    if found is None:
+        return build_grid([], task_ids, [])
+    tis = await api_task_instances.list_task_instances(
+        ctx.db,
+        api_task_instances.TaskInstanceFilter(
+            dag_ids=[dag_id], run_ids=[found.run_id], map_indexes=[-1]
+        ),
+        Listing(limit=None),
+    )
+    grid_run = GridRun(found.id, found.run_id, found.state, found.run_after)
+    return build_grid([grid_run], task_ids, ((t.run_id, t.task_id, t.state) for t in tis.items))
 
 
 async def load_panel(

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -18,7 +19,9 @@ from airflow_sc.ui.dag_data import (
     load_dag,
     load_grid,
     load_panel,
+    load_run_grid,
 )
+from airflow_sc.ui.grid import Grid
 from airflow_sc.ui.live import GridStream
 from airflow_sc.ui.rendering import render
 from airflow_sc.ui.session import Session
@@ -64,6 +67,7 @@ async def render_dag_page(
     return render(
         "dag.html",
         {
+            "tab": "grid",
             "session": session,
             "can_edit": session.may(Permission.DAG_EDIT),
             "dag": view.row,
@@ -124,14 +128,23 @@ async def grid_events(
     dag_id: str,
     session: Annotated[Session, Depends(_READ)],
     runs: Runs = DEFAULT_RUNS,
+    run_id: str | None = None,
 ) -> Response:
+    """The Grid's changes (the newest `runs` runs), or those of run `run_id` alone (the
+    Graph's)."""
     ctx = context_of(request)
     view = await load_dag(ctx, dag_id)
     if view is None:
         return _missing(session, dag_id)
     task_ids = view.task_ids
+
+    def look() -> Awaitable[Grid]:
+        if run_id is not None:
+            return load_run_grid(ctx, dag_id, task_ids, run_id)
+        return load_grid(ctx, dag_id, task_ids, runs)
+
     return GridStream(
-        lambda: load_grid(ctx, dag_id, task_ids, runs),
+        look,
         request.app.state.changes,
         ctx.shutdown,
     )

@@ -41,6 +41,28 @@ DAGS = {
                 ),
             ) >> BashOperator(task_id="after", bash_command="echo after")
     """,
+    "graphy.py": """
+        import time
+        from datetime import datetime
+        from pathlib import Path
+
+        from airflow_sc.sdk import DAG, BashOperator, Label, PythonOperator
+
+        GO = Path(__file__).resolve().parent.parent / "go_graph"
+
+
+        def wait_for_it():
+            while not GO.exists():
+                time.sleep(0.05)
+
+
+        with DAG("graphy", schedule=None, start_date=datetime(2026, 1, 1), max_active_runs=2):
+            (
+                PythonOperator(task_id="wait_for_it", python_callable=wait_for_it)
+                >> Label("then")
+                >> BashOperator(task_id="after", bash_command="echo after")
+            )
+    """,
 }
 
 
@@ -124,3 +146,40 @@ def test_a_running_tries_log_streams_into_the_panel(page: Page, server: RunningS
     page.locator(".panel a.log-page").click()
     expect(page.locator("pre.log")).to_contain_text("third line")
     expect(page.locator(".log-status")).to_have_text("complete")
+
+
+def test_the_graph_follows_a_run_and_the_tabs_show_code_details_runs(
+    page: Page, server: RunningServer
+) -> None:
+    api(server, "PATCH", "/dags/graphy", {"is_paused": False})
+    api(server, "POST", "/dags/graphy/dagRuns", {"logical_date": None, "dag_run_id": "g1"})
+    sign_in(page, "viewer", "/dags/graphy")
+    page.get_by_role("link", name="Graph").click()
+    expect(page).to_have_url(re.compile(r"/dags/graphy/graph$"))
+    expect(page.locator("#live-status")).to_have_text("live")
+    page.evaluate("window.__same_page = true")
+    wait = page.locator('svg.graph rect[data-task="wait_for_it"]')
+    after = page.locator('svg.graph rect[data-task="after"]')
+    expect(wait).to_have_attribute("data-state", re.compile("^(scheduled|queued|running)$"))
+    expect(page.locator("svg.graph .edge-label")).to_have_text("then")
+    (server.home / "go_graph").touch()
+    expect(after).to_have_attribute("data-state", "success")
+    expect(after).to_have_class(re.compile(r"\bstate-success\b"))
+    expect(wait).to_have_attribute("data-state", "success")
+    expect(page.locator("#graph-run-state")).to_have_text("success")
+    assert page.evaluate("window.__same_page") is True
+    # A node leads to its task instance panel on the Grid.
+    page.locator('svg.graph a.node[data-task="after"]').click()
+    expect(page).to_have_url(re.compile(r"run_id=g1&task_id=after#panel$"))
+    expect(page.locator(".panel pre.log")).to_contain_text("after")
+    page.get_by_role("link", name="Code").click()
+    expect(page.locator("pre.code")).to_contain_text("def wait_for_it():")
+    page.get_by_role("link", name="Details").click()
+    expect(page.locator("table.details")).to_contain_text("Max active runs2")
+    page.get_by_role("link", name="Runs").click()
+    expect(page.locator("tr.run-row")).to_have_count(1)
+    expect(page.locator("tr.run-row")).to_have_attribute("data-run-id", "g1")
+    page.get_by_label("State").select_option("failed")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"/dags/graphy/runs\?state=failed"))
+    expect(page.locator(".count")).to_have_text("0 runs")

@@ -146,8 +146,41 @@
     window.addEventListener("pagehide", () => source.close());
   }
 
+  // -- the Graph: the chosen run's task states, live ---------------------------------------
+
+  function followGraph() {
+    const graph = document.getElementById("graph");
+    const status = document.getElementById("live-status");
+    if (!graph || !graph.dataset.events || !window.EventSource) return;
+    const nodes = new Map();
+    for (const rect of graph.querySelectorAll("rect[data-task]")) nodes.set(rect.dataset.task, rect);
+    const runState = document.getElementById("graph-run-state");
+    const source = new EventSource(graph.dataset.events);
+    source.addEventListener("open", () => { if (status) status.textContent = "connecting"; });
+    source.addEventListener("error", () => { if (status) status.textContent = "reconnecting"; });
+    source.addEventListener("grid", (event) => {
+      const change = JSON.parse(event.data);
+      if (status) status.textContent = "live";
+      for (const [run, task, state] of change.cells) {
+        const rect = run === graph.dataset.run ? nodes.get(task) : undefined;
+        if (!rect) continue;
+        setState(rect, state);
+        const title = rect.parentNode.querySelector("title");
+        if (title) title.textContent = task + ": " + state;
+      }
+      for (const [run, state] of change.runs) {
+        if (run === graph.dataset.run && runState) {
+          setState(runState, state);
+          runState.textContent = state;
+        }
+      }
+    });
+    window.addEventListener("pagehide", () => source.close());
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     followGrid();
+    followGraph();
     for (const view of document.querySelectorAll(".log-view")) followLog(view);
   });
 })();
