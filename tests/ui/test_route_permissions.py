@@ -12,6 +12,11 @@ from airflow_sc.ui.access import PageRequires
 from airflow_sc.ui.app import ROUTERS
 
 PUBLIC = {("GET", "/"), ("GET", "/login"), ("POST", "/login")}
+ADMIN_EDIT = {
+    "variables": Permission.VARIABLE_EDIT,
+    "connections": Permission.CONNECTION_EDIT,
+    "pools": Permission.POOL_EDIT,
+}
 
 
 def _walk(dependant: Any) -> list[Any]:
@@ -35,4 +40,10 @@ def test_every_ui_route_declares_its_permission() -> None:
     writes = {key: needed for key, needed in declared.items() if key[0] == "POST"}
     assert writes.pop(("POST", "/logout")) == {Permission.DAG_READ}
     assert writes.pop(("POST", "/login")) == set()
+    # The admin pages' writes (and their forms) need the API's edit permission of their kind.
+    for kind, edit in ADMIN_EDIT.items():
+        for action in ("new", "edit", "delete"):
+            assert writes.pop(("POST", f"/{kind}/{action}")) == {edit}
+        for action in ("new", "edit"):
+            assert declared[("GET", f"/{kind}/{action}")] == {edit}
     assert set(map(frozenset, writes.values())) == {frozenset({Permission.DAG_EDIT})}

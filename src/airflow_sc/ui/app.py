@@ -16,6 +16,7 @@ from airflow_sc.api.app import create_app
 from airflow_sc.api.context import ApiContext
 from airflow_sc.scheduler.changes import ChangeFeed
 from airflow_sc.ui import (
+    admin,
     dag_list,
     dag_page,
     dag_views,
@@ -38,6 +39,7 @@ ROUTERS = (
     task_actions.router,
     task_logs.router,
     trigger.router,
+    admin.router,
 )
 
 

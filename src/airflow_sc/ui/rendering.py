@@ -14,6 +14,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.responses import HTMLResponse, Response
 
+from airflow_sc.auth import Permission
+
 __all__ = ["CONTENT_SECURITY_POLICY", "SECURITY_HEADERS", "render", "with_security_headers"]
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -43,6 +45,7 @@ _env = Environment(
     lstrip_blocks=True,
 )
 _env.filters["when"] = _when
+_env.globals["Permission"] = Permission
 
 
 def with_security_headers(response: Response) -> Response:

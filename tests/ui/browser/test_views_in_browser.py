@@ -183,3 +183,62 @@ def test_the_graph_follows_a_run_and_the_tabs_show_code_details_runs(
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(r"/dags/graphy/runs\?state=failed"))
     expect(page.locator(".count")).to_have_text("0 runs")
+
+
+def test_edit_a_variable_and_a_pool_and_a_viewer_cannot(page: Page, server: RunningServer) -> None:
+    api(server, "POST", "/variables", {"key": "greeting", "value": "hello"})
+    api(
+        server,
+        "POST",
+        "/connections",
+        {"connection_id": "warehouse", "conn_type": "postgres", "password": "pw-secret-1"},
+    )
+    sign_in(page, "admin")
+    page.get_by_role("link", name="Variables").click()
+    row = page.locator('tr.admin-row[data-key="greeting"]')
+    expect(row).to_contain_text("hello")
+    row.get_by_role("link", name="Edit").click()
+    expect(page.get_by_label("Key")).to_have_value("greeting")
+    page.get_by_label("Value").fill("bonjour " + PAYLOAD)
+    page.get_by_role("button", name="Save").click()
+    expect(page).to_have_url(re.compile(r"/variables$"))
+    expect(row).to_contain_text("bonjour " + PAYLOAD)
+    assert row.locator("img, b").count() == 0
+    value = api(server, "GET", "/variables/greeting").json()["value"]
+    assert value == "bonjour " + PAYLOAD
+    # Adding a variable whose key exists shows the error next to the key.
+    page.get_by_role("link", name="Add variable").click()
+    page.get_by_label("Key").fill("greeting")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator('[data-field="key"] .field-error')).to_contain_text("already exists")
+    # Deleting asks first.
+    page.goto("/variables")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    row.get_by_role("button", name="Delete").click()
+    expect(row).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Delete").click()
+    expect(row).to_have_count(0)
+    # A connection's password is masked as in the API, and not in the edit form.
+    page.get_by_role("link", name="Connections").click()
+    conn = page.locator('tr.admin-row[data-key="warehouse"]')
+    expect(conn).to_contain_text("***")
+    assert "pw-secret-1" not in page.content()
+    conn.get_by_role("link", name="Edit").click()
+    expect(page.get_by_label("Password")).to_have_value("")
+    assert "pw-secret-1" not in page.content()
+    # Pools: edit the slots.
+    page.get_by_role("link", name="Pools").click()
+    pool = page.locator('tr.admin-row[data-key="default_pool"]')
+    pool.get_by_role("link", name="Edit").click()
+    page.locator("#field-slots").fill("7")
+    page.get_by_role("button", name="Save").click()
+    expect(pool.locator("td").nth(1)).to_have_text("7")
+    # A viewer sees pools but no controls, and no variables or connections at all.
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, "viewer", "/pools")
+    expect(pool).to_have_count(1)
+    expect(page.get_by_role("link", name="Edit")).to_have_count(0)
+    expect(page.get_by_role("link", name="Variables")).to_have_count(0)
+    page.goto("/variables")
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()

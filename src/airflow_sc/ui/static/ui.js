@@ -178,7 +178,18 @@
     window.addEventListener("pagehide", () => source.close());
   }
 
+  // -- forms that ask first (delete) --------------------------------------------------------
+
+  function confirmForms() {
+    for (const form of document.querySelectorAll("form[data-confirm]")) {
+      form.addEventListener("submit", (event) => {
+        if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+      });
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    confirmForms();
     followGrid();
     followGraph();
     for (const view of document.querySelectorAll(".log-view")) followLog(view);
