@@ -117,6 +117,7 @@ async def test_runs_list_filters_and_pages(seeded: UiServer) -> None:
         assert len(first) == 50
         assert first[0] == "manual__60"  # newest first
         assert "61 runs" in page
+        assert 'href="/dags/etl_daily/graph?run_id=manual__60">manual__60</a>' in page
         assert 'href="/dags/etl_daily/runs?offset=50">Next</a>' in page
         rest, page = await shown(offset=50)
         assert rest == [f"manual__{i}" for i in range(10, -1, -1)]

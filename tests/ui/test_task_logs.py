@@ -165,3 +165,25 @@ async def _finish_extract(server: UiServer) -> None:
         await tx.execute(update(task_instance).values(state="success"))
 
     await server.db.run(body)
+
+
+async def test_a_log_longer_than_one_read_streams_its_rest(two_tries: UiServer) -> None:
+    await _finish_extract(two_tries)
+    line = "x" * 1000
+    write_log(two_tries, 1, *[f"{i} {line}" for i in range(1500)])  # about 1.5 MiB
+    async with signed_in(two_tries, Role.VIEWER) as http:
+        page = await http.get(LOG, params={"try_number": 1})
+        shown = lines_of(page.text)
+        assert 0 < len(shown) < 1500
+        assert 'data-more="true"' in page.text  # a finished try, but more on disk
+        position = re.search(r"position=(\d+)", page.text).group(1)  # type: ignore[union-attr]
+        rest = await http.get(LOG + "/events", params={"try_number": 1, "position": position})
+    sent = [
+        json.loads(block.removeprefix("data: "))
+        for block in rest.text.split("\n")
+        if block.startswith("data: [")
+    ]
+    streamed = [text for chunk in sent for text in chunk]
+    assert len(shown) + len(streamed) == 1500
+    assert streamed[-1].endswith(f"1499 {line}")
+    assert rest.text.endswith("event: end\ndata: {}\n\n")

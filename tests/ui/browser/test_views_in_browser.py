@@ -35,7 +35,7 @@ DAGS = {
             BashOperator(
                 task_id="talk",
                 bash_command=(
-                    "echo first line; "
+                    "echo first line; seq 1 200; "
                     'while [ ! -f "$AIRFLOW_SC_HOME/go" ]; do sleep 0.05; done; '
                     "echo second line " + repr(PAYLOAD) + "; echo third line"
                 ),
@@ -121,6 +121,10 @@ def test_a_running_tries_log_streams_into_the_panel(page: Page, server: RunningS
     expect(log).to_contain_text("second line " + PAYLOAD)
     expect(log).to_contain_text("third line")
     expect(page.locator(".panel .log-status")).to_have_text("complete")
+    # Follow kept the newest line in view (the log is taller than its box).
+    at_bottom = log.evaluate("pre => pre.scrollHeight - pre.scrollTop - pre.clientHeight < 2")
+    assert log.evaluate("pre => pre.scrollTop") > 0
+    assert at_bottom is True
     assert page.evaluate("window.__same_page") is True
     assert log.locator("img, b").count() == 0
     assert page.evaluate("window.__xss") is None
@@ -141,7 +145,7 @@ def test_a_running_tries_log_streams_into_the_panel(page: Page, server: RunningS
         page.locator(".panel a.log-download").click()
     assert download.value.suggested_filename == "talk__t1__talk__1.log"
     text = download.value.path().read_text()
-    assert re.search(r"first line\n.*second line .*\n.*third line\n", text)
+    assert re.search(r"first line\n.*second line .*\n.*third line\n", text, re.S)
     # Its own page shows the finished try, complete, with nothing to stream.
     page.locator(".panel a.log-page").click()
     expect(page.locator("pre.log")).to_contain_text("third line")
