@@ -117,7 +117,17 @@ async def test_sign_in_never_redirects_off_site(ui_server: UiServer, target: str
 
 async def test_every_page_carries_the_security_headers(seeded: UiServer) -> None:
     async with signed_in(seeded, Role.VIEWER) as http:
-        for path in ("/login", "/dags", "/import-errors", "/dags/etl_daily"):
+        for path in (
+            "/login",
+            "/dags",
+            "/import-errors",
+            "/dags/etl_daily",
+            "/dags/etl_daily/graph",
+            "/dags/etl_daily/runs",
+            "/dags/etl_daily/code",
+            "/dags/etl_daily/details",
+            "/pools",
+        ):
             answer = await http.get(path)
             assert answer.status_code == 200, path
             csp = answer.headers["content-security-policy"]
