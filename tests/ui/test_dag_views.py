@@ -61,9 +61,13 @@ async def test_the_graph_colours_the_chosen_run(seeded: UiServer) -> None:
             "load": "none",
         }
         assert 'data-run="manual__1"' in newest.text
+        # Without a run id it follows the newest run (the one-run Grid of the newest).
+        assert 'data-follow="newest" data-events="/dags/etl_daily/events?runs=1"' in newest.text
         assert 'data-from="extract" data-to="load"' in newest.text
         older = await http.get("/dags/etl_daily/graph", params={"run_id": "manual__0"})
         found = re.findall(r'<rect class="state-(\w+)" data-task="(\w+)"', older.text)
+        assert "data-follow" not in older.text
+        assert 'data-events="/dags/etl_daily/events?run_id=manual__0"' in older.text
         assert sorted(found) == [("failed", "load"), ("success", "extract")]
         missing = await http.get("/dags/etl_daily/graph", params={"run_id": "nope"})
         assert missing.status_code == 404

@@ -61,8 +61,9 @@ async def graph_page(
     session: Annotated[Session, Depends(_READ)],
     run_id: str | None = None,
 ) -> Response:
-    """The DAG's tasks and dependencies, coloured by the states of run `run_id` (the newest
-    run when not given), following that run live."""
+    """The DAG's tasks and dependencies, coloured by the states of run `run_id`, following
+    that run live; without `run_id`, the newest run, switching to a newer one when it is
+    created (the stream of the one-run Grid of the newest run)."""
     ctx = context_of(request)
     view = await load_dag(ctx, dag_id)
     if view is None:
@@ -98,7 +99,13 @@ async def graph_page(
     return render(
         "graph.html",
         _common(session, view, "graph")
-        | {"layout": layout, "runs": runs, "run": run, "grid": grid},
+        | {
+            "layout": layout,
+            "runs": runs,
+            "run": run,
+            "grid": grid,
+            "follow_newest": run_id is None,
+        },
     )
 
 

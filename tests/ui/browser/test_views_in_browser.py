@@ -187,6 +187,20 @@ def test_the_graph_follows_a_run_and_the_tabs_show_code_details_runs(
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(r"/dags/graphy/runs\?state=failed"))
     expect(page.locator(".count")).to_have_text("0 runs")
+    # Opened without a run id, the Graph moves to a newer run when one is created.
+    page.get_by_role("link", name="Graph").click()
+    expect(page.locator("#live-status")).to_have_text("live")
+    expect(page.locator("#graph-run-id")).to_have_text("g1")
+    page.evaluate("window.__same_page = true")
+    api(server, "POST", "/dags/graphy/dagRuns", {"logical_date": None, "dag_run_id": "g2"})
+    expect(page.locator("#graph-run-id")).to_have_text("g2")
+    expect(page.locator("#graph-run-state")).to_have_text("success")
+    expect(after).to_have_attribute("data-state", "success")
+    expect(page.locator('svg.graph a.node[data-task="after"]')).to_have_attribute(
+        "href", "/dags/graphy?run_id=g2&task_id=after#panel"
+    )
+    expect(page.get_by_label("Run")).to_have_value("g2")
+    assert page.evaluate("window.__same_page") is True
 
 
 def test_edit_a_variable_and_a_pool_and_a_viewer_cannot(page: Page, server: RunningServer) -> None:

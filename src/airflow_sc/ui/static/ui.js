@@ -155,18 +155,49 @@
     const nodes = new Map();
     for (const rect of graph.querySelectorAll("rect[data-task]")) nodes.set(rect.dataset.task, rect);
     const runState = document.getElementById("graph-run-state");
+
+    function colour(rect, task, state) {
+      setState(rect, state);
+      const title = rect.parentNode.querySelector("title");
+      if (title) title.textContent = task + ": " + state;
+    }
+
+    // Opened without a run id, the Graph shows the newest run and moves to a newer one.
+    function switchRun(run) {
+      graph.dataset.run = run;
+      for (const [task, rect] of nodes) colour(rect, task, "none");
+      for (const link of graph.querySelectorAll("a.node")) {
+        const query = new URLSearchParams({ run_id: run, task_id: link.dataset.task });
+        link.setAttribute("href", "/dags/" + encodeURIComponent(graph.dataset.dag) + "?" + query + "#panel");
+      }
+      const label = document.getElementById("graph-run");
+      const id = document.getElementById("graph-run-id");
+      const none = document.getElementById("graph-no-runs");
+      if (label) label.hidden = false;
+      if (id) id.textContent = run;
+      if (none) none.remove();
+      const select = document.querySelector("select[name=run_id]");
+      if (select && !Array.from(select.options).some((o) => o.value === run)) {
+        select.prepend(new Option(run, run));
+      }
+      if (select) select.value = run;
+    }
+
     const source = new EventSource(graph.dataset.events);
     source.addEventListener("open", () => { if (status) status.textContent = "connecting"; });
     source.addEventListener("error", () => { if (status) status.textContent = "reconnecting"; });
     source.addEventListener("grid", (event) => {
       const change = JSON.parse(event.data);
       if (status) status.textContent = "live";
+      if (graph.dataset.follow === "newest") {
+        // That stream's Grid holds the newest run alone: a run it names is the newest.
+        const named = change.runs.map((r) => r[0]).concat(change.cells.map((c) => c[0]));
+        const newest = named.find((run) => run !== graph.dataset.run);
+        if (newest) switchRun(newest);
+      }
       for (const [run, task, state] of change.cells) {
         const rect = run === graph.dataset.run ? nodes.get(task) : undefined;
-        if (!rect) continue;
-        setState(rect, state);
-        const title = rect.parentNode.querySelector("title");
-        if (title) title.textContent = task + ": " + state;
+        if (rect) colour(rect, task, state);
       }
       for (const [run, state] of change.runs) {
         if (run === graph.dataset.run && runState) {
