@@ -196,6 +196,19 @@ async def test_connections_mask_password_and_extra_as_the_api(ui_server: UiServe
         assert stored.host == "example.com"
         assert cipher.decrypt(stored.password or "", what="t") == "pw-secret"
         assert '"k3y-secret"' in cipher.decrypt(stored.extra or "", what="t")
+        cleared = await http.post(
+            "/connections/edit?key=my_api",
+            data={"csrf_token": csrf, "conn_type": "http", "clear_password": "true"},
+        )
+        assert cleared.status_code == 303, cleared.text
+        stored = await secret_queries.get_connection(ui_server.db, "my_api")
+        assert stored is not None
+        assert stored.password is None
+        # The form sent no host and no extra: both are emptied, as the form said.
+        assert stored.host is None
+        assert stored.extra is None
+        form = (await http.get("/connections/edit", params={"key": "my_api"})).text
+        assert "Remove the stored password" not in form
         gone = await http.post("/connections/delete", data={"csrf_token": csrf, "key": "my_api"})
         assert gone.status_code == 303
         assert keys((await http.get("/connections")).text) == []

@@ -445,8 +445,10 @@ async def update_connection(
 
     async def write(values: dict[str, str]) -> object:
         mask = ["conn_type", "description", "host", "schema", "login", "port"]
-        if values["password"]:
+        if values["password"] or values.get("clear_password") == "true":
             mask.append("password")
+        if values.get("clear_password") == "true":
+            values = values | {"password": ""}
         extra: str | None = None
         if values["extra"].strip():
             try:

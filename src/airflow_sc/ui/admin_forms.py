@@ -95,6 +95,11 @@ def connection_fields(row: Mapping[str, Any] | None) -> list[AdminField]:
             "password",
             hint="Stored: leave empty to keep it." if has_password else "",
         ),
+        *(
+            [AdminField("clear_password", "Remove the stored password", "checkbox")]
+            if has_password
+            else []
+        ),
         AdminField("port", "Port", "number", _text(r.get("port"))),
         AdminField(
             "extra",
