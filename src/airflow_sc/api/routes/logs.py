@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
@@ -172,8 +173,9 @@ class TryLog:
 
     async def follow(self, position: int) -> AsyncIterator[bytes]:
         """NDJSON lines of the log from `position` until the try ends."""
-        async for records, _ in self.chunks(position):
-            yield "".join(json.dumps(r, default=str) + "\n" for r in records).encode()
+        async with contextlib.aclosing(self.chunks(position)) as chunks:
+            async for records, _ in chunks:
+                yield "".join(json.dumps(r, default=str) + "\n" for r in records).encode()
 
 
 def _accepts_ndjson(accept: str) -> bool:
