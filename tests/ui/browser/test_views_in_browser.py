@@ -243,7 +243,8 @@ def test_edit_a_variable_and_a_pool_and_a_viewer_cannot(page: Page, server: Runn
     expect(conn).to_contain_text("***")
     assert "pw-secret-1" not in page.content()
     conn.get_by_role("link", name="Edit").click()
-    expect(page.get_by_label("Password")).to_have_value("")
+    expect(page.get_by_label("Password", exact=True)).to_have_value("")
+    expect(page.get_by_label("Remove the stored password")).not_to_be_checked()
     assert "pw-secret-1" not in page.content()
     # Pools: edit the slots.
     page.get_by_role("link", name="Pools").click()
