@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_sc.dag_processing.fork_guard import FORK_LIMIT
 from airflow_sc.dag_processing.parser_pool import open_parser_pool
 
 pytestmark = pytest.mark.anyio
@@ -81,3 +82,89 @@ async def test_import_error_traceback_starts_at_the_user_file(tmp_path: Path) ->
     assert error.stacktrace.startswith("Traceback (most recent call last):")
     assert f'File "{path}", line 4' in error.stacktrace
     assert "importlib" not in error.stacktrace
+
+
+# Each writes `{marker}` first thing in the forked process, which must never run.
+FORKING = {
+    "fork_and_exit": """
+        import os
+        pid = os.fork()
+        if pid == 0:
+            open({marker!r}, "w").close()
+            os._exit(0)
+    """,
+    "child_lingers": """
+        import os, time
+        if os.fork() == 0:
+            open({marker!r}, "w").close()
+            time.sleep(3600)
+    """,
+    "waits_forever": """
+        import os
+        pid = os.fork()
+        if pid == 0:
+            open({marker!r}, "w").close()
+            while True:
+                pass
+        os.waitpid(pid, 0)
+    """,
+    "forks_twice": """
+        import os
+        for _ in range(2):
+            if os.fork() == 0:
+                open({marker!r}, "w").close()
+                os._exit(0)
+    """,
+    "multiprocessing_process": """
+        import multiprocessing, time
+        def work():
+            open({marker!r}, "w").close()
+            time.sleep(3600)
+        multiprocessing.get_context("fork").Process(target=work).start()
+    """,
+}
+FORK_COUNT = {"forks_twice": 2}
+DAG_AFTER = """
+from datetime import datetime
+from airflow_sc.sdk import DAG, EmptyOperator
+with DAG("after_forking", start_date=datetime(2026, 1, 1)):
+    EmptyOperator(task_id="t")
+"""
+
+
+@pytest.mark.parametrize("name", sorted(FORKING))
+async def test_a_file_that_forks_is_an_import_error_saying_so(tmp_path: Path, name: str) -> None:
+    marker = tmp_path / f"{name}.ran"
+    body = textwrap.dedent(FORKING[name]).format(marker=str(marker))
+    path = write(tmp_path, name, "# airflow dag\n" + body + DAG_AFTER)
+    async with open_parser_pool(1, file_timeout=20, max_memory=0) as pool:
+        result = await pool.parse(path, str(tmp_path))
+        good = await pool.parse(write(tmp_path, "good", GOOD.format(n=name)))
+    assert result.dags == []
+    (error,) = result.errors
+    count = FORK_COUNT.get(name, 1)
+    noun = "process" if count == 1 else "processes"
+    assert error.stacktrace == (
+        f"{path}: the DAG file forked {count} {noun} while being parsed; DAG files must not "
+        "start processes at import (each forked process was ended as it started)"
+    )
+    assert not marker.exists()  # the forked process ran none of the file's code
+    assert [d["dag"]["dag_id"] for d in good.dags] == [f"good_{name}"]  # the zygote is fine
+
+
+async def test_a_fork_loop_is_stopped_at_the_limit(tmp_path: Path) -> None:
+    path = write(tmp_path, "fork_loop", "# airflow dag\nimport os\nwhile True:\n    os.fork()\n")
+    async with open_parser_pool(1, file_timeout=20, max_memory=0) as pool:
+        (error,) = (await pool.parse(path)).errors
+    assert error.stacktrace.startswith(
+        f"{path}: the DAG file forked {FORK_LIMIT} processes while being parsed and parsing "
+        "was stopped there (a fork loop); DAG files must not start processes at import"
+    )
+
+
+async def test_a_file_that_runs_a_command_still_parses(tmp_path: Path) -> None:
+    # subprocess forks and execs in C: a command run to completion at import is allowed.
+    text = "import subprocess\nsubprocess.run(['true'], check=True)\n" + GOOD.format(n="cmd")
+    async with open_parser_pool(1, file_timeout=20, max_memory=0) as pool:
+        result = await pool.parse(write(tmp_path, "runs_true", text))
+    assert [d["dag"]["dag_id"] for d in result.dags] == ["good_cmd"], result.errors

@@ -17,6 +17,7 @@ import traceback
 from typing import Any
 
 from airflow_sc.children import CallRelay, ChildControl, Fork
+from airflow_sc.dag_processing.fork_guard import ForkGuard, forks_message
 
 __all__ = ["PROGRAM", "ParseProgram"]
 
@@ -44,10 +45,13 @@ class ParseProgram:
     def run(self, fork: Fork, result_fd: int, channel_fd: int | None) -> None:
         path, dags_folder = fork.payload["path"], fork.payload.get("dags_folder")
         callback: dict[str, Any] | None = fork.payload.get("callback")
+        guard: ForkGuard | None = None
         try:
             if callback is None:
                 from airflow_sc.dag_processing import parsing
 
+                guard = ForkGuard(lambda forks: _stop_fork_loop(result_fd, path, forks))
+                guard.install()
                 result = parsing.parse_file(path, dags_folder)
             else:
                 from airflow_sc.dag_processing import callbacks_child
@@ -56,8 +60,22 @@ class ParseProgram:
         except BaseException:  # the file's own error
             error = {"filename": path, "stacktrace": traceback.format_exc()}
             result = {"path": path, "dags": [], "errors": [error]}
+        if guard is not None and guard.forks:  # what the file did, whatever came of it
+            result = _forked(path, guard.forks)
         with os.fdopen(result_fd, "wb") as out:
             out.write(json.dumps(result).encode())
+
+
+def _forked(path: str, forks: int, *, stopped: bool = False) -> dict[str, Any]:
+    error = {"filename": path, "stacktrace": forks_message(path, forks, stopped=stopped)}
+    return {"path": path, "dags": [], "errors": [error]}
+
+
+def _stop_fork_loop(result_fd: int, path: str, forks: int) -> None:
+    """A fork loop: answer now and end the parse (called from the fork hook)."""
+    with os.fdopen(result_fd, "wb") as out:
+        out.write(json.dumps(_forked(path, forks, stopped=True)).encode())
+    os._exit(0)
 
 
 PROGRAM = ParseProgram()
