@@ -41,9 +41,10 @@ class ScriptProgram:
         for what, argument in fork.payload["steps"]:
             if what == "result":
                 collected.update(argument)
-            elif what == "call":
+            elif what in ("call", "call_raw"):
                 assert channel is not None
-                channel.sendall(json.dumps(argument).encode() + b"\n")
+                line = argument if what == "call_raw" else json.dumps(argument)
+                channel.sendall(line.encode() + b"\n")
                 reply = b""
                 while not reply.endswith(b"\n"):
                     reply += channel.recv(65536)

@@ -198,6 +198,22 @@ async def test_the_childs_calls_go_up_and_replies_come_down(zygote: Zygote) -> N
     assert message.result["replies"] == [{"id": 1, "status": 200}, {"id": 2, "status": 200}]
 
 
+async def test_a_call_too_deep_to_decode_is_answered_and_the_zygote_lives(zygote: Zygote) -> None:
+    levels = 100_000  # past what the zygote's JSON decoder can recurse into
+    fork = Fork(
+        "job",
+        steps(("call_raw", "[" * levels + "]" * levels), ("write", None)),
+        channel=True,
+    )
+    _, seen, exited = await run(zygote, fork)
+    assert not any(isinstance(message, Call) for message in seen)  # nothing went up
+    assert exited.result["replies"] == [
+        {"id": None, "status": 400, "detail": "the call is nested too deeply to be read"}
+    ]
+    _, _, after = await run(zygote, Fork("next", steps(("result", {"ok": 1}), ("write", None))))
+    assert after.result["ok"] == 1
+
+
 async def test_what_a_child_wrote_before_exiting_is_relayed_before_its_exit() -> None:
     """The child writes its call and result and exits while the zygote is busy between two
     selects (in its relay's timer). Acting on that exit before the next select would lose

@@ -145,7 +145,9 @@ async def prepare_context(ctx: ApiContext) -> ApiContext:
                 lifetime=ctx.settings.executor.task_token_lifetime,
                 clock=loaded.tokens.clock,
             )
-        execution = ExecutionDispatcher(service, tokens)
+        execution = ExecutionDispatcher(
+            service, tokens, max_json_depth=ctx.settings.api.max_request_json_depth
+        )
     return dataclasses.replace(
         ctx, signing_key=signing_key, cipher=cipher, secrets=secrets, execution=execution
     )

@@ -264,6 +264,10 @@ class _Channel:
                 continue
             try:
                 call = json.loads(line)
+            except RecursionError:
+                detail = "the call is nested too deeply to be read"
+                self._to_child({"id": None, "status": 400, "detail": detail})
+                continue
             except ValueError:
                 self._to_child({"id": None, "status": 400, "detail": "the call is not JSON"})
                 continue

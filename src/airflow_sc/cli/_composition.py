@@ -112,7 +112,11 @@ class Composition:
             # execution service, which waits like the executors' own calls.
             self.db.with_retry(DEFAULT_RETRY),
             self.services,
-            execution=ExecutionDispatcher(self.execution, self.services.tokens),
+            execution=ExecutionDispatcher(
+                self.execution,
+                self.services.tokens,
+                max_json_depth=self.settings.api.max_request_json_depth,
+            ),
             shutdown=self.shutdown,
             wake=self.changes.operator_changed,
         )
@@ -195,6 +199,7 @@ class Composition:
                 channel=settings.executor.local_channel,
                 service=self.execution,
                 tokens=self.services.tokens,
+                max_json_depth=settings.api.max_request_json_depth,
                 base_log_folder=settings.base_log_folder,
                 heartbeat_interval=settings.scheduler.heartbeat_interval,
                 terminate_grace=settings.executor.terminate_grace,

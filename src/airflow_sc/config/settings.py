@@ -73,10 +73,12 @@ class ApiSettings:
     secret_key: str | None = None
     #: Seconds an access token from `POST /auth/token` stays valid.
     access_token_expiry: float = 86400.0
-    #: Largest request body the REST API reads, in bytes; larger ones get 413 before they
-    #: are read (by Content-Length) or as soon as they pass it (a streamed body).
+    #: Largest request body the REST API and the execution API read, in bytes; larger ones
+    #: get 413 before they are read (by Content-Length) or as soon as they pass it (a
+    #: streamed body).
     max_request_body_size: int = 10 * 1024 * 1024
-    #: Deepest nesting of objects and arrays a REST API request body may have (400 beyond).
+    #: Deepest nesting of objects and arrays a REST API request body, or a task's call of
+    #: the execution API (over HTTP or the local pipe), may have (400 beyond).
     max_request_json_depth: int = 64
 
 

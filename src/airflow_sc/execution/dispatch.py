@@ -16,6 +16,7 @@ from typing import Any
 from airflow_sc.execution.errors import Forbidden, NotFound, Unauthorized
 from airflow_sc.execution.port import TryService
 from airflow_sc.execution.protocol import (
+    DEFAULT_MAX_DEPTH,
     Args,
     ConnectionRef,
     DagRunRef,
@@ -41,6 +42,8 @@ class ExecutionDispatcher:
 
     service: TryService
     tokens: ExecutionTokens
+    #: How deep a call's arguments may nest (`protocol.check_args`).
+    max_json_depth: int = DEFAULT_MAX_DEPTH
 
     def authorize(self, token: str | None, *, acting_try: str | None) -> str:
         """The try `token` is scoped to; it must be `acting_try` when one is named."""
@@ -66,7 +69,7 @@ class ExecutionDispatcher:
         scoped to it.
         """
         ti_id = self.authorize(token, acting_try=acting_try)
-        args = parse_args(op, raw_args)
+        args = parse_args(op, raw_args, max_depth=self.max_json_depth)
         return await _PERFORM[op](self, ti_id, args)
 
     # -- the operations ----------------------------------------------------------------------

@@ -14,6 +14,7 @@ __all__ = [
     "Forbidden",
     "NotFound",
     "NotImplementedHere",
+    "TooLarge",
     "TryConflict",
     "TryNotFound",
     "Unauthorized",
@@ -34,6 +35,12 @@ class BadRequest(ExecutionError):
     """The operation is unknown or its arguments are not what it takes (400)."""
 
     status = 400
+
+
+class TooLarge(ExecutionError):
+    """The call's body is larger than the transport reads (413)."""
+
+    status = 413
 
 
 class Unauthorized(ExecutionError):

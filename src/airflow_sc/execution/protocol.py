@@ -32,6 +32,12 @@ Operations (arguments -> what a successful call answers):
   ``fail_when_dag_is_paused``). 404 when the DAG does not exist, 400 when ``conf`` does not
   satisfy its params. Dates are ISO 8601 with an offset. (``TriggerDagRunOperator``.)
 - ``get_dag_run_state`` ``{dag_id, run_id}`` -> the run's state (404 when there is none).
+
+Every call's arguments first meet the REST API's input rules (`check_args`), whatever
+carried them: no key or string at any depth may hold a NUL character or an unpaired
+surrogate, no number may be NaN or infinite, and the arguments may nest at most
+`max_depth` levels (the API's ``api.max_request_json_depth``). A call that breaks one is
+refused (400, naming where) before anything is read or written.
 """
 
 from __future__ import annotations
@@ -43,12 +49,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
+from airflow_sc.domain.json_values import document_problem
 from airflow_sc.domain.retries import DEFAULT_MAX_TASK_RETRY_DELAY
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.domain.transitions import TI_TRANSITION_RULES, Actor
 from airflow_sc.execution.errors import BadRequest
 
 __all__ = [
+    "DEFAULT_MAX_DEPTH",
     "EXECUTION_API_PREFIX",
     "FINISH_STATES",
     "TRY_SCOPED",
@@ -66,6 +74,8 @@ __all__ = [
     "VariableWrite",
     "XComPush",
     "XComRef",
+    "check_args",
+    "check_value",
     "operation",
     "parse_args",
 ]
@@ -74,6 +84,10 @@ _TI = TaskInstanceState
 
 #: Where the API server serves the protocol over HTTP (its URL is the API's + this).
 EXECUTION_API_PREFIX: Final = "/execution"
+
+#: How deep a call's arguments may nest unless the transport says otherwise (the default
+#: of the REST API's ``api.max_request_json_depth``).
+DEFAULT_MAX_DEPTH: Final = 64
 
 #: States a running try may finish in: what the transition table lets the execution
 #: service move a running try to.
@@ -429,8 +443,22 @@ def operation(name: object) -> Operation:
         raise BadRequest(f"unknown operation {name!r}") from exc
 
 
-def parse_args(op: Operation, raw: object) -> Args:
+def check_args(raw: Mapping[str, Any], *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+    """`BadRequest` when a call's raw arguments break the input rules (module docstring)."""
+    if (problem := document_problem(dict(raw), max_depth=max_depth, where="args")) is not None:
+        raise BadRequest(problem)
+
+
+def check_value(value: Any, *, where: str, max_depth: int = DEFAULT_MAX_DEPTH - 1) -> None:
+    """`BadRequest` when `value` (an XCom pushed in process, say) breaks the input rules;
+    the default depth is what the value may have inside a call's arguments."""
+    if (problem := document_problem(value, max_depth=max_depth, where=where)) is not None:
+        raise BadRequest(problem)
+
+
+def parse_args(op: Operation, raw: object, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Args:
     """`op`'s arguments from what a transport received; `BadRequest` when they are wrong."""
     if not isinstance(raw, Mapping):
         raise BadRequest("args must be an object")
+    check_args(raw, max_depth=max_depth)
     return _PARSERS[op](raw)

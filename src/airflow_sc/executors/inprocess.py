@@ -51,6 +51,7 @@ from airflow_sc.execution.protocol import (
     TriggerOutcome,
     TryFinish,
     XComRef,
+    check_value,
 )
 from airflow_sc.executors._blocking import BlockingWatchdog, timed_steps
 from airflow_sc.executors._events import event_for_end, report_event
@@ -121,6 +122,9 @@ class SnapshotTaskClient:
         return self._xcoms.get((task_id, map_index, key))
 
     def xcom_push(self, key: str, value: Any) -> None:
+        # The rules a pushed value meets on the other transports, before it is kept.
+        check_value(key, where="key")
+        check_value(value, where="value")
         self.pushed[key] = value
 
     # -- secrets: awaited in the task's coroutine --------------------------------------------

@@ -48,6 +48,7 @@ from airflow_sc.children import Call, Exited, Fork, Forked, FromZygote, Reply, S
 from airflow_sc.children.parent import Zygote, ZygoteDied, start_zygote
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.execution.port import TryService
+from airflow_sc.execution.protocol import DEFAULT_MAX_DEPTH
 from airflow_sc.execution.tokens import ExecutionTokens
 from airflow_sc.executors._events import event_for_end, report_event
 from airflow_sc.executors._worker import note_in_log
@@ -124,7 +125,8 @@ class LocalExecutor(Executor):
     ``channel="pipe"`` the tries' calls are answered here by `service` (the process's
     execution service), after the same checks as the HTTP routes; with ``channel="http"``
     tries call the execution API at `api_url` (``.../execution``). Logs go under
-    `base_log_folder`.
+    `base_log_folder`. `max_json_depth` bounds the nesting of a call's arguments on the
+    pipe channel (`execution.protocol.check_args`).
     """
 
     name = "local"
@@ -135,6 +137,7 @@ class LocalExecutor(Executor):
         parallelism: int,
         tokens: ExecutionTokens,
         base_log_folder: Path,
+        max_json_depth: int = DEFAULT_MAX_DEPTH,
         api_url: str = "",
         channel: LocalChannel = "http",
         service: TryService | None = None,
@@ -154,7 +157,9 @@ class LocalExecutor(Executor):
             from airflow_sc.execution.dispatch import ExecutionDispatcher
             from airflow_sc.executors._channel_server import ChannelServer
 
-            self._channel = ChannelServer(ExecutionDispatcher(service, tokens))
+            self._channel = ChannelServer(
+                ExecutionDispatcher(service, tokens, max_json_depth=max_json_depth)
+            )
         elif not api_url:
             raise ValueError("the http channel needs the execution API's URL")
         self.channel = channel

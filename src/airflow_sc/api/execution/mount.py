@@ -12,4 +12,6 @@ __all__ = ["execution_app_for"]
 
 def execution_app_for(ctx: ApiContext) -> Starlette:
     """The ``/execution`` sub-application: a prepared `ctx` (its execution dispatcher)."""
-    return create_execution_app(ctx.require_execution())
+    return create_execution_app(
+        ctx.require_execution(), max_body_size=ctx.settings.api.max_request_body_size
+    )

@@ -21,12 +21,16 @@ renders the answer. Routes (all JSON, all with ``Authorization: Bearer <try toke
   "paused"}`; 404 when the DAG does not exist (``TriggerDagRunOperator``).
 - ``GET /dag-runs/{dag_id}/{run_id}/state`` -> 200 `{"state"}`; 404 when there is no run.
 
-400: arguments the operation does not take. 401: missing, forged or expired token.
-403: a token for another try.
+400: arguments the operation does not take, or that break the input rules the REST API
+has (`protocol.check_args`: NUL, unpaired surrogates, NaN, nesting). 401: missing, forged
+or expired token. 403: a token for another try. 413: a body larger than
+``api.max_request_body_size`` (refused by its Content-Length before it is read, or as soon
+as a streamed body passes it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -38,7 +42,7 @@ from starlette.routing import Route
 
 from airflow_sc.execution.context import TryContext
 from airflow_sc.execution.dispatch import ExecutionDispatcher
-from airflow_sc.execution.errors import BadRequest, ExecutionError
+from airflow_sc.execution.errors import BadRequest, ExecutionError, TooLarge
 from airflow_sc.execution.protocol import TRY_SCOPED, Operation
 
 __all__ = ["create_execution_app"]
@@ -52,9 +56,30 @@ def _token(request: Request) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
+async def _read(request: Request, limit: int) -> bytes:
+    """The body, read at most `limit` bytes far (`TooLarge` beyond)."""
+    problem = (
+        f"Request body is larger than {limit} bytes, the limit set by api.max_request_body_size"
+    )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(problem)
+    chunks: list[bytes] = []
+    size = 0
+    async with contextlib.aclosing(request.stream()) as stream:  # closed when refused
+        async for chunk in stream:
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(problem)
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def _body(request: Request) -> dict[str, Any]:
     try:
-        data = json.loads(await request.body() or b"{}")
+        data = json.loads(await _read(request, request.app.state.max_body_size) or b"{}")
+    except RecursionError as exc:
+        raise BadRequest("the body is nested too deeply to be read") from exc
     except ValueError as exc:
         raise BadRequest("the body is not JSON") from exc
     if not isinstance(data, dict):
@@ -74,7 +99,8 @@ def _route(path: str, method: str, op: Operation, render: Render, *, body: bool)
             acting = request.path_params["ti_id"] if op in TRY_SCOPED else None
             answer = await dispatcher.call(op, _token(request), raw, acting_try=acting)
         except ExecutionError as exc:
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+            headers = {"connection": "close"} if exc.status == 413 else None
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)
         return render(answer, raw)
 
     return Route(path, handle, methods=[method])
@@ -123,8 +149,11 @@ _CONNECTION = "/connections/{conn_id}"
 _DAG_RUN = "/dag-runs/{dag_id}/{run_id}"
 
 
-def create_execution_app(dispatcher: ExecutionDispatcher) -> Starlette:
-    """The execution API as its own app (the main app mounts it at ``/execution``)."""
+def create_execution_app(
+    dispatcher: ExecutionDispatcher, *, max_body_size: int = 10 * 1024 * 1024
+) -> Starlette:
+    """The execution API as its own app (the main app mounts it at ``/execution``);
+    request bodies are read at most `max_body_size` bytes far."""
     app = Starlette(
         routes=[
             _route(f"{_TI}/run", "PATCH", Operation.START, _context, body=True),
@@ -145,4 +174,5 @@ def create_execution_app(dispatcher: ExecutionDispatcher) -> Starlette:
         ]
     )
     app.state.dispatcher = dispatcher
+    app.state.max_body_size = max_body_size
     return app
