@@ -202,6 +202,7 @@ class Composition:
                 max_json_depth=settings.api.max_request_json_depth,
                 base_log_folder=settings.base_log_folder,
                 heartbeat_interval=settings.scheduler.heartbeat_interval,
+                heartbeat_timeout=settings.scheduler.heartbeat_timeout,
                 terminate_grace=settings.executor.terminate_grace,
                 # The scheduler gives running tries core.shutdown_grace before it cancels its
                 # executors (`serve_scheduler`): cancelled, they stop what is left at once.

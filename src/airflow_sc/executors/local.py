@@ -125,8 +125,9 @@ class LocalExecutor(Executor):
     ``channel="pipe"`` the tries' calls are answered here by `service` (the process's
     execution service), after the same checks as the HTTP routes; with ``channel="http"``
     tries call the execution API at `api_url` (``.../execution``). Logs go under
-    `base_log_folder`. `max_json_depth` bounds the nesting of a call's arguments on the
-    pipe channel (`execution.protocol.check_args`).
+    `base_log_folder`. A try's HTTP calls retry a 503 or an unreachable server for up to
+    `heartbeat_timeout` seconds (`task_runner.call_retry`). `max_json_depth` bounds the
+    nesting of a call's arguments on the pipe channel (`execution.protocol.check_args`).
     """
 
     name = "local"
@@ -142,6 +143,7 @@ class LocalExecutor(Executor):
         channel: LocalChannel = "http",
         service: TryService | None = None,
         heartbeat_interval: float = 5.0,
+        heartbeat_timeout: float = 60.0,
         terminate_grace: float = 10.0,
         shutdown_grace: float = 30.0,
         dag_import_timeout: float = 30.0,
@@ -169,6 +171,7 @@ class LocalExecutor(Executor):
         self.tokens = tokens
         self.base_log_folder = base_log_folder
         self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_timeout = heartbeat_timeout
         self.terminate_grace = terminate_grace
         self.shutdown_grace = shutdown_grace
         #: Seconds a worker may spend importing a DAG file before forking (then the child
@@ -293,6 +296,7 @@ class LocalExecutor(Executor):
             token=self.tokens.issue(workload.ti_id),
             base_log_folder=str(self.base_log_folder),
             heartbeat_interval=self.heartbeat_interval,
+            call_retry_window=self.heartbeat_timeout,
         )
         running = self._running[workload.ti_id] = _Running(workload, worker)
         timeout = workload.execution_timeout

@@ -3,16 +3,25 @@
 This is what a worker process uses: it has no database URL, only the API's base URL and a
 token scoped to its try. Calls are sync (task code is sync). Secrets read through it are
 added to the process's `SecretsMasker`, so they are masked in the try's log.
+
+A call the server answers 503, or that never reached it, is sent again after a capped
+backoff (honouring ``Retry-After``) for up to `retry_for` seconds from its first attempt
+(`call_retry.py` says which calls and how long), so a restart of the API server or an
+outage of its database does not fail the try.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
+import random
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +32,14 @@ from airflow_sc.execution.context import TryContext
 from airflow_sc.execution.protocol import DagRunTrigger, TriggerOutcome
 from airflow_sc.secrets.connection import Connection
 from airflow_sc.secrets.masking import SecretsMasker
+from airflow_sc.task_runner.call_retry import Failure, next_delay
+
+log = logging.getLogger(__name__)
+
+#: Errors of a request that never reached the server.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+#: Errors of a request that may have reached it, with no answer.
+_MAYBE_SENT = (httpx.ReadTimeout, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 
 __all__ = [
     "ExecutionApiClient",
@@ -66,8 +83,10 @@ class ExecutionApiClient:
         token: str,
         masker: SecretsMasker | None = None,
         transport: httpx.BaseTransport | None = None,
+        retry_for: float = 60.0,
     ) -> None:
         self.ti_id = ti_id
+        self.retry_for = retry_for
         self._token = token
         self._lock = threading.Lock()  # the heartbeat thread refreshes the token
         self._masker = masker
@@ -83,18 +102,53 @@ class ExecutionApiClient:
         self._http.close()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        with self._lock:
-            token = self._token
-        response = self._http.request(
-            method, path, headers={"authorization": f"Bearer {token}"}, **kwargs
-        )
+        first = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            error: httpx.TransportError | None = None
+            with self._lock:
+                token = self._token  # the heartbeat thread may have refreshed it
+            try:
+                response = self._http.request(
+                    method, path, headers={"authorization": f"Bearer {token}"}, **kwargs
+                )
+            except _NOT_SENT as exc:
+                error, failure = exc, Failure(method, not_sent=True)
+            except _MAYBE_SENT as exc:
+                error, failure = exc, Failure(method, maybe_sent=True)
+            else:
+                if response.status_code != 503:
+                    break
+                failure = Failure(method, 503, response.headers.get("retry-after"))
+            delay = next_delay(
+                failure,
+                attempt,
+                elapsed=time.monotonic() - first,
+                window=self.retry_for,
+                jitter=random.random(),
+                now=datetime.now(UTC),
+            )
+            if delay is None:
+                if error is not None:
+                    raise error
+                break  # the 503 is the answer
+            why = f"{error!r}" if error is not None else "503 Service Unavailable"
+            log.warning(
+                "The execution API did not answer %s %s (%s); trying again in %.1fs",
+                method,
+                path,
+                why,
+                delay,
+            )
+            time.sleep(delay)
         if response.status_code >= 400 and response.status_code != 404:
             try:
                 detail = str(response.json().get("detail"))
             except ValueError:
                 detail = response.text
-            error = TryNoLongerRunning if response.status_code == 409 else ExecutionApiError
-            raise error(response.status_code, detail)
+            refusal = TryNoLongerRunning if response.status_code == 409 else ExecutionApiError
+            raise refusal(response.status_code, detail)
         return response
 
     @property

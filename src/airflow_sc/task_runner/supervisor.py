@@ -94,6 +94,9 @@ class TaskRequest:
     token: str
     base_log_folder: str
     heartbeat_interval: float = 5.0
+    #: Seconds a call of the execution API over HTTP retries a 503 or an unreachable
+    #: server (the scheduler's heartbeat timeout).
+    call_retry_window: float = 60.0
 
     def log_path(self) -> Path:
         return try_log_path(
@@ -174,7 +177,11 @@ def run_try(
         client = connect(masker)
     else:
         client = ExecutionApiClient(
-            request.api_url, ti_id=request.ti_id, token=request.token, masker=masker
+            request.api_url,
+            ti_id=request.ti_id,
+            token=request.token,
+            masker=masker,
+            retry_for=request.call_retry_window,
         )
     try:
         outcome = _run(request, client)
