@@ -271,6 +271,8 @@ async def test_grid_events_follow_the_change_feed(seeded: UiServer) -> None:
             "event: grid",
             'data: {"cells":[],"runs":[],"new_runs":false}',
         ]
+        # Then what the health answer reports unhealthy (the banner): nothing here.
+        assert (await events.block()).split("\n") == ["event: health", 'data: {"unhealthy":[]}']
         await add_runs(seeded.db, "etl_daily", ["running"], now=seeded.clock())
         seeded.changes.runs_progressed(None)
         name, data = (await events.block()).split("\n")[-2:]

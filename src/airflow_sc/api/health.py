@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
-__all__ = ["COMPONENTS", "LastHeartbeats", "health_body"]
+__all__ = ["COMPONENTS", "LastHeartbeats", "health_body", "unhealthy_parts"]
 
 #: job.job_type (Airflow's names) -> (field in the health response, its heartbeat field)
 COMPONENTS: Final = {
@@ -21,6 +21,24 @@ COMPONENTS: Final = {
     "TriggererJob": ("triggerer", "latest_triggerer_heartbeat"),
     "DagProcessorJob": ("dag_processor", "latest_dag_processor_heartbeat"),
 }
+
+
+#: How each part of the health answer is named to a user (the UI's banner).
+_LABELS: Final = {
+    "metadatabase": "the metadata database",
+    "scheduler": "the scheduler",
+    "triggerer": "the triggerer",
+    "dag_processor": "the DAG processor",
+}
+
+
+def unhealthy_parts(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """What a health answer reports unhealthy, named for a user, in a fixed order."""
+    return tuple(
+        label
+        for field, label in _LABELS.items()
+        if isinstance(part := body.get(field), Mapping) and part.get("status") == "unhealthy"
+    )
 
 
 class LastHeartbeats:

@@ -3,18 +3,21 @@
 A page declares what it needs as a dependency, as API routes do:
 `session: Annotated[Session, Depends(page_requires(Permission.DAG_READ))]`. Without a
 session the browser is sent to the sign-in page (and back afterwards); a role without the
-permission gets a 403 page. Every state-changing route reads its form with `checked_form`,
-which refuses a request without the session's CSRF token.
+permission gets a 403 page. The session a page gets carries what the health answer
+reports unhealthy (`ui.health`), for the banner. Every state-changing route reads its form
+with `checked_form`, which refuses a request without the session's CSRF token.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from urllib.parse import parse_qsl, quote
 
 from starlette.requests import Request
 
 from airflow_sc.api.context import ApiContext
 from airflow_sc.auth import Permission
+from airflow_sc.ui.health import page_health
 from airflow_sc.ui.session import CSRF_FIELD, CSRF_HEADER, Session, csrf_matches, read_session
 
 __all__ = [
@@ -71,7 +74,7 @@ class PageRequires:
             raise SignInRequired(here)
         if not session.may(self.permission):
             raise PageForbidden(session, self.permission)
-        return session
+        return dataclasses.replace(session, health=await page_health(context_of(request)))
 
 
 def page_requires(permission: Permission) -> PageRequires:

@@ -22,6 +22,7 @@ from airflow_sc.ui.dag_data import (
     load_run_grid,
 )
 from airflow_sc.ui.grid import Grid
+from airflow_sc.ui.health import page_health
 from airflow_sc.ui.live import GridStream
 from airflow_sc.ui.rendering import render
 from airflow_sc.ui.session import Session
@@ -147,4 +148,5 @@ async def grid_events(
         look,
         request.app.state.changes,
         ctx.shutdown,
+        health=lambda: page_health(ctx),
     )

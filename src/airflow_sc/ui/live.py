@@ -5,6 +5,10 @@ The stream subscribes to the feed; a note about runs this page shows (or may sho
 newer than the newest shown, or "too many runs to list") wakes it, and a burst of notes
 costs one look at the database. The stream then sends the cells and runs whose state
 changed since its last look. It ends when the client goes away or the server drains.
+
+The stream also reads the health answer every `HEALTH_SECONDS` (`ui.health`) and sends a
+``health`` event, ``{"unhealthy": [...]}``, first with the Grid and then whenever it
+changed, so the page's banner follows an outage without a reload.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from airflow_sc.runtime import Shutdown
 from airflow_sc.scheduler.changes import ChangeFeed
 from airflow_sc.scheduler.changes.notes import Change, Note
 from airflow_sc.ui.grid import Grid, changed_cells
+from airflow_sc.ui.health import HEALTH_SECONDS
 from airflow_sc.ui.rendering import SECURITY_HEADERS
 
 __all__ = ["KEEPALIVE_SECONDS", "GridStream", "concerns_grid"]
@@ -64,6 +69,9 @@ class GridStream(Response):
         look: Callable[[], Awaitable[Grid]],
         changes: ChangeFeed | None,
         shutdown: Shutdown,
+        health: Callable[[], Awaitable[tuple[str, ...]]] | None = None,
+        *,
+        health_every: float = HEALTH_SECONDS,
     ) -> None:
         super().__init__(status_code=200, media_type="text/event-stream")
         self._look = look
@@ -71,6 +79,9 @@ class GridStream(Response):
         self._changes = changes
         self._shutdown = shutdown
         self._woken = anyio.Event()
+        self._health = health
+        self._health_every = health_every
+        self._health_shown: tuple[str, ...] | None = None
 
     def _listen(self, note: Note) -> None:
         runs = self._last.runs
@@ -125,16 +136,37 @@ class GridStream(Response):
             await send(
                 {"type": "http.response.body", "body": _snapshot(self._last), "more_body": True}
             )
+            if body := await self._health_event():
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+            quiet_since = anyio.current_time()
             while True:
-                with anyio.move_on_after(KEEPALIVE_SECONDS) as idle:
+                with anyio.move_on_after(self._tick()) as idle:
                     await self._woken.wait()
                 if idle.cancelled_caught:
-                    body = b": keepalive\n\n"
+                    body = await self._health_event()
+                    if not body and anyio.current_time() - quiet_since >= KEEPALIVE_SECONDS:
+                        body = b": keepalive\n\n"
                 else:
                     self._woken = anyio.Event()
                     body = self._changed(await self._look())
                 if body:
+                    quiet_since = anyio.current_time()
                     await send({"type": "http.response.body", "body": body, "more_body": True})
+
+    def _tick(self) -> float:
+        if self._health is None:
+            return KEEPALIVE_SECONDS
+        return min(self._health_every, KEEPALIVE_SECONDS)
+
+    async def _health_event(self) -> bytes:
+        """A ``health`` event when what is unhealthy changed since the last one sent."""
+        if self._health is None:
+            return b""
+        now = await self._health()
+        if now == self._health_shown:
+            return b""
+        self._health_shown = now
+        return _event("health", {"unhealthy": list(now)})
 
     def _changed(self, now: Grid) -> bytes:
         before = self._last

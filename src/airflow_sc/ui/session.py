@@ -48,6 +48,9 @@ class Session:
 
     token: AccessToken
     csrf: str
+    #: What the health answer reported unhealthy when this request's page was checked
+    #: (the banner every page shows; `ui.health`).
+    health: tuple[str, ...] = ()
 
     def may(self, permission: Permission) -> bool:
         return role_allows(self.token.role, permission)

@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
+from airflow_sc.db.engine import open_database
 from tests.ui.browser.conftest import PASSWORDS, RunningServer, serve
 
 pytest.importorskip("playwright")
@@ -289,3 +292,53 @@ def test_clear_a_failed_task_and_see_it_run_again(page: Page, server: RunningSer
     expect(page).to_have_url(re.compile(r"run_id=f1&task_id=work#panel$"))
     expect(cell).to_have_attribute("data-state", "success")
     expect(page.locator('th.run[data-run="f1"] .bar')).to_have_class(re.compile("state-success"))
+
+
+def _set_triggerer_job(server: RunningServer, state: str | None) -> None:
+    """A triggerer job with a heartbeat an hour old (`state` "running": the health route
+    calls the triggerer unhealthy), or that job ended (`state` None: nothing unhealthy).
+    airflow-sc runs no triggerer of its own, so nothing else writes these rows."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert, update
+
+    from airflow_sc.db.models import job
+
+    async def write() -> None:
+        async with open_database(f"sqlite:///{server.home / 'airflow-sc.db'}") as db:
+
+            async def body(tx: Any) -> None:
+                if state is None:
+                    ended = update(job).where(job.c.job_type == "TriggererJob")
+                    await tx.execute(ended.values(state="success"))
+                    return
+                beat = datetime.now(UTC) - timedelta(hours=1)
+                row = {"job_type": "TriggererJob", "state": state, "latest_heartbeat": beat}
+                await tx.execute(insert(job).values(**row, start_date=beat))
+
+            await db.run(body)
+
+    # Playwright's sync API holds an event loop in this thread: run ours in another.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(anyio.run, write).result()
+
+
+def test_the_health_banner_shows_and_clears_without_reloading(
+    page: Page, server: RunningServer
+) -> None:
+    sign_in(page, "viewer", "/dags")
+    banner = page.locator("#health-banner")
+    expect(banner).to_be_hidden()
+    _set_triggerer_job(server, "running")
+    try:
+        page.goto("/dags")
+        expect(banner).to_be_visible()
+        expect(banner).to_contain_text("Unhealthy: the triggerer.")
+        page.goto("/dags/etl_a")  # a live page: its stream follows the health route
+        expect(page.locator("#live-status")).to_have_text("live")
+        expect(banner).to_be_visible()
+        page.evaluate("window.__same_page = true")
+    finally:
+        _set_triggerer_job(server, None)
+    expect(banner).to_be_hidden()
+    assert page.evaluate("window.__same_page") is True

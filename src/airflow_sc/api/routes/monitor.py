@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 import anyio
 from fastapi import APIRouter
 from pydantic import BaseModel
 
 from airflow_sc import __version__
-from airflow_sc.api.context import Ctx
+from airflow_sc.api.context import ApiContext, Ctx
 from airflow_sc.api.health import health_body
 from airflow_sc.db.queries import health as queries
 from airflow_sc.db.retry import PROBE_RETRY
@@ -57,6 +58,11 @@ async def get_health(ctx: Ctx) -> HealthInfoResponse:
     A quick probe (`PROBE_RETRY`): during an outage this answers at once that the
     database (and every component that needs it) is unhealthy.
     """
+    return HealthInfoResponse.model_validate(await read_health(ctx))
+
+
+async def read_health(ctx: ApiContext) -> dict[str, Any]:
+    """The health answer's body, read now (also what the UI's banner shows)."""
     beats: dict[str, datetime] | None = None
     with anyio.move_on_after(DB_CHECK_TIMEOUT):
         try:
@@ -65,13 +71,12 @@ async def get_health(ctx: Ctx) -> HealthInfoResponse:
             log.warning("health check: metadata database unreachable: %s", exc)
     if beats is not None:
         ctx.last_heartbeats.beats = beats
-    body = health_body(
+    return health_body(
         beats,
         last_known=ctx.last_heartbeats.beats,
         now=ctx.clock(),
         heartbeat_timeout=ctx.settings.scheduler.heartbeat_timeout,
     )
-    return HealthInfoResponse.model_validate(body)
 
 
 @router.get("/version", tags=["Version"])

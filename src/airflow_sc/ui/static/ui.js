@@ -72,6 +72,7 @@
         }
       });
     });
+    source.addEventListener("health", (event) => showHealth(JSON.parse(event.data).unhealthy));
     window.addEventListener("pagehide", () => source.close());
   }
 
@@ -206,7 +207,17 @@
         }
       }
     });
+    source.addEventListener("health", (event) => showHealth(JSON.parse(event.data).unhealthy));
     window.addEventListener("pagehide", () => source.close());
+  }
+
+  // The banner the server rendered, kept current by the live stream's "health" events.
+  function showHealth(unhealthy) {
+    const banner = document.getElementById("health-banner");
+    const parts = document.getElementById("health-parts");
+    if (!banner || !parts) return;
+    parts.textContent = unhealthy.join(", ");
+    banner.hidden = unhealthy.length === 0;
   }
 
   // -- forms that ask first (delete) --------------------------------------------------------
