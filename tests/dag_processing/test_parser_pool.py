@@ -3,6 +3,7 @@
 import textwrap
 from pathlib import Path
 
+import anyio
 import pytest
 
 from airflow_sc.dag_processing.fork_guard import FORK_LIMIT
@@ -168,3 +169,34 @@ async def test_a_file_that_runs_a_command_still_parses(tmp_path: Path) -> None:
     async with open_parser_pool(1, file_timeout=20, max_memory=0) as pool:
         result = await pool.parse(write(tmp_path, "runs_true", text))
     assert [d["dag"]["dag_id"] for d in result.dags] == ["good_cmd"], result.errors
+
+
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting for its reaper)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def test_processes_a_file_leaves_running_do_not_outlive_its_parse(tmp_path: Path) -> None:
+    # One in a session of its own (out of the parse's process group), one daemonized by a
+    # shell that exits at once (its parent gone: an orphan, reparented).
+    pids = tmp_path / "pids"
+    text = f"""
+import subprocess
+subprocess.Popen(["sleep", "1000"], start_new_session=True)
+subprocess.run(["sh", "-c", "setsid sleep 1001 & echo $! >> {pids}"], check=True)
+import os
+with open({str(pids)!r}, "a") as out:
+    out.write(str(subprocess.Popen(["sleep", "1002"], start_new_session=True).pid) + "\\n")
+""" + GOOD.format(n="leaves")
+    async with open_parser_pool(1, file_timeout=20, max_memory=0) as pool:
+        result = await pool.parse(write(tmp_path, "leaves_processes", text))
+        started = [int(pid) for pid in pids.read_text().split()]
+        assert [d["dag"]["dag_id"] for d in result.dags] == ["good_leaves"], result.errors
+        assert len(started) == 2
+        with anyio.fail_after(10):
+            while any(_alive(pid) for pid in started):
+                await anyio.sleep(0.01)  # SIGKILL was sent: the kernel finishes them off

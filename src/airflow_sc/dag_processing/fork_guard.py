@@ -9,18 +9,36 @@ counts it. The file then gets an import error naming the count instead of its DA
 A file that keeps forking (a fork loop) is stopped at `FORK_LIMIT` forks: the parse ends
 there with the same error, so unreaped children never pile up until the timeout.
 
-What is not seen: processes started without a Python fork (`subprocess` without
+What is not counted: processes started without a Python fork (`subprocess` without
 `preexec_fn` and `os.posix_spawn`, which fork and exec in C; a C extension calling
-`fork()`). Those run as before and die with the child's process group when the parse
-ends, or at the parse timeout.
+`fork()`): a command run to completion at import is allowed. What such a process leaves
+running does not outlive the parse: the parse child is its descendants' subreaper
+(`PR_SET_CHILD_SUBREAPER`, so a daemon that detached itself, in a session of its own,
+becomes its child rather than init's) and kills every child it has once the import
+returned (`end_leftovers`); the zygote kills the child's process group as before. Only a
+parse cut short (its timeout, or the file calling `os._exit`) can leave a process that
+left the group.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import signal
 from collections.abc import Callable
+from pathlib import Path
 
-__all__ = ["FORKED_EXIT", "FORK_LIMIT", "ForkGuard", "forks_message"]
+__all__ = [
+    "FORKED_EXIT",
+    "FORK_LIMIT",
+    "ForkGuard",
+    "become_subreaper",
+    "end_leftovers",
+    "forks_message",
+]
+
+_PR_SET_CHILD_SUBREAPER = 36
 
 #: Forks after which the parse is given up at once (a fork loop).
 FORK_LIMIT = 64
@@ -70,3 +88,38 @@ class ForkGuard:
         self.forks += 1
         if self.forks >= self._limit:
             self._on_limit(self.forks)
+
+
+def become_subreaper() -> bool:
+    """Make this process the reaper of its orphaned descendants (Linux; else False)."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+    return False
+
+
+def end_leftovers() -> int:
+    """SIGKILL and reap every child this process has, until none is left (a killed child's
+    own children come to a subreaper next); how many there were."""
+    ended = 0
+    for _ in range(1000):  # a bound, in case something keeps forking
+        pids = _children()
+        if not pids:
+            break
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in pids:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+            ended += 1
+    return ended
+
+
+def _children() -> list[int]:
+    """This process's children, from /proc (every thread's list; empty elsewhere)."""
+    pids: set[int] = set()
+    for path in Path("/proc/self/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            pids.update(int(pid) for pid in path.read_text().split())
+    return sorted(pids)

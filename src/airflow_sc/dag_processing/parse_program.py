@@ -17,7 +17,12 @@ import traceback
 from typing import Any
 
 from airflow_sc.children import CallRelay, ChildControl, Fork
-from airflow_sc.dag_processing.fork_guard import ForkGuard, forks_message
+from airflow_sc.dag_processing.fork_guard import (
+    ForkGuard,
+    become_subreaper,
+    end_leftovers,
+    forks_message,
+)
 
 __all__ = ["PROGRAM", "ParseProgram"]
 
@@ -52,7 +57,11 @@ class ParseProgram:
 
                 guard = ForkGuard(lambda forks: _stop_fork_loop(result_fd, path, forks))
                 guard.install()
-                result = parsing.parse_file(path, dags_folder)
+                become_subreaper()
+                try:
+                    result = parsing.parse_file(path, dags_folder)
+                finally:
+                    end_leftovers()  # what the file left running does not outlive it
             else:
                 from airflow_sc.dag_processing import callbacks_child
 
