@@ -38,12 +38,14 @@ unit: $(VENV)/.installed-dev browser
 test: lint type unit
 
 # The workloads of WORKLOADS.md (W1, W2, W3, W1a, W2a) x {SQLite, PostgreSQL} x {asyncio,
-# trio}, 3 runs each, then the database ceiling, API latency with and without W1 running
-# and the component benchmarks. Results: benchmarks/results/*.json; docs/performance.md.
+# trio}, 3 runs each, then the database ceiling, API latency with and without W1 running,
+# the API under load (100 clients and a 40-task chain, 3 runs per database) and the
+# component benchmarks. Results: benchmarks/results/*.json; docs/performance.md.
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.workloads --workload all --database both --backend both --repeat 3
 	$(BIN)/python benchmarks/db_ceiling.py
 	$(BIN)/python -m benchmarks.api_latency --under W1
+	$(BIN)/python -m benchmarks.api_load --repeat 3
 	$(BIN)/python benchmarks/scheduler_throughput.py
 	$(BIN)/python benchmarks/executor_overhead.py
 	$(BIN)/python benchmarks/db_roundtrips.py
