@@ -12,7 +12,8 @@ from fastapi import Depends, Request
 
 from airflow_sc.actions import OperatorTriggers, Wake, no_wake
 from airflow_sc.api.health import LastHeartbeats
-from airflow_sc.auth import UserStamps
+from airflow_sc.api.list_cache import ListCache
+from airflow_sc.auth import UserStamps, VerifiedTokens
 from airflow_sc.config import Settings
 from airflow_sc.db import Database
 from airflow_sc.execution.dispatch import ExecutionDispatcher
@@ -50,11 +51,16 @@ class ApiContext:
     secrets: SecretsBackend | None = None
     #: Users' current credential stamps, against which every token is rechecked.
     user_stamps: UserStamps = field(default_factory=UserStamps)
+    #: Tokens verified once, remembered until they expire (their stamps are rechecked).
+    verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
     #: The execution protocol served under ``/execution`` (the process's one execution
     #: service, shared with the executors of this process).
     execution: ExecutionDispatcher | None = None
     #: What the health route last read, reported (as unhealthy) while the database is out.
     last_heartbeats: LastHeartbeats = field(default_factory=LastHeartbeats)
+    #: Answers of the busiest list routes (`api.list_cache`), when the composition root
+    #: keeps it current: it subscribes the cache to a change feed that hears every change.
+    list_cache: ListCache | None = None
 
     @classmethod
     def from_services(
@@ -66,6 +72,7 @@ class ApiContext:
         execution: ExecutionDispatcher,
         shutdown: Shutdown,
         wake: Wake = no_wake,
+        list_cache: ListCache | None = None,
     ) -> ApiContext:
         """The context of a process whose composition root built `services` once."""
         return cls(
@@ -79,6 +86,7 @@ class ApiContext:
             wake=wake,
             secrets=services.secrets,
             execution=execution,
+            list_cache=list_cache,
         )
 
     @property

@@ -24,7 +24,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 
 from airflow_sc.api.context import Ctx
-from airflow_sc.auth import AccessToken, InvalidToken, Permission, decode_token, role_allows
+from airflow_sc.auth import AccessToken, InvalidToken, Permission, role_allows
 
 __all__ = ["RequiresPermission", "declared_permissions", "requires"]
 
@@ -56,7 +56,7 @@ class RequiresPermission:
         if not raw:
             raise HTTPException(401, "Not authenticated", headers=_UNAUTHENTICATED)
         try:
-            token = decode_token(raw, key=ctx.require_signing_key(), now=ctx.clock())
+            token = ctx.verified_tokens.decode(raw, key=ctx.require_signing_key(), now=ctx.clock())
         except InvalidToken:
             raise HTTPException(401, "Invalid or expired token", headers=_UNAUTHENTICATED) from None
         # A token outlives nothing it was issued on: its user, role and password.

@@ -5,7 +5,8 @@
 - `tokens`: JWT issue/decode with an injected clock (pure);
 - `signing_key`: the token signing key, generated under the home folder if not configured;
 - `users`: async user management over the database port;
-- `stamps`: the per-request recheck of a token against its user (short-lived cache).
+- `stamps`: the per-request recheck of a token against its user (short-lived cache);
+- `verified`: verified tokens remembered until they expire.
 """
 
 from airflow_sc.auth.passwords import generate_password, hash_password, verify_password
@@ -36,6 +37,7 @@ from airflow_sc.auth.users import (
     list_users,
     reset_password,
 )
+from airflow_sc.auth.verified import VerifiedTokens
 
 __all__ = [
     "ADMIN_PASSWORD_FILE",
@@ -50,6 +52,7 @@ __all__ = [
     "User",
     "UserError",
     "UserStamps",
+    "VerifiedTokens",
     "authenticate",
     "create_user",
     "credential_stamp",

@@ -17,6 +17,7 @@ what it announces to the schedulers of other processes instead.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,7 @@ from airflow_sc.services import Services, load_services
 
 if TYPE_CHECKING:
     from airflow_sc.api import ApiContext
+    from airflow_sc.api.list_cache import ListCache
 
 __all__ = ["Composition", "compose"]
 
@@ -119,7 +121,18 @@ class Composition:
             ),
             shutdown=self.shutdown,
             wake=self.changes.operator_changed,
+            list_cache=self._list_cache(),
         )
+
+    def _list_cache(self) -> ListCache | None:
+        """The API's list cache, when this process's feed hears every change: the DAG
+        processor and the scheduler (with the receiver of other processes' notes) run here."""
+        max_age = self.settings.api.list_cache_max_age
+        if max_age <= 0 or not {"api", "dag_processor", "scheduler"} <= self.names:
+            return None
+        from airflow_sc.api.list_cache import ListCache
+
+        return ListCache(max_age=max_age)
 
     async def serve_api(
         self, *, shutdown_trigger: Trigger, task_status: TaskStatus[HttpEndpoint]
@@ -127,12 +140,18 @@ class Composition:
         from airflow_sc.api import serve_api
         from airflow_sc.ui import create_web_app
 
-        await serve_api(
-            self.api_context(),
-            shutdown_trigger=shutdown_trigger,
-            app_factory=partial(create_web_app, changes=self.changes),
-            task_status=task_status,
-        )
+        ctx = self.api_context()
+        with (
+            self.changes.subscribe(ctx.list_cache.hear)
+            if ctx.list_cache is not None
+            else nullcontext()
+        ):
+            await serve_api(
+                ctx,
+                shutdown_trigger=shutdown_trigger,
+                app_factory=partial(create_web_app, changes=self.changes),
+                task_status=task_status,
+            )
 
     async def serve_scheduler(
         self,

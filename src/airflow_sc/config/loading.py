@@ -225,6 +225,18 @@ def _validate(settings: Settings) -> None:
         settings.api.max_request_json_depth,
         f"an integer from 1 to {RENDER_DEPTH_LIMIT}",
     )
+    check(
+        settings.api.max_concurrent_requests >= 1,
+        "api.max_concurrent_requests",
+        settings.api.max_concurrent_requests,
+        "an integer >= 1",
+    )
+    check(
+        settings.api.list_cache_max_age >= 0,
+        "api.list_cache_max_age",
+        settings.api.list_cache_max_age,
+        "seconds >= 0",
+    )
     try:
         re.compile(settings.scheduler.allowed_run_id_pattern)
         pattern_ok = True

@@ -80,6 +80,14 @@ class ApiSettings:
     #: Deepest nesting of objects and arrays a REST API request body, or a task's call of
     #: the execution API (over HTTP or the local pipe), may have (400 beyond).
     max_request_json_depth: int = 64
+    #: REST API and UI requests worked on at once; more wait their turn in arrival order
+    #: (`api.admission`), so that the scheduler in the same process keeps its share of the
+    #: event loop and of the database connections. The execution API is not counted.
+    max_concurrent_requests: int = 4
+    #: Under `airflow-sc run`, `GET /dags` and `GET /dags/{dag_id}/dagRuns` answers are
+    #: kept until a change may alter them (`api.list_cache`), and this many seconds at
+    #: most (for writes of other processes that announce nothing). 0 turns the cache off.
+    list_cache_max_age: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
