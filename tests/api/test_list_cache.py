@@ -18,13 +18,13 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from airflow_sc.api import ApiContext, prepare_context, serve_api
-from airflow_sc.api.list_cache import Answer, ListCache
+from airflow_sc.api.list_cache import Answer, ListCache, scope_of
 from airflow_sc.auth import Role
 from airflow_sc.config import load_settings
 from airflow_sc.db import Database, Transaction
 from airflow_sc.db.models import dag_run, user
 from airflow_sc.runtime import Shutdown
-from airflow_sc.scheduler.changes import ChangeFeed
+from airflow_sc.scheduler.changes import Change, ChangeFeed, Note
 from airflow_sc.testing import open_service_group
 from tests.api.conftest import START, ApiServer, FakeClock
 from tests.api.dag_seeds import add_runs, example_dag, store_dags
@@ -147,8 +147,9 @@ async def test_changes_announced_by_other_components_drop_the_answers(
     # A try's end alone changes nothing these routes show: the answers stay.
     cached_server.feed.tis_finished([await run_pk(db, "manual__0")])
     assert len(cached_server.cache) == 2
+    # The scheduler moved the run along: the run list goes, the DAG list (no run shown) stays.
     cached_server.feed.runs_progressed([await run_pk(db, "manual__0")])
-    assert len(cached_server.cache) == 0
+    assert len(cached_server.cache) == 1
     listed = await admin.get("/api/v2/dags/etl/dagRuns")
     assert listed.json()["dag_runs"][0]["note"] == "x"
 
@@ -213,12 +214,59 @@ def test_an_answer_computed_across_an_invalidation_is_not_kept() -> None:
     ticks = Ticks()
     cache = ListCache(max_age=2.0, now=ticks)
     key = ("/api/v2/dags", b"", Role.ADMIN)
+    scope = scope_of(*key[:2])
     answer = Answer(200, [], b"{}", stored_at=ticks())
-    started = cache.generation
+    started = cache.stamp(scope)
     cache.invalidate()
-    cache.put(key, answer, started)
+    cache.put(key, answer, scope, started)
     assert cache.get(key) is None
-    cache.put(key, answer, cache.generation)
+    cache.put(key, answer, scope, cache.stamp(scope))
     assert cache.get(key) == answer
     ticks.now += 2.0
     assert cache.get(key) is None
+
+
+def test_run_changes_drop_only_the_answers_showing_those_runs() -> None:
+    ticks = Ticks()
+    cache = ListCache(max_age=2.0, now=ticks)
+    answer = Answer(200, [], b"{}", stored_at=ticks())
+    keys = {
+        "dags": ("/api/v2/dags", b"limit=50"),
+        "dags_by_run_state": ("/api/v2/dags", b"last_dag_run_state=failed"),
+        "etl_runs": ("/api/v2/dags/etl/dagRuns", b""),
+        "other_runs": ("/api/v2/dags/other/dagRuns", b""),
+        "all_runs": ("/api/v2/dags/~/dagRuns", b""),
+    }
+
+    def fill() -> None:
+        for path, query in keys.values():
+            scope = scope_of(path, query)
+            cache.put((path, query, Role.ADMIN), answer, scope, cache.stamp(scope))
+
+    def kept() -> set[str]:
+        return {name for name, (p, q) in keys.items() if cache.get((p, q, Role.ADMIN))}
+
+    fill()
+    assert kept() == set(keys)
+    # A run this cache cannot place: every answer showing runs goes.
+    cache.hear(Note.of([Change.RUNS_PROGRESSED], [7]))
+    assert kept() == {"dags"}
+    assert cache.unplaced == {7}
+    cache.place_runs({7: "etl"}, {7})
+    fill()
+    # Now run 7 is known to be etl's: other DAGs' run lists stay.
+    cache.hear(Note.of([Change.RUNS_PROGRESSED, Change.TIS_FINISHED], [7]))
+    assert kept() == {"dags", "other_runs"}
+    # A try's end alone changes nothing shown.
+    fill()
+    cache.hear(Note.of([Change.TIS_FINISHED], [7]))
+    assert kept() == set(keys)
+    # "Some runs" (no list), a DAG change, lost notes: everything goes.
+    for note in (
+        Note.of([Change.RUNS_PROGRESSED], None),
+        Note.of([Change.DAG_CHANGED]),
+        Note.of([Change.ANY], None),
+    ):
+        fill()
+        cache.hear(note)
+        assert kept() == set()

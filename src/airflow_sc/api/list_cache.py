@@ -38,17 +38,28 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from airflow_sc.auth import InvalidToken, Permission, Role, UserStamps, VerifiedTokens, role_allows
 from airflow_sc.db import Database
+from airflow_sc.db.queries import api_runs
 from airflow_sc.scheduler.changes import Change, Note
 
-__all__ = ["CACHED_ROUTES", "Answer", "CacheLists", "ListCache"]
+__all__ = ["CACHED_ROUTES", "Answer", "AnswerScope", "CacheLists", "ListCache", "scope_of"]
 
 #: The routes whose answers are kept (paths under the API prefix).
-CACHED_ROUTES: Final = re.compile(r"^/api/v2/dags(?:/[^/]+/dagRuns)?$")
+CACHED_ROUTES: Final = re.compile(r"^/api/v2/dags(?:/(?P<dag_id>[^/]+)/dagRuns)?$")
+#: `GET /dags` filters that look at runs: such answers go with any run's change.
+RUN_FILTERS: Final = re.compile(rb"(?:^|&)(?:last_dag_run_state|dag_run_[a-z_]+)=")
 #: Answers kept at most; past it, the cache starts over.
 _CAPACITY: Final = 1024
 _READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Changes that alter no row the cached routes show.
 _UNSEEN: Final = frozenset({Change.TIS_FINISHED})
+#: Changes to runs only (their rows, or their task instances'), never to DAG rows.
+_RUN_CHANGES: Final = frozenset(
+    {Change.TIS_FINISHED, Change.RUNS_CREATED, Change.RUNS_CHANGED, Change.RUNS_PROGRESSED}
+)
+#: The scope of answers that show runs of every DAG (`~`, `GET /dags` run filters).
+_ANY_DAG: Final = "~"
+
+Key = tuple[str, bytes, Role]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +70,41 @@ class Answer:
     stored_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class AnswerScope:
+    """What an answer shows: DAG rows only (`runs_of` None), or runs of one DAG or of any
+    (`_ANY_DAG`)."""
+
+    runs_of: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """The drop counters an answer's computation started under."""
+
+    everything: int
+    all_runs: int
+    runs_of: int
+
+
+def scope_of(path: str, query: bytes) -> AnswerScope:
+    """The scope of a cached route's answer."""
+    match = CACHED_ROUTES.match(path)
+    dag_id = match.group("dag_id") if match else None
+    if dag_id is not None:
+        return AnswerScope(dag_id)
+    return AnswerScope(_ANY_DAG if RUN_FILTERS.search(query) else None)
+
+
 class ListCache:
-    """Whole answers by (path, query string, role), dropped by `invalidate`."""
+    """Whole answers by (path, query string, role), dropped as changes are heard.
+
+    A change to runs drops the answers that show those runs' DAGs' runs (and those that
+    show runs of any DAG); a change to runs this cache cannot place (a run it has not
+    seen yet) drops every answer that shows runs, and `place_runs` learns where they
+    belong; any other change drops everything. An answer computed across a drop of its
+    scope is not kept.
+    """
 
     def __init__(
         self,
@@ -73,34 +117,78 @@ class ListCache:
         self.capacity = capacity
         #: Seconds on a monotonic clock (the event loop's).
         self.now = now
-        #: Bumped by every invalidation: an answer computed across one is not kept.
-        self.generation = 0
-        self._answers: dict[tuple[str, bytes, Role], Answer] = {}
+        self._answers: dict[Key, tuple[Answer, AnswerScope]] = {}
+        self._everything = 0
+        self._all_runs = 0
+        self._runs_of: dict[str, int] = {}
+        #: The DAG of each run seen in a note (`place_runs`); a run never changes DAG.
+        self._run_dags: dict[int, str] = {}
+        #: Runs heard of whose DAG is not known yet.
+        self.unplaced: set[int] = set()
 
-    def get(self, key: tuple[str, bytes, Role]) -> Answer | None:
+    def stamp(self, scope: AnswerScope) -> Stamp:
+        if scope.runs_of is None:
+            return Stamp(self._everything, 0, 0)
+        return Stamp(self._everything, self._all_runs, self._runs_of.get(scope.runs_of, 0))
+
+    def get(self, key: Key) -> Answer | None:
         now = self.now()
-        answer = self._answers.get(key)
-        if answer is not None and not answer.stored_at <= now < answer.stored_at + self.max_age:
+        kept = self._answers.get(key)
+        if kept is None:
+            return None
+        answer = kept[0]
+        if not answer.stored_at <= now < answer.stored_at + self.max_age:
             del self._answers[key]
             return None
         return answer
 
-    def put(self, key: tuple[str, bytes, Role], answer: Answer, generation: int) -> None:
-        """Keep `answer` unless an invalidation happened since it was started (`generation`)."""
-        if generation != self.generation:
+    def put(self, key: Key, answer: Answer, scope: AnswerScope, stamp: Stamp) -> None:
+        """Keep `answer` unless its scope was dropped since `stamp` was taken."""
+        if stamp != self.stamp(scope):
             return
         if len(self._answers) >= self.capacity:
             self._answers.clear()
-        self._answers[key] = answer
+        self._answers[key] = (answer, scope)
 
     def invalidate(self) -> None:
-        self.generation += 1
+        """Drop every answer (and forget where runs belong: a deleted run's id may be
+        given again)."""
+        self._everything += 1
         self._answers.clear()
+        self._run_dags.clear()
 
     def hear(self, note: Note) -> None:
-        """A `ChangeFeed` listener: drop every answer unless `note` is only tries' ends."""
-        if not note.changes <= _UNSEEN:
+        """A `ChangeFeed` listener."""
+        if note.changes <= _UNSEEN:
+            return
+        if not note.changes <= _RUN_CHANGES or note.run_pks is None:
             self.invalidate()
+            return
+        dags = {self._run_dags.get(pk) for pk in note.run_pks}
+        if None in dags:
+            self.unplaced.update(pk for pk in note.run_pks if pk not in self._run_dags)
+            self._drop_runs(None)
+            return
+        for dag_id in dags:
+            self._drop_runs(dag_id)
+        self._drop_runs(_ANY_DAG)
+
+    def place_runs(self, dags: dict[int, str], asked: set[int]) -> None:
+        """Learn the DAG of runs asked about (`unplaced`); runs not found stay unknown."""
+        if len(self._run_dags) + len(dags) > self.capacity * 100:
+            self._run_dags.clear()
+        self._run_dags.update(dags)
+        self.unplaced -= asked
+
+    def _drop_runs(self, dag_id: str | None) -> None:
+        """Drop the answers showing runs of `dag_id` (None: of any DAG)."""
+        if dag_id is None:
+            self._all_runs += 1
+        else:
+            self._runs_of[dag_id] = self._runs_of.get(dag_id, 0) + 1
+        for key, (_, scope) in list(self._answers.items()):
+            if scope.runs_of is not None and (dag_id is None or scope.runs_of == dag_id):
+                del self._answers[key]
 
     def __len__(self) -> int:
         return len(self._answers)
@@ -129,6 +217,8 @@ class CacheLists:
         self.stamps = stamps
         self.clock = clock
         self.exempt_prefixes = exempt_prefixes
+        #: The answers being computed, each by one request that the others wait for.
+        self._computing: dict[Key, anyio.Event] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(self.exempt_prefixes):
@@ -145,15 +235,29 @@ class CacheLists:
             # No token, a bad one, or no dag:read: the route answers (401/403) itself.
             await self.app(scope, receive, send)
             return
-        key = (scope["path"], scope.get("query_string", b""), role)
+        query: bytes = scope.get("query_string", b"")
+        key = (scope["path"], query, role)
         answer = self.cache.get(key)
+        computing = self._computing.get(key)
+        if answer is None and computing is not None:
+            # One computation per answer at a time: the others wait for it.
+            await computing.wait()
+            answer = self.cache.get(key)
         if answer is not None:
             await send(
                 {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
             )
             await send({"type": "http.response.body", "body": answer.body})
             return
-        await self._compute(key, scope, receive, send)
+        done = anyio.Event()
+        self._computing.setdefault(key, done)
+        try:
+            await self._place_runs()
+            await self._compute(key, scope_of(scope["path"], query), scope, receive, send)
+        finally:
+            if self._computing.get(key) is done:
+                del self._computing[key]
+            done.set()
 
     async def _write(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.cache.invalidate()
@@ -168,10 +272,18 @@ class CacheLists:
         finally:
             self.cache.invalidate()
 
+    async def _place_runs(self) -> None:
+        """Learn the DAGs of the runs changes were heard about, so that their next
+        changes drop only those DAGs' answers."""
+        if not self.cache.unplaced:
+            return
+        asked = set(self.cache.unplaced)
+        self.cache.place_runs(await api_runs.dags_of_runs(self.db, asked), asked)
+
     async def _compute(
-        self, key: tuple[str, bytes, Role], scope: Scope, receive: Receive, send: Send
+        self, key: Key, shows: AnswerScope, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        generation = self.cache.generation
+        stamp = self.cache.stamp(shows)
         started: Message | None = None
         body: list[bytes] = []
         keep = True
@@ -193,7 +305,7 @@ class CacheLists:
                         body=b"".join(body),
                         stored_at=self.cache.now(),
                     )
-                    self.cache.put(key, answer, generation)
+                    self.cache.put(key, answer, shows, stamp)
             await send(message)
 
         await self.app(scope, receive, send_recording)

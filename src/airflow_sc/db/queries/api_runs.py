@@ -388,3 +388,15 @@ async def recent_runs_of_dags(
         return out
 
     return await db.run(body, write=False)
+
+
+async def dags_of_runs(db: Database, run_pks: Collection[int]) -> dict[int, str]:
+    """The DAG of each of `run_pks` that exists (by `dag_run.id`)."""
+
+    async def body(tx: Transaction) -> dict[int, str]:
+        rows = await tx.execute(
+            select(dag_run.c.id, dag_run.c.dag_id).where(dag_run.c.id.in_(sorted(run_pks)))
+        )
+        return {int(row.id): str(row.dag_id) for row in rows}
+
+    return await db.run(body, write=False)

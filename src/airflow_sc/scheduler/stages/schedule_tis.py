@@ -321,6 +321,9 @@ async def _pause_after_failures(deps: StageDeps, dag_id: str, limit: int) -> Non
             dag_id,
             limit,
         )
+        # What shows DAGs (the API's list cache, live views) hears that one was paused.
+        if deps.deps.changes is not None:
+            deps.deps.changes.dag_changed()
 
 
 async def _terminate(deps: StageDeps, ti_ids: list[str], *, reason: str) -> None:
