@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import anyio
@@ -270,3 +271,73 @@ def test_run_changes_drop_only_the_answers_showing_those_runs() -> None:
         fill()
         cache.hear(note)
         assert kept() == set()
+
+
+async def test_one_request_computes_a_missing_answer_the_others_wait(
+    api_db: Database, clock: FakeClock
+) -> None:
+    from starlette.types import Message, Receive, Scope, Send
+
+    from airflow_sc.api.list_cache import CacheLists
+    from airflow_sc.auth import UserStamps, VerifiedTokens, credential_stamp, issue_token
+    from tests.api.conftest import seeded_hash
+
+    key = "s" * 32
+    calls: list[str] = []
+    entered, release = anyio.Event(), anyio.Event()
+
+    async def route(scope: Scope, receive: Receive, send: Send) -> None:
+        calls.append(scope["path"])
+        entered.set()
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b'{"dags": []}'})
+
+    app = CacheLists(
+        route,
+        cache=ListCache(max_age=2.0),
+        db=api_db,
+        signing_key=key,
+        tokens=VerifiedTokens(),
+        stamps=UserStamps(),
+        clock=clock,
+    )
+    token = issue_token(
+        key=key,
+        username="viewer",
+        role=Role.VIEWER,
+        now=clock(),
+        lifetime=ctx_lifetime(),
+        stamp=credential_stamp("viewer", seeded_hash(Role.VIEWER)),
+    )
+    bodies: list[bytes] = []
+
+    async def get() -> None:
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                bodies.append(message["body"])
+
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/api/v2/dags",
+            "query_string": b"",
+            "headers": [(b"authorization", f"Bearer {token}".encode())],
+        }
+        await app(scope, receive, send)
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            for _ in range(5):
+                tg.start_soon(get)
+            await entered.wait()
+            release.set()
+    assert calls == ["/api/v2/dags"]
+    assert bodies == [b'{"dags": []}'] * 5
+
+
+def ctx_lifetime() -> timedelta:
+    return timedelta(hours=1)

@@ -18,11 +18,13 @@ from airflow_sc.db import Database
 from airflow_sc.domain import TaskInstanceState
 from airflow_sc.domain.fail_fast import should_pause, stop_remaining
 from airflow_sc.executors.base import Workload
+from airflow_sc.scheduler.changes import Change, Note
 from airflow_sc.sdk import DAG, DagDefinitionError, PythonOperator
 from airflow_sc.testing import InMemoryExecutor
 from tests.scheduler.dags import (
     T0,
     FakeClock,
+    changes_of,
     execution_service,
     memory_executor,
     open_scheduler,
@@ -158,6 +160,23 @@ async def test_consecutive_failed_runs_pause_the_dag(db: Database, clock: FakeCl
     await store_dag(db, dag, now=clock.now)
     verdicts = iter([TI.FAILED, TI.SUCCESS, TI.FAILED, TI.FAILED])
     executor = memory_executor(db, clock, outcome=lambda workload: next(verdicts))
+    feed = changes_of(db)
+    heard: list[Note] = []
+    with feed.subscribe(heard.append):
+        await _pause_after_two_failures(db, clock, executor)
+    # What shows DAGs (the API's list cache) hears of the pause.
+    assert any(Change.DAG_CHANGED in note.changes for note in heard)
+    assert [r["state"] for r in await runs(db, "flaky")] == [
+        "failed",
+        "success",
+        "failed",
+        "failed",
+    ]
+
+
+async def _pause_after_two_failures(
+    db: Database, clock: FakeClock, executor: InMemoryExecutor
+) -> None:
     async with open_scheduler(db, [executor], clock) as running:
         for count, expected in enumerate(["failed", "success", "failed"], start=1):
             clock.advance(timedelta(minutes=1))
@@ -172,12 +191,6 @@ async def test_consecutive_failed_runs_pause_the_dag(db: Database, clock: FakeCl
             return await _paused(db, "flaky")
 
         await running.wait_for(paused)
-    assert [r["state"] for r in await runs(db, "flaky")] == [
-        "failed",
-        "success",
-        "failed",
-        "failed",
-    ]
 
 
 async def _paused(db: Database, dag_id: str) -> bool:
