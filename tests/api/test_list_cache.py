@@ -341,3 +341,51 @@ async def test_one_request_computes_a_missing_answer_the_others_wait(
 
 def ctx_lifetime() -> timedelta:
     return timedelta(hours=1)
+
+
+@pytest.mark.postgres
+async def test_a_database_out_of_reach_gives_503_not_500(
+    fresh_postgres_url: str, tmp_path: Path, anyio_backend: str
+) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from airflow_sc.db.engine import open_database
+    from airflow_sc.db.schema import migrate
+    from tests.api.conftest import seed_role_users
+
+    await migrate(fresh_postgres_url)
+    clock = FakeClock()
+    settings = load_settings(
+        {"AIRFLOW_SC_HOME": str(tmp_path), "AIRFLOW_SC__API__PORT": "0"}, cwd=tmp_path
+    )
+    cache = ListCache(max_age=2.0)
+    async with open_database(fresh_postgres_url) as db, open_service_group() as tg:
+        await seed_role_users(db)
+        ctx = await prepare_context(
+            ApiContext(settings=settings, db=db, clock=clock, list_cache=cache)
+        )
+        endpoint = await tg.start(
+            lambda task_status: serve_api(
+                ctx, shutdown_trigger=anyio.sleep_forever, task_status=task_status
+            )
+        )
+        name = make_url(fresh_postgres_url).database
+        admin_url = make_url(fresh_postgres_url).set(database="postgres")
+        with psycopg.connect(admin_url.render_as_string(False), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        # A run to place (a database read of the cache's own) and a stamp to recheck.
+        cache.hear(Note.of([Change.RUNS_PROGRESSED], [1]))
+        clock.advance(60)
+        headers = {"Authorization": f"Bearer {ctx_token(ctx, clock)}"}
+        async with httpx.AsyncClient(base_url=endpoint.url, headers=headers) as http:
+            for path in ("/api/v2/dags", "/api/v2/dags/etl/dagRuns"):
+                response = await http.get(path)
+                assert response.status_code == 503, (path, response.text)
+        tg.cancel_scope.cancel()
+
+
+def ctx_token(ctx: ApiContext, clock: FakeClock) -> str:
+    from tests.api.conftest import role_token
+
+    return role_token(ctx, Role.ADMIN, clock())

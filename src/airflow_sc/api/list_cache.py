@@ -27,6 +27,7 @@ other processes' notes) share the process.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ from airflow_sc.auth import InvalidToken, Permission, Role, UserStamps, Verified
 from airflow_sc.db import Database
 from airflow_sc.db.queries import api_runs
 from airflow_sc.scheduler.changes import Change, Note
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CACHED_ROUTES", "Answer", "AnswerScope", "CacheLists", "ListCache", "scope_of"]
 
@@ -278,7 +281,12 @@ class CacheLists:
         if not self.cache.unplaced:
             return
         asked = set(self.cache.unplaced)
-        self.cache.place_runs(await api_runs.dags_of_runs(self.db, asked), asked)
+        try:
+            dags = await api_runs.dags_of_runs(self.db, asked)
+        except Exception:  # the database is out of reach: the route answers for itself
+            log.debug("could not place runs %s", sorted(asked), exc_info=True)
+            return
+        self.cache.place_runs(dags, asked)
 
     async def _compute(
         self, key: Key, shows: AnswerScope, scope: Scope, receive: Receive, send: Send
@@ -322,7 +330,12 @@ class CacheLists:
             return None
         if not role_allows(token.role, Permission.DAG_READ):
             return None
-        if not await self.stamps.is_current(self.db, token, now):
+        try:
+            current = await self.stamps.is_current(self.db, token, now)
+        except Exception:  # the database is out of reach: the route answers (503) itself
+            log.debug("could not recheck the token of %s", token.username, exc_info=True)
+            return None
+        if not current:
             return None
         return token.role
 
