@@ -73,13 +73,12 @@ def _caught(build: Any) -> tuple[Any, list[str]]:
 def test_ignored_arguments_warn_once_per_process() -> None:
     def build() -> None:
         with DAG("w", schedule=None):
-            EmptyOperator(task_id="a", run_as_user="etl")
-            EmptyOperator(task_id="b", run_as_user="etl")
+            EmptyOperator(task_id="a", resources={"cpus": 1})
+            EmptyOperator(task_id="b", resources={"cpus": 1})
 
     _, messages = _caught(build)
     assert messages == [
-        f"task argument run_as_user has no effect in airflow-sc yet: "
-        f"{TASK_ARGUMENTS['run_as_user']}"
+        f"task argument resources has no effect in airflow-sc yet: {TASK_ARGUMENTS['resources']}"
     ]
 
 

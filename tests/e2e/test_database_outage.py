@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from airflow_sc.db.schema import migrate_sync
-from tests.e2e.deployment import Deployment, cells, eventually
+from tests.e2e.deployment import Deployment, cells, eventually, task_writable_folder
 from tests.pg_cluster import throwaway_cluster
 
 # The one test allowed to take ~40 s: it is about a 30 s outage.
@@ -67,9 +67,12 @@ def healthy(body: dict[str, Any]) -> bool:
 @pytest.mark.parametrize("cell", cells(("postgres", "asyncio")))
 def test_a_database_outage_is_waited_out(cell: tuple[str, str], tmp_path: Path) -> None:
     _, backend = cell
-    markers, release = tmp_path / "markers", tmp_path / "release"
-    markers.mkdir()
-    with throwaway_cluster() as cluster:
+    with (
+        task_writable_folder() as markers,
+        task_writable_folder() as signals,
+        throwaway_cluster() as cluster,
+    ):
+        release = signals / "release"
         migrate_sync(cluster.url)
         deployment = Deployment(
             tmp_path / "home", backend, ("outage.py",), cluster.url, settings=SETTINGS

@@ -9,6 +9,7 @@ seconds of the restart, and every try must have run its side effect exactly once
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
@@ -17,7 +18,15 @@ import pytest
 
 from airflow_sc.db.schema import migrate_sync
 from airflow_sc.testing import postgres
-from tests.e2e.deployment import Deployment, alive, cells, eventually, process_tree
+from tests.e2e.deployment import (
+    Deployment,
+    alive,
+    cells,
+    eventually,
+    process_tree,
+    task_writable_file,
+    task_writable_folder,
+)
 from tests.e2e.test_shutdown import LONG, SETTINGS, _all_tries, ledger, start_long_tasks
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
@@ -27,12 +36,20 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 RECLAIMED_WITHIN = 10.0
 
 
+@pytest.fixture
+def task_folder() -> Iterator[Path]:
+    with task_writable_folder() as folder:
+        yield folder
+
+
 @pytest.mark.parametrize("cell", cells(("sqlite", "trio"), ("postgres", "asyncio")))
 def test_a_restart_after_kill_9_reclaims_the_tries_at_once(
     cell: tuple[str, str], tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     database, backend = cell
-    home, ledger_path = tmp_path / "home", tmp_path / "ledger.txt"
+    home = tmp_path / "home"
+    shared = request.getfixturevalue("task_folder")
+    ledger_path = task_writable_file(shared / "ledger.txt")
     settings = {**SETTINGS, "AIRFLOW_SC__SCHEDULER__HEARTBEAT_TIMEOUT": "60"}
     url_context: AbstractContextManager[str | None] = nullcontext(None)
     if database == "postgres":

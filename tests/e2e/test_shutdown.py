@@ -34,6 +34,8 @@ from tests.e2e.deployment import (
     describe,
     eventually,
     process_tree,
+    task_writable_file,
+    task_writable_folder,
 )
 
 # A module fixture starts the processes inside the first test of each cell: allow for it.
@@ -197,7 +199,8 @@ def sigterm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     # A graceful stop closes the scheduler job: a restart reclaims at once, whatever the
     # heartbeat timeout; a long one keeps this scenario about shutdown alone.
     for deployment in _deployment(request, home, heartbeat_timeout=60):
-        return _scenario(deployment, home / "ledger.txt", kill=False)
+        with task_writable_folder() as shared:
+            return _scenario(deployment, task_writable_file(shared / "ledger.txt"), kill=False)
     raise AssertionError("no deployment")
 
 
@@ -210,7 +213,8 @@ def sigterm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 def killed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Stopped:
     home = tmp_path_factory.mktemp("killed")
     for deployment in _deployment(request, home, heartbeat_timeout=HEARTBEAT_TIMEOUT):
-        return _scenario(deployment, home / "ledger.txt", kill=True)
+        with task_writable_folder() as shared:
+            return _scenario(deployment, task_writable_file(shared / "ledger.txt"), kill=True)
     raise AssertionError("no deployment")
 
 

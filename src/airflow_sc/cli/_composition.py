@@ -37,6 +37,7 @@ from airflow_sc.executors import Executor
 from airflow_sc.executors.inprocess import InProcessExecutor
 from airflow_sc.executors.local import LocalExecutor
 from airflow_sc.executors.routing import INPROCESS, LOCAL, configured_executors
+from airflow_sc.impersonation import Impersonation
 from airflow_sc.runtime import Component, HttpEndpoint, Shutdown
 from airflow_sc.scheduler.changes import ChangeFeed
 from airflow_sc.scheduler.changes.local_socket import (
@@ -228,6 +229,11 @@ class Composition:
                 shutdown_grace=0.0,
                 clock=self.services.clock,
                 name=LOCAL,
+                impersonation=Impersonation(
+                    default_user=settings.core.default_impersonation,
+                    root_user=settings.core.root_impersonation,
+                    folders=(str(settings.dags_folder), str(settings.plugins_folder)),
+                ),
             )
         ]
         if INPROCESS in configured:
@@ -241,6 +247,7 @@ class Composition:
                     shutdown_grace=0.0,  # as above
                     clock=self.services.clock,
                     name=INPROCESS,
+                    default_impersonation=settings.core.default_impersonation,
                 )
             )
         return executors

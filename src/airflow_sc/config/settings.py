@@ -44,6 +44,13 @@ class CoreSettings:
     #: Fernet key(s) encrypting stored connections and variables, newest first, comma
     #: separated (rotation). Default: generated once into `<home>/fernet.key`.
     fernet_key: str | None = None
+    #: Airflow's: the OS user tasks without `run_as_user` run as ("": no such default).
+    #: Switching users needs the server to run as root (docs/security.md).
+    default_impersonation: str = ""
+    #: The OS user tasks run as when the server runs as root and neither `run_as_user`
+    #: nor `default_impersonation` names one; created as a system user (no home, no login
+    #: shell) at start-up when missing. "": such tasks run as root.
+    root_impersonation: str = "airflow-sc-task"
 
 
 @dataclass(frozen=True, slots=True)

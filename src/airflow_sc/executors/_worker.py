@@ -5,7 +5,9 @@ A worker is a zygote running `PROGRAM` with the channel's name as its argument
 once (`warm_up`); each try then runs in a fork of it (about a millisecond, against
 12-22 ms for a fresh interpreter; see ``benchmarks/executor_overhead.py``). A job's
 payload is ``{"request": TaskRequest, "dag_fileloc": path|null, "preload_timeout": s}``
-and the child's result is the try's `TryReport`.
+and the child's result is the try's `TryReport`. A worker running as root gives each
+child a fresh scratch directory (``request.scratch``), which the child hands to the OS
+user it becomes (`airflow_sc.impersonation`).
 
 Before forking, the worker imports the try's DAG file (`cached_dag_file`, for at most
 ``preload_timeout`` seconds; a file that fails or hangs is not tried again by this worker
@@ -19,9 +21,12 @@ thread for them. Why the worker stopped a child goes into the try's log.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import signal
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -50,6 +55,10 @@ class TaskProgram:
         fileloc = fork.payload.get("dag_fileloc")
         if fileloc:
             _preload(str(fileloc), float(fork.payload.get("preload_timeout", 30.0)))
+        if os.geteuid() == 0:  # the child may become another user: it gets a scratch dir
+            fork.payload["request"]["scratch"] = _SCRATCH.fresh()
+            with contextlib.suppress(Exception):  # else the child does it all itself
+                _prepare_switch(fork.payload["request"], fileloc)
 
     def relay(self, fork: Fork, control: ChildControl) -> CallRelay:
         request = fork.payload["request"]
@@ -135,6 +144,48 @@ class _HeartbeatRelay:
             return None
         self._beating = True
         return {"id": _HEARTBEAT, "op": "heartbeat", "token": self._token, "args": {}}
+
+
+def _prepare_switch(request: dict[str, Any], fileloc: object) -> None:
+    """Look up, before forking, the user the try will run as and what it needs (see
+    `airflow_sc.impersonation.switch.prepare`): once per worker and user, not per try."""
+    from airflow_sc.impersonation import Impersonation, task_user
+    from airflow_sc.impersonation.switch import prepare
+    from airflow_sc.task_runner.dag_files import imported_dag_file
+
+    run_as_user = None
+    found = imported_dag_file(Path(str(fileloc))) if fileloc else None
+    if found is not None:
+        dag = found.dags.get(str(request["dag_id"]))
+        if dag is not None and dag.has_task(str(request["task_id"])):
+            run_as_user = dag.get_task(str(request["task_id"])).run_as_user
+    settings = Impersonation.from_json(request.get("impersonation"))
+    name = task_user(run_as_user, settings, server_uid=0)
+    if name is not None:
+        prepare(name, folders=settings.folders)
+
+
+class _Scratch:
+    """The scratch directory of the current child (its working directory and ``TMPDIR``
+    once it switched users), removed when the next one is made and when the worker exits:
+    one child runs at a time, so the previous one was reaped by then."""
+
+    def __init__(self) -> None:
+        self._path: str | None = None
+
+    def fresh(self) -> str:
+        self.remove()
+        self._path = tempfile.mkdtemp(prefix="airflow-sc-try-")
+        return self._path
+
+    def remove(self) -> None:
+        if self._path is not None:
+            shutil.rmtree(self._path, ignore_errors=True)
+            self._path = None
+
+
+_SCRATCH = _Scratch()
+atexit.register(_SCRATCH.remove)
 
 
 class _PreloadTimeout(Exception):

@@ -41,6 +41,7 @@ import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
+from airflow_sc.domain.retries import failed_try_state
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.execution.context import TryContext
 from airflow_sc.execution.errors import NotFound, TryConflict
@@ -56,6 +57,8 @@ from airflow_sc.execution.protocol import (
 from airflow_sc.executors._blocking import BlockingWatchdog, timed_steps
 from airflow_sc.executors._events import event_for_end, report_event
 from airflow_sc.executors.base import Executor, TaskEvent, Workload
+from airflow_sc.impersonation import ImpersonationError
+from airflow_sc.impersonation.accounts import lookup_user
 from airflow_sc.secrets.connection import Connection
 from airflow_sc.secrets.masking import SecretsMasker
 from airflow_sc.task_runner.dag_files import DagFiles, load_dag_files
@@ -257,7 +260,12 @@ class _DagCache:
 
 
 class InProcessExecutor(Executor):
-    """Runs ``async def`` tasks concurrently in the current event loop."""
+    """Runs ``async def`` tasks concurrently in the current event loop.
+
+    They run inside the server's process, as its OS user, with its memory: no isolation.
+    A try that should run as another user (its ``run_as_user``, else
+    `default_impersonation`) fails, saying so, rather than run as the server's user.
+    """
 
     name = "inprocess"
 
@@ -272,9 +280,11 @@ class InProcessExecutor(Executor):
         shutdown_grace: float = 30.0,
         clock: Callable[[], datetime] = _utcnow,
         name: str = "inprocess",
+        default_impersonation: str = "",
     ) -> None:
         self.name = name
         self.service = service
+        self.default_impersonation = default_impersonation
         self.base_log_folder = base_log_folder
         self.capacity = capacity
         self.blocking_threshold = blocking_threshold
@@ -459,6 +469,22 @@ class InProcessExecutor(Executor):
             workload, report, recorded=recorded, exit="", reason=None, at=self.clock()
         )
 
+    def _other_user(self, task: Any) -> str | None:
+        """Why `task` cannot run here (it should run as another OS user), if so."""
+        asked = (getattr(task, "run_as_user", None) or self.default_impersonation).strip()
+        if not asked:
+            return None
+        try:
+            if lookup_user(asked).pw_uid == os.geteuid():
+                return None
+        except ImpersonationError:
+            pass
+        return (
+            f"the task should run as the OS user {asked!r}, but the in-process executor runs "
+            "tasks inside the server's process, as the server's user; run it on the local "
+            "executor (executor='local')"
+        )
+
     async def _outcome(
         self,
         context: TryContext,
@@ -470,6 +496,14 @@ class InProcessExecutor(Executor):
             task, dag = await self._dags.get_task(context)
         except Exception as exc:
             return unloadable(context, exc, logger)
+        if (refusal := self._other_user(task)) is not None:
+            logger.error("%s", refusal)
+            return TaskOutcome(
+                state=failed_try_state(context.try_number, context.max_tries),
+                try_number=context.try_number,
+                duration=0.0,
+                error=refusal,
+            )
 
         def blocked(seconds: float, stack: str | None) -> None:
             logger.warning(

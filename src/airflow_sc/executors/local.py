@@ -24,6 +24,11 @@ Which worker runs a try: a free worker prefers, among the next waiting tries, on
 DAG file it imported already (workers import a try's DAG file before forking it), so a
 burst of tries from a few files costs a few imports, not one per try and worker.
 
+Tasks run as OS users (`airflow_sc.impersonation`): a try's child switches to its user
+(``run_as_user``, ``core.default_impersonation``, or ``core.root_impersonation`` under
+root) after importing its DAG file and before running task code; `serve` creates the
+root user at start-up when it is missing.
+
 Shutdown (cancellation of `serve`): running tries get `shutdown_grace` seconds to finish,
 then are terminated (SIGTERM, `terminate_grace`, SIGKILL of the whole group) and reported.
 """
@@ -53,6 +58,8 @@ from airflow_sc.execution.tokens import ExecutionTokens
 from airflow_sc.executors._events import event_for_end, report_event
 from airflow_sc.executors._worker import note_in_log
 from airflow_sc.executors.base import Executor, TaskEvent, Workload
+from airflow_sc.impersonation import Impersonation, ImpersonationError
+from airflow_sc.impersonation.accounts import ensure_system_user
 from airflow_sc.task_runner.logs import try_log_path
 from airflow_sc.task_runner.supervisor import TaskRequest, TryReport
 
@@ -121,7 +128,9 @@ class LocalExecutorStatistics:
 class LocalExecutor(Executor):
     """Runs sync tasks in isolated forks of `parallelism` warm worker processes.
 
-    `tokens` signs each try's token (the process's `ExecutionTokens`). With
+    `tokens` signs each try's token (the process's `ExecutionTokens`). `impersonation`
+    says which OS user a try runs as besides its ``run_as_user`` (default: none, so a
+    task without one runs as the workers' user). With
     ``channel="pipe"`` the tries' calls are answered here by `service` (the process's
     execution service), after the same checks as the HTTP routes; with ``channel="http"``
     tries call the execution API at `api_url` (``.../execution``). Logs go under
@@ -149,6 +158,7 @@ class LocalExecutor(Executor):
         dag_import_timeout: float = 30.0,
         clock: Callable[[], datetime] = _utcnow,
         name: str = "local",
+        impersonation: Impersonation | None = None,
     ) -> None:
         if parallelism < 1:
             raise ValueError("parallelism must be at least 1")
@@ -178,6 +188,8 @@ class LocalExecutor(Executor):
         #: imports it, under the try's execution_timeout).
         self.dag_import_timeout = dag_import_timeout
         self.clock = clock
+        #: Which OS user each try runs as (`airflow_sc.impersonation`).
+        self.impersonation = impersonation or Impersonation()
         self._serving = False
         #: Submitted tries no slot has taken yet, by try id, oldest first.
         self._waiting: dict[str, Workload] = {}
@@ -197,6 +209,7 @@ class LocalExecutor(Executor):
         task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         ready = _Countdown(self.parallelism)
+        await _ensure_root_user(self.impersonation)
         try:
             async with events, anyio.create_task_group() as tg:
                 for _ in range(self.parallelism):
@@ -297,6 +310,7 @@ class LocalExecutor(Executor):
             base_log_folder=str(self.base_log_folder),
             heartbeat_interval=self.heartbeat_interval,
             call_retry_window=self.heartbeat_timeout,
+            impersonation=self.impersonation.to_json(),
         )
         running = self._running[workload.ti_id] = _Running(workload, worker)
         timeout = workload.execution_timeout
@@ -464,6 +478,17 @@ class LocalExecutor(Executor):
             )
         if event is not None:
             await report_event(events, event)
+
+
+async def _ensure_root_user(impersonation: Impersonation) -> None:
+    """Create the user tasks run as under root (`core.root_impersonation`) if it is
+    missing and will be used; a try whose user does not exist fails, saying so."""
+    if os.geteuid() != 0 or impersonation.default_user or not impersonation.root_user:
+        return
+    try:
+        await anyio.to_thread.run_sync(ensure_system_user, impersonation.root_user)
+    except ImpersonationError as exc:
+        log.error("Tasks cannot run as %r: %s", impersonation.root_user, exc)
 
 
 class _Countdown:

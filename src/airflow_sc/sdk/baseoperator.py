@@ -300,7 +300,6 @@ class BaseOperator(DependencyMixin):
             "queue": self.queue != DEFAULT_QUEUE,
             "executor_config": bool(self.executor_config),
             "resources": bool(self.resources),
-            "run_as_user": bool(self.run_as_user),
             "map_index_template": bool(self.map_index_template),
             "inlets": bool(self.inlets),
             "outlets": bool(self.outlets),

@@ -40,7 +40,6 @@ TASK_ARGUMENTS: Mapping[str, str] = {
     "queue": "queues route work to Celery workers, which airflow-sc does not have yet",
     "executor_config": "executors take no per-task configuration yet",
     "resources": "task resources are not used by any airflow-sc executor",
-    "run_as_user": "tasks run as the user of the worker process",
     "map_index_template": "dynamic task mapping is not supported yet",
     "inlets": "assets and lineage are not supported yet",
     "outlets": "assets and lineage are not supported yet",

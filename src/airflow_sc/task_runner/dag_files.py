@@ -23,7 +23,13 @@ from pathlib import Path
 from airflow_sc.sdk.dag import DAG, capture_dags
 from airflow_sc.sdk.exceptions import DagDefinitionError
 
-__all__ = ["DagFiles", "cached_dag_file", "find_dag_files", "load_dag_files"]
+__all__ = [
+    "DagFiles",
+    "cached_dag_file",
+    "find_dag_files",
+    "imported_dag_file",
+    "load_dag_files",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +95,12 @@ def cached_dag_file(path: Path) -> DagFiles:
     if not found.errors:
         _LOADED[key] = (stamp, found)
     return found
+
+
+def imported_dag_file(path: Path) -> DagFiles | None:
+    """What `cached_dag_file` holds for `path`, without importing anything."""
+    hit = _LOADED.get(str(path))
+    return hit[1] if hit is not None else None
 
 
 def _load_file(path: Path, result: DagFiles) -> None:

@@ -33,8 +33,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
+from airflow_sc.domain.retries import failed_try_state
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.execution.context import TryContext
+from airflow_sc.impersonation import Impersonation, ImpersonationError, task_user
 from airflow_sc.sdk._task_client import TaskClient
 from airflow_sc.sdk.exceptions import AirflowException
 from airflow_sc.secrets.masking import SecretsMasker
@@ -97,6 +99,11 @@ class TaskRequest:
     #: Seconds a call of the execution API over HTTP retries a 503 or an unreachable
     #: server (the scheduler's heartbeat timeout).
     call_retry_window: float = 60.0
+    #: `Impersonation.to_json()`: which OS user the try runs as (None: the task's
+    #: ``run_as_user`` alone decides).
+    impersonation: dict[str, Any] | None = None
+    #: A fresh directory the try's user gets as working directory and ``TMPDIR`` ("": none).
+    scratch: str = ""
 
     def log_path(self) -> Path:
         return try_log_path(
@@ -199,15 +206,17 @@ def _run(request: TaskRequest, client: TryClient) -> TryReport:
     except TryNoLongerRunning as exc:
         log.warning("Not running try %s: %s", request.ti_id, exc)
         return TryReport(state=None, info=f"the try could not start: {exc}")
-    stop = threading.Event()
-    if getattr(client, "sends_heartbeats", True):  # else its worker sends them
-        beat = threading.Thread(
-            target=_heartbeat, args=(client, request.heartbeat_interval, stop), daemon=True
-        )
-        beat.start()
     signal.signal(signal.SIGTERM, _raise_terminated)
+    stop = threading.Event()
     try:
-        outcome = _execute(context, client)
+        loaded = _load_and_switch(request, context)
+        # Threads only now: the switch needs a single-threaded process.
+        if getattr(client, "sends_heartbeats", True):  # else its worker sends them
+            beat = threading.Thread(
+                target=_heartbeat, args=(client, request.heartbeat_interval, stop), daemon=True
+            )
+            beat.start()
+        outcome = _execute(context, client, loaded)
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         stop.set()
@@ -227,11 +236,57 @@ def _run(request: TaskRequest, client: TryClient) -> TryReport:
     )
 
 
-def _execute(context: TryContext, client: TryClient) -> TaskOutcome:
+class _NotSwitched(Exception):
+    """The try could not run as its OS user: it fails, and no task code runs."""
+
+
+def _load_and_switch(request: TaskRequest, context: TryContext) -> tuple[Any, Any] | Exception:
+    """The try's task and DAG (or why not), this process having become the try's user."""
     try:
-        task, dag = _load_task(context)
+        loaded: tuple[Any, Any] = _load_task(context)
     except Exception as exc:
-        return unloadable(context, exc, log)
+        return exc  # no task code runs: nothing to switch for
+    try:
+        _switch_user(request, loaded[0])
+    except (ImpersonationError, OSError) as exc:
+        return _NotSwitched(str(exc))
+    return loaded
+
+
+def _switch_user(request: TaskRequest, task: Any) -> None:
+    """Become the OS user the try runs as (`airflow_sc.impersonation`), before any thread
+    starts and any task code runs; the log says which user and what it cost."""
+    settings = Impersonation.from_json(request.impersonation)
+    name = task_user(getattr(task, "run_as_user", None), settings, server_uid=os.geteuid())
+    if name is None:
+        return
+    from airflow_sc.impersonation.switch import become
+
+    switched = become(name, folders=settings.folders, scratch=request.scratch or None)
+    if switched is not None:
+        log.info(
+            "Running as the OS user %r (uid %d); switching took %.1f ms%s",
+            switched.user,
+            switched.uid,
+            switched.seconds * 1000,
+            f", covering {', '.join(switched.covered)}" if switched.covered else "",
+        )
+
+
+def _execute(
+    context: TryContext, client: TryClient, loaded: tuple[Any, Any] | Exception
+) -> TaskOutcome:
+    if isinstance(loaded, _NotSwitched):
+        log.error("The task cannot run as its OS user: %s", loaded)
+        return TaskOutcome(
+            state=failed_try_state(context.try_number, context.max_tries),
+            try_number=context.try_number,
+            duration=0.0,
+            error=f"the task cannot run as its OS user: {loaded}",
+        )
+    if isinstance(loaded, Exception):
+        return unloadable(context, loaded, log)
+    task, dag = loaded
     return run_task(
         task,
         dag=dag,
