@@ -54,6 +54,7 @@ def run_probes(running: Running, home: Path) -> tuple[dict[str, dict[str, Any]],
         "as_default": "success",
         "as_named_user": "success",
         "as_unknown_user": "failed",
+        "async_as_named_user": "failed",  # the in-process executor cannot switch users
     }
     seen = {t: api.xcom(DAG_ID, run_id, t) for t in ("as_default", "as_named_user")}
     return seen, run_id
@@ -106,6 +107,7 @@ def test_tasks_run_as_unprivileged_users_and_read_no_secret(tmp_path: Path) -> N
         seen, run_id = run_probes(running, home)
         log = running.api.log(DAG_ID, run_id, "as_default")
         unknown = running.api.log(DAG_ID, run_id, "as_unknown_user")
+        in_process = running.api.log(DAG_ID, run_id, "async_as_named_user")
         # A task process starts as a copy of its worker: the workers must hold no secret.
         needles = {
             name: (home / name).read_bytes().strip()
@@ -126,6 +128,8 @@ def test_tasks_run_as_unprivileged_users_and_read_no_secret(tmp_path: Path) -> N
     assert "probe ran as airflow-sc-task" in log
     assert "there is no OS user 'no-such-user-airflow-sc'" in unknown
     assert "must not run" not in unknown
+    assert f"should run as the OS user {RUN_AS!r}, but the in-process executor" in in_process
+    assert "must not run" not in in_process
 
 
 def test_default_impersonation_runs_tasks_without_run_as_user_as_that_user(

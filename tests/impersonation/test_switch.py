@@ -7,6 +7,7 @@ import ctypes
 import json
 import os
 import pwd
+import subprocess
 import sys
 import tempfile
 import traceback
@@ -155,3 +156,70 @@ def test_a_server_that_is_not_root_refuses_to_switch_and_says_why() -> None:
     reason = in_child(body)
     assert reason.startswith(f"the task should run as the OS user {USER!r}, but the server runs")
     assert "not root, and cannot switch users" in reason
+
+
+_CAP_SYS_ADMIN = 21
+
+
+def _drop_cap_sys_admin() -> None:
+    """Lose CAP_SYS_ADMIN, as in a container that withholds it (capset, version 3)."""
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [
+            ("effective", ctypes.c_uint32),
+            ("permitted", ctypes.c_uint32),
+            ("inheritable", ctypes.c_uint32),
+        ]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    header, data = Header(0x20080522, 0), (Data * 2)()
+    assert libc.capget(ctypes.byref(header), data) == 0
+    data[0].effective &= ~(1 << _CAP_SYS_ADMIN)
+    data[0].permitted &= ~(1 << _CAP_SYS_ADMIN)
+    assert libc.capset(ctypes.byref(header), data) == 0
+
+
+def test_without_cap_sys_admin_a_task_that_needs_covers_is_refused(home: Path) -> None:
+    def body() -> str:
+        _drop_cap_sys_admin()
+        try:
+            become(USER, folders=[str(home / "dags")])
+        except ImpersonationError as exc:
+            return str(exc)
+        return "switched"
+
+    reason = in_child(body)
+    assert reason.startswith("cannot give the task a mount namespace of its own")
+    assert "CAP_SYS_ADMIN" in reason
+
+
+def test_the_dedicated_user_is_created_once_without_home_or_login() -> None:
+    name = "airflow-sc-test-new"
+    subprocess.run(["userdel", name], capture_output=True, check=False)
+    try:
+        assert ensure_system_user(name) is True
+        assert ensure_system_user(name) is False
+        account = pwd.getpwnam(name)
+        assert account.pw_uid < 1000  # a system user
+        assert account.pw_shell in ("/usr/sbin/nologin", "/bin/false")
+        assert not Path(account.pw_dir).exists()
+    finally:
+        subprocess.run(["userdel", name], capture_output=True, check=False)
+
+
+def test_a_user_with_a_home_gets_it_as_home_and_the_scratch_as_tmpdir() -> None:
+    account = pwd.getpwnam("daemon")  # a stock user whose home exists
+    assert Path(account.pw_dir).is_dir()
+    scratch = tempfile.mkdtemp(prefix="airflow-sc-test-")
+
+    def body() -> list[str]:
+        become("daemon", scratch=scratch)
+        return [os.environ["HOME"], os.environ["TMPDIR"], os.getcwd()]
+
+    try:
+        assert in_child(body) == [account.pw_dir, scratch, scratch]
+    finally:
+        os.rmdir(scratch)

@@ -69,6 +69,11 @@ with DAG("e2e_isolation", schedule=None, start_date=START, params={"home": "", "
     def as_unknown_user() -> None:
         raise AssertionError("must not run")
 
+    @task(run_as_user=RUN_AS, retries=0)
+    async def async_as_named_user() -> None:
+        raise AssertionError("must not run in the server's process")
+
     as_default()
     as_named_user()
     as_unknown_user()
+    async_as_named_user()
