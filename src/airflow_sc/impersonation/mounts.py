@@ -63,8 +63,9 @@ def private_namespace() -> None:
     libc = _c()
     if libc.unshare(_CLONE_NEWNS) != 0:
         raise _fail(
-            "cannot give the task a mount namespace of its own (unshare(CLONE_NEWNS); "
-            "the server needs CAP_SYS_ADMIN, which a container may withhold)"
+            "cannot give the task a mount namespace of its own (unshare(CLONE_NEWNS) "
+            "needs CAP_SYS_ADMIN, which a container may withhold, and a process that "
+            "started no thread)"
         )
     if libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
         raise _fail("cannot make the task's mounts private")
