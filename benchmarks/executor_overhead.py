@@ -1,7 +1,12 @@
 """What running one try costs: warm fork vs a fresh interpreter, and the execution API's HTTP.
 
     python benchmarks/executor_overhead.py [--tasks N] [--backend asyncio|trio]
-        [--channel pipe|http] [--repeat N]
+        [--channel pipe|http] [--repeat N] [--run-as USER]
+
+``--run-as USER`` (as root): every try switches to the OS user USER before running, as
+``core.root_impersonation`` makes it under `airflow-sc run` (the benchmark's folder is a
+0700 temporary directory, so each try also covers it in a mount namespace of its own):
+the figures then include the switch.
 
 Measures, on a throwaway SQLite database and the execution API on 127.0.0.1:
 1. spawn cost alone: `fork()` of a warm worker vs a fresh `python` that imports the task
@@ -66,6 +71,7 @@ from airflow_sc.execution.service import ExecutionService
 from airflow_sc.execution.tokens import ExecutionTokens, generate_secret
 from airflow_sc.executors.base import TaskEvent, Workload
 from airflow_sc.executors.local import LocalChannel, LocalExecutor
+from airflow_sc.impersonation import Impersonation
 from airflow_sc.runtime import serve_http
 from airflow_sc.testing.databases import copy_sqlite_template, migrate_sqlite_template
 
@@ -167,9 +173,12 @@ def tree_cpu(pids: tuple[int, ...]) -> dict[str, float]:
     return out
 
 
-async def bench(tasks: int, workdir: Path, channel: LocalChannel, repeat: int) -> dict[str, Any]:
+async def bench(
+    tasks: int, workdir: Path, channel: LocalChannel, repeat: int, run_as: str = ""
+) -> dict[str, Any]:
     url = copy_sqlite_template(migrate_sqlite_template(workdir), workdir)
-    fileloc = workdir / "bench_dag.py"
+    fileloc = workdir / "dags" / "bench_dag.py"
+    fileloc.parent.mkdir()
     fileloc.write_text(DAG_FILE + "\n# airflow\n")
     out: dict[str, Any] = {}
     async with open_database(url) as db:
@@ -184,7 +193,8 @@ async def bench(tasks: int, workdir: Path, channel: LocalChannel, repeat: int) -
         app = create_execution_app(dispatcher)
         async with anyio.create_task_group() as tg:
             endpoint = await tg.start(_serve, app)
-            make = _factory(endpoint.url, dispatcher, channel, workdir / "logs")
+            impersonation = Impersonation(root_user=run_as, folders=(str(fileloc.parent),))
+            make = _factory(endpoint.url, dispatcher, channel, workdir / "logs", impersonation)
             out["latency"] = await _latency(db, make, fileloc, 30)
             runs = [await _throughput(db, make, fileloc, tasks, i) for i in range(repeat)]
             out["throughput_runs"] = runs
@@ -211,7 +221,11 @@ Factory = Any  # (parallelism) -> LocalExecutor
 
 
 def _factory(
-    url: str, dispatcher: ExecutionDispatcher, channel: LocalChannel, logs: Path
+    url: str,
+    dispatcher: ExecutionDispatcher,
+    channel: LocalChannel,
+    logs: Path,
+    impersonation: Impersonation,
 ) -> Factory:
     def make(parallelism: int) -> LocalExecutor:
         return LocalExecutor(
@@ -222,6 +236,7 @@ def _factory(
             tokens=dispatcher.tokens,
             base_log_folder=logs,
             heartbeat_interval=30,
+            impersonation=impersonation,
         )
 
     return make
@@ -315,18 +330,30 @@ def main() -> None:
     parser.add_argument("--channel", choices=("pipe", "http"), default="pipe")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-spawn", action="store_true", help="skip the spawn-cost part")
+    parser.add_argument(
+        "--run-as", default="", metavar="USER", help="as root: run every try as this OS user"
+    )
     args = parser.parse_args()
     result: dict[str, Any] = {
         "backend": args.backend,
         "database": "sqlite",
         "channel": args.channel,
+        "run_as": args.run_as or None,
         "load_average": os.getloadavg(),
     }
     if not args.no_spawn:
         result["spawn"] = spawn_costs(100)
     with tempfile.TemporaryDirectory() as tmp:
         result.update(
-            anyio.run(bench, args.tasks, Path(tmp), args.channel, args.repeat, backend=args.backend)
+            anyio.run(
+                bench,
+                args.tasks,
+                Path(tmp),
+                args.channel,
+                args.repeat,
+                args.run_as,
+                backend=args.backend,
+            )
         )
     print(json.dumps(result, indent=2))
     RESULTS.mkdir(exist_ok=True)

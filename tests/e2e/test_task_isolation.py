@@ -140,7 +140,11 @@ def test_default_impersonation_runs_tasks_without_run_as_user_as_that_user(
         home,
         "trio",
         ("secrets_probe.py",),
-        settings={"AIRFLOW_SC__CORE__DEFAULT_IMPERSONATION": "nobody"},
+        settings={
+            "AIRFLOW_SC__CORE__DEFAULT_IMPERSONATION": "nobody",
+            # The switched task reaches the execution API over HTTP (its own client).
+            "AIRFLOW_SC__EXECUTOR__LOCAL_CHANNEL": "http",
+        },
     )
     with deployment.start() as running:
         seen, _ = run_probes(running, home)
