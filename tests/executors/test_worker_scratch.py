@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from airflow_sc.children import Fork
-from airflow_sc.executors._worker import _SCRATCH, TaskProgram
+from airflow_sc.executors._worker import _SCRATCH, TaskProgram, _sweep_scratch
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="scratch directories are made as root")
 
@@ -34,3 +35,18 @@ def test_each_child_gets_a_fresh_private_scratch_removed_before_the_next() -> No
     finally:
         _SCRATCH.remove()
     assert not Path(second.payload["request"]["scratch"]).exists()
+
+
+def test_a_worker_removes_the_scratch_left_by_workers_that_were_killed(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = tmp_path / f"airflow-sc-try-{dead.pid}-abc"
+    (left / "inner").mkdir(parents=True)
+    live = tmp_path / f"airflow-sc-try-{os.getpid()}-abc"
+    live.mkdir()
+    unrelated = tmp_path / "airflow-sc-try-notapid"
+    unrelated.mkdir()
+    _sweep_scratch(str(tmp_path))
+    assert not left.exists()
+    assert live.exists()
+    assert unrelated.exists()
