@@ -1,9 +1,11 @@
 """What runs inside the isolated child process of one try (the local executor's fork).
 
 `run_try(request, report)`: capture output into the try's log file, move the try to
-RUNNING through the execution API, load the DAG file, run the task with heartbeats in a
-background thread, record the outcome through the API, and hand a short `TryReport` to the
-parent through `report` (the executor turns it into the try's `TaskEvent`).
+RUNNING through the execution API, load the DAG file, become the try's OS user
+(`airflow_sc.impersonation`: before any thread starts and any task code runs; a try that
+cannot fails with the reason), run the task with heartbeats in a background thread,
+record the outcome through the API, and hand a short `TryReport` to the parent through
+`report` (the executor turns it into the try's `TaskEvent`).
 
 The execution API is reached over HTTP (`ExecutionApiClient`) or, when the local executor
 passes `connect`, over its local channel (``executors/_channel.py``): the same operations
