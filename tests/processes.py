@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import os
+import pwd
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
+
+from airflow_sc.impersonation.accounts import ensure_system_user
 
 READY = re.compile(r"airflow-sc ready: (.*)$")
 
@@ -129,3 +134,35 @@ def running(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> Iterator[
 
 def airflow_sc(*args: str) -> list[str]:
     return [sys.executable, "-m", "airflow_sc", *args]
+
+
+#: The OS user a deployment's tasks run as when the tests run as root (its default).
+TASK_USER = "airflow-sc-task"
+
+
+@contextmanager
+def task_writable_folder() -> Iterator[Path]:
+    """A folder a deployment's tasks can write to and the test can read (a ledger of side
+    effects): pytest's folders are the test's user's alone (0700), and under root the tasks
+    run as `TASK_USER`. Under ``/tmp``, owned by that user; removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="airflow-sc-e2e-"))
+    try:
+        _give_to_tasks(folder)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def task_writable_file(path: Path) -> Path:
+    """An empty file at `path` (in a `task_writable_folder`) that tasks of any executor can
+    append to: the in-process executor's run as the server's user, the others' may not."""
+    path.touch()
+    _give_to_tasks(path)
+    return path
+
+
+def _give_to_tasks(path: Path) -> None:
+    if os.geteuid() == 0:
+        ensure_system_user(TASK_USER)
+        account = pwd.getpwnam(TASK_USER)
+        os.chown(path, account.pw_uid, account.pw_gid)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from airflow_sc.cli.main import main
-from tests.processes import airflow_sc, clean_env, running
+from tests.processes import airflow_sc, clean_env, running, task_writable_folder
 
 pytestmark = pytest.mark.slow
 
@@ -171,10 +171,17 @@ def test_clear_asks_then_reruns_the_tasks_promptly(
     wait_for(lambda: run_state(cli, "cli_e2e", "to_clear") == "success", PROMPT, "second pass")
 
 
+@pytest.fixture
+def task_folder() -> Iterator[Path]:
+    with task_writable_folder() as folder:
+        yield folder
+
+
 def test_logs_follow_a_running_try_until_it_ends(
-    cli: Any, deployment: Path, tmp_path: Path
+    cli: Any, deployment: Path, tmp_path: Path, task_folder: Path
 ) -> None:
-    flag = tmp_path / "flag"
+    shared = task_folder
+    flag = shared / "flag"  # the task runs as another OS user: not in pytest's folder
     conf = json.dumps({"flag": str(flag)})
     cli("dags", "trigger", "cli_follow", "-r", "follow", "--conf", conf)
     wait_for(

@@ -10,9 +10,7 @@ sees through the API, the logs and the process table.
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -29,8 +27,12 @@ from sqlalchemy import select
 from airflow_sc.db import Transaction
 from airflow_sc.db.engine import open_database
 from airflow_sc.db.models import task_instance
-from airflow_sc.impersonation.accounts import ensure_system_user
-from tests.processes import Process, airflow_sc, clean_env, running
+from tests.processes import (
+    Process,
+    airflow_sc,
+    clean_env,
+    running,
+)
 
 DAGS = Path(__file__).with_name("dags")
 FINISHED = frozenset({"success", "failed"})
@@ -216,38 +218,6 @@ class Deployment:
             return {(r["dag_id"], r["task_id"]): dict(r) for r in rows}
 
         return anyio.run(read)
-
-
-#: The OS user a deployment's tasks run as when the tests run as root (its default).
-TASK_USER = "airflow-sc-task"
-
-
-@contextmanager
-def task_writable_folder() -> Iterator[Path]:
-    """A folder a deployment's tasks can write to and the test can read (a ledger of side
-    effects): pytest's folders are the test's user's alone (0700), and under root the tasks
-    run as `TASK_USER`. Under ``/tmp``, owned by that user; removed afterwards."""
-    folder = Path(tempfile.mkdtemp(prefix="airflow-sc-e2e-"))
-    try:
-        _give_to_tasks(folder)
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def task_writable_file(path: Path) -> Path:
-    """An empty file at `path` (in a `task_writable_folder`) that tasks of any executor can
-    append to: the in-process executor's run as the server's user, the others' may not."""
-    path.touch()
-    _give_to_tasks(path)
-    return path
-
-
-def _give_to_tasks(path: Path) -> None:
-    if os.geteuid() == 0:
-        ensure_system_user(TASK_USER)
-        account = pwd.getpwnam(TASK_USER)
-        os.chown(path, account.pw_uid, account.pw_gid)
 
 
 # -- the process tree ------------------------------------------------------------------------

@@ -19,7 +19,16 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.deployment import Api, Deployment, alive, cells, describe, eventually, process_tree
+from tests.e2e.deployment import (
+    Api,
+    Deployment,
+    alive,
+    cells,
+    describe,
+    eventually,
+    process_tree,
+)
+from tests.processes import task_writable_file, task_writable_folder
 from tests.smtp_server import smtp_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -90,9 +99,11 @@ def record(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     home = tmp_path_factory.mktemp("airflow-dags")
     shutil.copytree(HERE / "airflow_dags", home / "dags")
     shutil.copytree(HERE / "plugins", home / "plugins")
-    marks = home / "listener-marks.txt"
-    kill_marks = home / "on-kill-marks.txt"
-    with smtp_server() as mailbox:
+    with task_writable_folder() as shared, smtp_server() as mailbox:
+        # Listeners and on_kill run in task processes too, as the tasks' OS user: their
+        # marks are not in pytest's folder.
+        marks = task_writable_file(shared / "listener-marks.txt")
+        kill_marks = task_writable_file(shared / "on-kill-marks.txt")
         uri = mailbox.connection_uri()
         deployment = Deployment(
             home,
@@ -148,13 +159,15 @@ def record(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             stopped_state = again.api.task_instances(STOPPED, stopped_run)["wait_for_job"]["state"]
             again.process.send(signal.SIGTERM)
             assert again.process.wait_exit(timeout=30) == 0
+        marked = marks.read_text().splitlines()
+        kill_marked = kill_marks.read_text().splitlines()
     return Record(
         states=states,
         tis=tis,
         xcoms=xcoms,
         mails=mails,
-        marks=marks.read_text().splitlines(),
-        kill_marks=kill_marks.read_text().splitlines() if kill_marks.exists() else [],
+        marks=marked,
+        kill_marks=kill_marked,
         stopped_state=stopped_state,
         scheduled_run=scheduled,
         scheduled_tis=scheduled_tis,

@@ -20,8 +20,9 @@ import httpx
 import pytest
 
 from airflow_sc.db.schema import migrate_sync
-from tests.e2e.deployment import Deployment, cells, eventually, task_writable_folder
+from tests.e2e.deployment import Deployment, cells, eventually
 from tests.pg_cluster import throwaway_cluster
+from tests.processes import task_writable_folder
 
 # The one test allowed to take ~40 s: it is about a 30 s outage.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]

@@ -24,10 +24,9 @@ from tests.e2e.deployment import (
     cells,
     eventually,
     process_tree,
-    task_writable_file,
-    task_writable_folder,
 )
 from tests.e2e.test_shutdown import LONG, SETTINGS, _all_tries, ledger, start_long_tasks
+from tests.processes import task_writable_file, task_writable_folder
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 

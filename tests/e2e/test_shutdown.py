@@ -34,9 +34,8 @@ from tests.e2e.deployment import (
     describe,
     eventually,
     process_tree,
-    task_writable_file,
-    task_writable_folder,
 )
+from tests.processes import task_writable_file, task_writable_folder
 
 # A module fixture starts the processes inside the first test of each cell: allow for it.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from . import finder
@@ -32,6 +32,7 @@ __all__ = [
     "install_airflow_compat",
     "install_airflow_compat_from_environment",
     "installed_options",
+    "use_venv_cache",
 ]
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,14 @@ def install_airflow_compat(settings: Settings) -> CompatOptions:
     os.environ[OPTIONS_ENV] = options.to_json()
     _install(options)
     return options
+
+
+def use_venv_cache(path: str) -> None:
+    """Keep `PythonVirtualenvOperator` environments in `path` from now on, in this process
+    and its children (a task process that switched users has a cache of its own)."""
+    global _installed
+    _installed = replace(installed_options(), venv_cache_path=path)
+    os.environ[OPTIONS_ENV] = _installed.to_json()
 
 
 def install_airflow_compat_from_environment() -> CompatOptions:

@@ -152,6 +152,7 @@ def _prepare_switch(request: dict[str, Any], fileloc: object) -> None:
     from airflow_sc.impersonation import Impersonation, task_user
     from airflow_sc.impersonation.switch import prepare
     from airflow_sc.task_runner.dag_files import imported_dag_file
+    from airflow_sc.task_runner.supervisor import own_folders
 
     run_as_user = None
     found = imported_dag_file(Path(str(fileloc))) if fileloc else None
@@ -162,7 +163,7 @@ def _prepare_switch(request: dict[str, Any], fileloc: object) -> None:
     settings = Impersonation.from_json(request.get("impersonation"))
     name = task_user(run_as_user, settings, server_uid=0)
     if name is not None:
-        prepare(name, folders=settings.folders)
+        prepare(name, folders=settings.folders, own=own_folders(name))
 
 
 class _Scratch:

@@ -19,10 +19,12 @@ read its memory or its token, nor attach a debugger to it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import pwd
 import signal
+import stat
 import sys
 import tempfile
 import time
@@ -63,36 +65,43 @@ class _Prepared:
     covers: tuple[Cover, ...]
 
 
-#: Prepared switches by (user name, folders, import path), kept by a warm worker for the
-#: children it forks (see `prepare`).
-_PREPARED: dict[tuple[str, tuple[str, ...], tuple[str, ...]], _Prepared] = {}
+_Key = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+#: Prepared switches by (user name, folders, own folders, import path), kept by a warm
+#: worker for the children it forks (see `prepare`).
+_PREPARED: dict[_Key, _Prepared] = {}
 
 
-def prepare(name: str, *, folders: Sequence[str] = ()) -> None:
+def prepare(name: str, *, folders: Sequence[str] = (), own: Sequence[str] = ()) -> None:
     """Look up `name`, its groups and what its tasks need, once, in a process that forks
     the tasks (a warm worker, as root): each child's `become` then only applies it. The
     first pass of covers is planned here too; the child checks the rest itself."""
-    key = (name, tuple(folders), tuple(sys.path))
-    if key in _PREPARED:
-        return
-    try:
-        account = lookup_user(name)
-    except ImpersonationError:
-        return  # the child says so, in the try's log
-    gids = os.getgrouplist(account.pw_name, account.pw_gid)
-    needed = _needed(folders)
-    covers = plan_covers(needed, account.pw_uid, gids, _lookup)
-    _PREPARED[key] = _Prepared(account, gids, needed, covers)
+    key = (name, tuple(folders), tuple(own), tuple(sys.path))
+    if key not in _PREPARED:
+        with contextlib.suppress(ImpersonationError):  # else the child says why
+            _PREPARED[key] = _prepare(name, folders, own)
 
 
-def _prepared(name: str, folders: Sequence[str]) -> _Prepared:
-    found = _PREPARED.get((name, tuple(folders), tuple(sys.path)))
-    if found is not None:
-        return found
+def _prepare(name: str, folders: Sequence[str], own: Sequence[str]) -> _Prepared:
     account = lookup_user(name)
     gids = os.getgrouplist(account.pw_name, account.pw_gid)
-    needed = _needed(folders)
+    if account.pw_uid != os.geteuid():
+        _give(own, account)
+    needed = _needed([*folders, *own])
     return _Prepared(account, gids, needed, plan_covers(needed, account.pw_uid, gids, _lookup))
+
+
+def _prepared(name: str, folders: Sequence[str], own: Sequence[str]) -> _Prepared:
+    found = _PREPARED.get((name, tuple(folders), tuple(own), tuple(sys.path)))
+    return found if found is not None else _prepare(name, folders, own)
+
+
+def _give(folders: Sequence[str], account: pwd.struct_passwd) -> None:
+    """Make `folders` (as root) and give them to `account`, mode 0700."""
+    for folder in folders:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        if not stat.S_ISDIR(os.lstat(folder).st_mode):
+            raise ImpersonationError(f"{folder} is not a directory")
+        os.chown(folder, account.pw_uid, account.pw_gid, follow_symlinks=False)
 
 
 def _lookup(path: str) -> Entry | None:
@@ -114,10 +123,18 @@ def _needed(folders: Sequence[str]) -> list[str]:
 
 
 def become(
-    name: str, *, folders: Sequence[str] = (), scratch: str | None = None
+    name: str,
+    *,
+    folders: Sequence[str] = (),
+    scratch: str | None = None,
+    own: Sequence[str] = (),
 ) -> Switched | None:
     """Become OS user `name` for good (see the module doc); None when this process runs
-    as that user already. Raises `ImpersonationError` with the reason when it cannot."""
+    as that user already. Raises `ImpersonationError` with the reason when it cannot.
+
+    `folders` are put within the user's reach (their own modes apply); `own` are made
+    (when missing) and given to the user, mode 0700, and put within its reach too: a cache
+    of its own that lasts from try to try."""
     started = time.perf_counter()
     euid = os.geteuid()
     if euid != 0:
@@ -128,7 +145,7 @@ def become(
             f"the task should run as the OS user {name!r}, but the server runs as "
             f"{_name_of(euid)!r}, not root, and cannot switch users"
         )
-    prepared = _prepared(name, folders)
+    prepared = _prepared(name, folders, own)
     account, gids = prepared.account, prepared.gids
     if account.pw_uid == euid:
         return None

@@ -35,6 +35,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
+from airflow_sc.compat import installed_options, use_venv_cache
 from airflow_sc.domain.retries import failed_try_state
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.execution.context import TryContext
@@ -264,8 +265,11 @@ def _switch_user(request: TaskRequest, task: Any) -> None:
         return
     from airflow_sc.impersonation.switch import become
 
-    switched = become(name, folders=settings.folders, scratch=request.scratch or None)
+    own = own_folders(name)
+    switched = become(name, folders=settings.folders, scratch=request.scratch or None, own=own)
     if switched is not None:
+        for venvs in own:  # the shared cache is the server's; the user gets one of its own
+            use_venv_cache(venvs)
         log.info(
             "Running as the OS user %r (uid %d); switching took %.1f ms%s",
             switched.user,
@@ -273,6 +277,13 @@ def _switch_user(request: TaskRequest, task: Any) -> None:
             switched.seconds * 1000,
             f", covering {', '.join(switched.covered)}" if switched.covered else "",
         )
+
+
+def own_folders(user: str) -> tuple[str, ...]:
+    """What a task process running as `user` keeps from try to try: its own cache of
+    virtualenvs, next to the server's (``<home>/venvs/users/<user>``)."""
+    cache = installed_options().venv_cache_path
+    return (str(Path(cache) / "users" / user),) if cache else ()
 
 
 def _execute(
