@@ -37,7 +37,7 @@ DAGS = {
 
         from airflow_sc.sdk import DAG, BashOperator, PythonOperator
 
-        GO = Path(__file__).resolve().parent.parent / "go"
+        GO = Path(__file__).resolve().parent / "go"  # the tasks' user reaches the dags folder
 
 
         def wait_for_go():
@@ -67,7 +67,7 @@ DAGS = {
 
         from airflow_sc.sdk import DAG, PythonOperator
 
-        FIXED = Path(__file__).resolve().parent.parent / "fixed"
+        FIXED = Path(__file__).resolve().parent / "fixed"
 
 
         def work():
@@ -222,7 +222,7 @@ def test_the_grid_follows_a_run_without_reloading(page: Page, server: RunningSer
     api(server, "POST", "/dags/live_dag/dagRuns", {"logical_date": None, "dag_run_id": "r1"})
     waiting = page.locator('a.cell[data-run="r1"][data-task="wait_for_go"]')
     expect(waiting).to_have_attribute("data-state", re.compile("^(scheduled|queued|running)$"))
-    (server.home / "go").touch()
+    (server.home / "dags" / "go").touch()
     after = page.locator('a.cell[data-run="r1"][data-task="after"]')
     expect(after).to_have_attribute("data-state", "success")
     expect(after).to_have_class(re.compile(r"\bstate-success\b"))
@@ -282,7 +282,7 @@ def test_clear_a_failed_task_and_see_it_run_again(page: Page, server: RunningSer
     api(server, "POST", "/dags/flaky_dag/dagRuns", {"logical_date": None, "dag_run_id": "f1"})
     cell = page.locator('a.cell[data-run="f1"][data-task="work"]')
     expect(cell).to_have_attribute("data-state", "failed")
-    (server.home / "fixed").touch()
+    (server.home / "dags" / "fixed").touch()
     cell.click()
     page.get_by_label("Action").select_option("clear")
     page.get_by_role("button", name="Preview").click()
