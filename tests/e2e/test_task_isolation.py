@@ -90,8 +90,10 @@ def worker_pids(running: Running) -> list[int]:
 def assert_isolated(seen: dict[str, Any], user: str) -> None:
     assert seen["user"] == user
     assert {n: seen["secrets"][n][:6] for n in SECRETS} == dict.fromkeys(SECRETS, "denied")
-    # The home shows the dags folder alone: the rest is covered in the task's mount namespace.
-    assert seen["home contents"] == ["dags"]
+    # The home shows the dags folder and the user's own virtualenv cache (venvs/users/<user>)
+    # alone: the rest is covered in the task's mount namespace.
+    assert seen["home contents"] == ["dags", "venvs"]
+    assert seen["venv caches"] == [user]
     assert seen["settings in environment"] == []
     assert seen["lazy import"] == "ok"
     assert seen["tmpdir"] == "written by the task"

@@ -48,6 +48,7 @@ def probe(home: str, server_pid: int) -> dict:
             "worker environ": attempt(Path(f"/proc/{os.getppid()}/environ").read_bytes),
         },
         "home contents": sorted(os.listdir(home_path)),
+        "venv caches": sorted(os.listdir(home_path / "venvs" / "users")),
         "settings in environment": sorted(k for k in os.environ if k.startswith("AIRFLOW_SC__")),
         "lazy import": lazily and xml.dom.minidom.parseString("<ok/>").documentElement.tagName,
         "tmpdir": scratch.read_text(),

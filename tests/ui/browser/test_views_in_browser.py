@@ -36,7 +36,7 @@ DAGS = {
                 task_id="talk",
                 bash_command=(
                     "echo first line; seq 1 200; "
-                    'while [ ! -f "$AIRFLOW_SC_HOME/go" ]; do sleep 0.05; done; '
+                    'while [ ! -f "$AIRFLOW_SC_HOME/dags/go" ]; do sleep 0.05; done; '
                     "echo second line " + repr(PAYLOAD) + "; echo third line"
                 ),
             ) >> BashOperator(task_id="after", bash_command="echo after")
@@ -48,7 +48,7 @@ DAGS = {
 
         from airflow_sc.sdk import DAG, BashOperator, Label, PythonOperator
 
-        GO = Path(__file__).resolve().parent.parent / "go_graph"
+        GO = Path(__file__).resolve().parent / "go_graph"  # the tasks' user reaches the dags
 
 
         def wait_for_it():
@@ -117,7 +117,7 @@ def test_a_running_tries_log_streams_into_the_panel(page: Page, server: RunningS
     log = page.locator(".panel pre.log")
     expect(log).to_contain_text("first line")
     expect(page.locator(".panel .log-status")).to_have_text("streaming")
-    (server.home / "go").touch()
+    (server.home / "dags" / "go").touch()
     expect(log).to_contain_text("second line " + PAYLOAD)
     expect(log).to_contain_text("third line")
     expect(page.locator(".panel .log-status")).to_have_text("complete")
@@ -166,7 +166,7 @@ def test_the_graph_follows_a_run_and_the_tabs_show_code_details_runs(
     after = page.locator('svg.graph rect[data-task="after"]')
     expect(wait).to_have_attribute("data-state", re.compile("^(scheduled|queued|running)$"))
     expect(page.locator("svg.graph .edge-label")).to_have_text("then")
-    (server.home / "go_graph").touch()
+    (server.home / "dags" / "go_graph").touch()
     expect(after).to_have_attribute("data-state", "success")
     expect(after).to_have_class(re.compile(r"\bstate-success\b"))
     expect(wait).to_have_attribute("data-state", "success")
