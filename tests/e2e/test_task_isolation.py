@@ -89,6 +89,7 @@ def worker_pids(running: Running) -> list[int]:
 
 def assert_isolated(seen: dict[str, Any], user: str) -> None:
     assert seen["user"] == user
+    assert seen["dag file imported as"] == user  # its top-level code never ran as root
     assert {n: seen["secrets"][n][:6] for n in SECRETS} == dict.fromkeys(SECRETS, "denied")
     # The home shows the dags folder and the user's own virtualenv cache (venvs/users/<user>)
     # alone: the rest is covered in the task's mount namespace.

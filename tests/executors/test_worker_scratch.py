@@ -1,5 +1,6 @@
-"""A worker running as root gives each try's child a fresh scratch directory (its working
-directory and TMPDIR once it switched users) and removes it before the next fork."""
+"""A worker running as root gives each child that switches users a fresh scratch directory
+(its working directory and TMPDIR once it switched users) and removes it before the next
+fork."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="scratch directories a
 
 
 def fork_for(job: str) -> Fork:
-    return Fork(job=job, payload={"request": {"dag_id": "d", "task_id": "t"}, "dag_fileloc": None})
+    # As root with the default settings: the child becomes the dedicated task user.
+    request = {"dag_id": "d", "task_id": "t", "impersonation": {"root_user": "airflow-sc-task"}}
+    return Fork(job=job, payload={"request": request, "dag_fileloc": None})
 
 
 def test_each_child_gets_a_fresh_private_scratch_removed_before_the_next() -> None:

@@ -9,10 +9,13 @@ and the child's result is the try's `TryReport`. A worker running as root gives 
 child a fresh scratch directory (``request.scratch``), which the child hands to the OS
 user it becomes (`airflow_sc.impersonation`).
 
-Before forking, the worker imports the try's DAG file (`cached_dag_file`, for at most
-``preload_timeout`` seconds; a file that fails or hangs is not tried again by this worker
-until it changes and is left to the child, which reports the error in the try's log), so
-the child inherits the loaded DAG and a worker imports a file once, not once per try.
+Before forking a try that runs as the worker's own user, the worker imports the try's DAG
+file (`cached_dag_file`, for at most ``preload_timeout`` seconds; a file that fails or
+hangs is not tried again by this worker until it changes and is left to the child, which
+reports the error in the try's log), so the child inherits the loaded DAG and a worker
+imports a file once, not once per try. A try that becomes another OS user (its
+``run_as_user``, from the DAG version, or the deployment's default) imports the DAG file
+itself, after the switch: no code of a DAG file runs as the server's user in a worker.
 
 With the ``pipe`` channel the worker relays the child's execution-API calls to the
 executor (`_HeartbeatRelay`) and sends the try's heartbeats itself, so the child needs no
@@ -52,13 +55,15 @@ class TaskProgram:
         supervisor.warm_up(http=args[:1] != ["pipe"])
 
     def prepare(self, fork: Fork) -> None:
+        request = fork.payload["request"]
+        user = _try_user(request)
         fileloc = fork.payload.get("dag_fileloc")
-        if fileloc:
+        if fileloc and user is None:  # a child that switches users imports it as that user
             _preload(str(fileloc), float(fork.payload.get("preload_timeout", 30.0)))
-        if os.geteuid() == 0:  # the child may become another user: it gets a scratch dir
-            fork.payload["request"]["scratch"] = _SCRATCH.fresh()
+        if user is not None:  # the child becomes another user: it gets a scratch dir
+            request["scratch"] = _SCRATCH.fresh()
             with contextlib.suppress(Exception):  # else the child does it all itself
-                _prepare_switch(fork.payload["request"], fileloc)
+                _prepare_switch(request, user)
 
     def relay(self, fork: Fork, control: ChildControl) -> CallRelay:
         request = fork.payload["request"]
@@ -146,24 +151,25 @@ class _HeartbeatRelay:
         return {"id": _HEARTBEAT, "op": "heartbeat", "token": self._token, "args": {}}
 
 
-def _prepare_switch(request: dict[str, Any], fileloc: object) -> None:
-    """Look up, before forking, the user the try will run as and what it needs (see
-    `airflow_sc.impersonation.switch.prepare`): once per worker and user, not per try."""
+def _try_user(request: dict[str, Any]) -> str | None:
+    """The OS user the try's child becomes (None: it stays this worker's user)."""
+    if os.geteuid() != 0:
+        return None  # a worker that is not root switches no one (the child refuses others)
     from airflow_sc.impersonation import Impersonation, task_user
+
+    settings = Impersonation.from_json(request.get("impersonation"))
+    return task_user(request.get("run_as_user"), settings, server_uid=0)
+
+
+def _prepare_switch(request: dict[str, Any], user: str) -> None:
+    """Look up, before forking, what the try's user needs (see
+    `airflow_sc.impersonation.switch.prepare`): once per worker and user, not per try."""
+    from airflow_sc.impersonation import Impersonation
     from airflow_sc.impersonation.switch import prepare
-    from airflow_sc.task_runner.dag_files import imported_dag_file
     from airflow_sc.task_runner.supervisor import own_folders
 
-    run_as_user = None
-    found = imported_dag_file(Path(str(fileloc))) if fileloc else None
-    if found is not None:
-        dag = found.dags.get(str(request["dag_id"]))
-        if dag is not None and dag.has_task(str(request["task_id"])):
-            run_as_user = dag.get_task(str(request["task_id"])).run_as_user
     settings = Impersonation.from_json(request.get("impersonation"))
-    name = task_user(run_as_user, settings, server_uid=0)
-    if name is not None:
-        prepare(name, folders=settings.folders, own=own_folders(name))
+    prepare(user, folders=settings.folders, own=own_folders(user))
 
 
 class _Scratch:

@@ -39,6 +39,8 @@ class Workload:
     #: Seconds the try may run before it is killed (None: no limit).
     execution_timeout: float | None = None
     is_async: bool = False
+    #: The task's ``run_as_user``, from the DAG version (None: the deployment's default).
+    run_as_user: str | None = None
     #: Anything an executor-specific adapter needs (e.g. Celery routing).
     extra: tuple[tuple[str, Any], ...] = ()
 

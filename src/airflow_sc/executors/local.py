@@ -311,6 +311,7 @@ class LocalExecutor(Executor):
             heartbeat_interval=self.heartbeat_interval,
             call_retry_window=self.heartbeat_timeout,
             impersonation=self.impersonation.to_json(),
+            run_as_user=workload.run_as_user,
         )
         running = self._running[workload.ti_id] = _Running(workload, worker)
         timeout = workload.execution_timeout

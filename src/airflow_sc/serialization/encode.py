@@ -62,6 +62,7 @@ def encode_task(task: BaseOperator) -> dict[str, Any]:
         "priority_weight": task.priority_weight,
         "weight_rule": _weight_rule(task.weight_rule),
         "queue": task.queue,
+        "run_as_user": task.run_as_user or None,
         "executor": task.executor,
         "max_active_tis_per_dag": task.max_active_tis_per_dag,
         "max_active_tis_per_dagrun": task.max_active_tis_per_dagrun,

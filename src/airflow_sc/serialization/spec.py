@@ -100,6 +100,8 @@ class TaskSpec:
     #: ``absolute``, for the task's own entry in other tasks' sums).
     weight_strategy: Mapping[str, Any] | None = None
     queue: str = "default"
+    #: The OS user the task runs as (Airflow's ``run_as_user``; None: the defaults).
+    run_as_user: str | None = None
     executor: str | None = None
     max_active_tis_per_dag: int | None = None
     max_active_tis_per_dagrun: int | None = None
@@ -132,6 +134,7 @@ class TaskSpec:
             weight_rule=_weight_rule(data.get("weight_rule", "downstream")),
             weight_strategy=_weight_strategy(data.get("weight_rule")),
             queue=data.get("queue") or "default",
+            run_as_user=data.get("run_as_user") or None,
             executor=data.get("executor"),
             max_active_tis_per_dag=data.get("max_active_tis_per_dag"),
             max_active_tis_per_dagrun=data.get("max_active_tis_per_dagrun"),

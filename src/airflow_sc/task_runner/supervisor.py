@@ -107,6 +107,8 @@ class TaskRequest:
     impersonation: dict[str, Any] | None = None
     #: A fresh directory the try's user gets as working directory and ``TMPDIR`` ("": none).
     scratch: str = ""
+    #: The task's ``run_as_user`` as its DAG version says (None: the defaults decide).
+    run_as_user: str | None = None
 
     def log_path(self) -> Path:
         return try_log_path(
@@ -244,23 +246,24 @@ class _NotSwitched(Exception):
 
 
 def _load_and_switch(request: TaskRequest, context: TryContext) -> tuple[Any, Any] | Exception:
-    """The try's task and DAG (or why not), this process having become the try's user."""
+    """The try's task and DAG (or why not), imported by this process once it has become
+    the try's user: no code of the DAG file runs as the server's user."""
     try:
-        loaded: tuple[Any, Any] = _load_task(context)
-    except Exception as exc:
-        return exc  # no task code runs: nothing to switch for
-    try:
-        _switch_user(request, loaded[0])
+        _switch_user(request)
     except (ImpersonationError, OSError) as exc:
         return _NotSwitched(str(exc))
-    return loaded
+    try:
+        return _load_task(context)
+    except Exception as exc:
+        return exc
 
 
-def _switch_user(request: TaskRequest, task: Any) -> None:
-    """Become the OS user the try runs as (`airflow_sc.impersonation`), before any thread
-    starts and any task code runs; the log says which user and what it cost."""
+def _switch_user(request: TaskRequest) -> None:
+    """Become the OS user the try runs as (`airflow_sc.impersonation`), before the DAG file
+    is imported, any thread starts and any task code runs; the log says which user and what
+    it cost."""
     settings = Impersonation.from_json(request.impersonation)
-    name = task_user(getattr(task, "run_as_user", None), settings, server_uid=os.geteuid())
+    name = task_user(request.run_as_user, settings, server_uid=os.geteuid())
     if name is None:
         return
     from airflow_sc.impersonation.switch import become

@@ -20,6 +20,9 @@ from airflow_sc.sdk import DAG, task
 START = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 #: A user the tests create, named by the run_as_user probe.
 RUN_AS = "airflow-sc-test-etl"
+#: Who ran this file's top-level code, in the process that imported it (a try's process
+#: imports it as the try's user, never as the server's).
+IMPORTED_AS = pwd.getpwuid(os.geteuid()).pw_name
 
 
 def attempt(action) -> str:
@@ -39,6 +42,7 @@ def probe(home: str, server_pid: int) -> dict:
     print(f"probe ran as {pwd.getpwuid(os.getuid()).pw_name}")
     return {
         "user": pwd.getpwuid(os.getuid()).pw_name,
+        "dag file imported as": IMPORTED_AS,
         "secrets": {
             "signing key": attempt((home_path / "api_signing.key").read_bytes),
             "fernet key": attempt((home_path / "fernet.key").read_bytes),

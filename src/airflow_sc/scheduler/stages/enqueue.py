@@ -268,4 +268,5 @@ def _workload(
         executor=executor,
         execution_timeout=None if timeout is None else timeout.total_seconds(),
         is_async=task.is_async,
+        run_as_user=task.run_as_user,
     )
