@@ -127,7 +127,10 @@ with DAG("slow_to_parse", start_date=datetime(2026, 1, 1), schedule=None):
 
 
 def test_ready_is_logged_when_the_api_serves_while_parsing_goes_on(tmp_path: Path) -> None:
-    dags, release = tmp_path / "dags", tmp_path / "release"
+    # The release file is in the dags folder: DAG files are parsed as the task user, who
+    # is given the dags folder alone (when the tests run as root).
+    dags = tmp_path / "dags"
+    release = dags / "release"
     dags.mkdir()
     (dags / "slow.py").write_text(SLOW_TO_PARSE.format(release=str(release)))
     env = clean_env(

@@ -320,7 +320,8 @@ async def test_a_callback_cancelled_mid_run_is_killed_and_not_run_again(
         await request(db, folder, "stuck")
         async with open_service_group() as tg:
             await tg.start(serve_dag_callbacks, callbacks)
-            await wait_until(pid_file.exists)
+            # The callback writes its pid: wait for the text, not just the file.
+            await wait_until(lambda: pid_file.exists() and pid_file.read_text().strip() != "")
         # Leaving the group cancelled the service while the callback ran.
         pid = int(pid_file.read_text())
         await wait_until(lambda: not _alive(pid), seconds=5)  # no orphan left behind

@@ -7,6 +7,7 @@ Runs as root on Linux (the server must be able to switch users); skipped otherwi
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
 from pathlib import Path
@@ -105,9 +106,16 @@ def test_tasks_run_as_unprivileged_users_and_read_no_secret(tmp_path: Path) -> N
     home = tmp_path / "home"
     # The database URL reaches the server through its environment, as a setting.
     url = f"sqlite:///{home / 'airflow-sc.db'}"
-    deployment = Deployment(home, "asyncio", ("secrets_probe.py",), database_url=url)
+    deployment = Deployment(
+        home, "asyncio", ("secrets_probe.py", "parse_probe.py"), database_url=url
+    )
     with deployment.start() as running:
         seen, run_id = run_probes(running, home)
+        parsed = [
+            e["stack_trace"]
+            for e in running.api.get("/importErrors")["import_errors"]
+            if e["filename"].endswith("parse_probe.py")
+        ]
         log = running.api.log(DAG_ID, run_id, "as_default")
         unknown = running.api.log(DAG_ID, run_id, "as_unknown_user")
         in_process = running.api.log(DAG_ID, run_id, "async_as_named_user")
@@ -125,6 +133,17 @@ def test_tasks_run_as_unprivileged_users_and_read_no_secret(tmp_path: Path) -> N
     for name in ("api_signing.key", "fernet.key", "admin_password.txt", "airflow-sc.db"):
         assert (home / name).stat().st_size > 0
     assert held == {pid: {"control"} for pid in workers}
+    # A DAG file's top-level code is parsed as the task user too, without the settings.
+    [trace] = parsed
+    probe = ast.literal_eval(trace.rsplit("parse probe: ", 1)[1].strip().splitlines()[0])
+    assert probe["parsed as"] == "airflow-sc-task"
+    assert probe["settings in environment"] == []
+    # Covered (not there at all) or closed by their modes: either way, not read.
+    assert {name: probe[name][:6] for name in ("signing key", "fernet key", "database")} == {
+        "signing key": "denied",
+        "fernet key": "denied",
+        "database": "denied",
+    }
     assert_isolated(seen["as_default"], "airflow-sc-task")
     assert_isolated(seen["as_named_user"], RUN_AS)
     assert "Running as the OS user 'airflow-sc-task'" in log

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from airflow_sc.children import Fork
-from airflow_sc.executors._worker import _SCRATCH, TaskProgram, _sweep_scratch
+from airflow_sc.executors._worker import _SCRATCH, TaskProgram
+from airflow_sc.impersonation.scratch import sweep_scratch
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="scratch directories are made as root")
 
@@ -49,7 +50,7 @@ def test_a_worker_removes_the_scratch_left_by_workers_that_were_killed(tmp_path:
     live.mkdir()
     unrelated = tmp_path / "airflow-sc-try-notapid"
     unrelated.mkdir()
-    _sweep_scratch(str(tmp_path))
+    sweep_scratch(str(tmp_path))
     assert not left.exists()
     assert live.exists()
     assert unrelated.exists()

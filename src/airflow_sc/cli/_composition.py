@@ -229,11 +229,7 @@ class Composition:
                 shutdown_grace=0.0,
                 clock=self.services.clock,
                 name=LOCAL,
-                impersonation=Impersonation(
-                    default_user=settings.core.default_impersonation,
-                    root_user=settings.core.root_impersonation,
-                    folders=(str(settings.dags_folder), str(settings.plugins_folder)),
-                ),
+                impersonation=Impersonation.from_settings(settings),
             )
         ]
         if INPROCESS in configured:

@@ -26,6 +26,13 @@ HOME_ENV = "AIRFLOW_SC_HOME"
 CONFIG_FILE_NAME = "airflow-sc.toml"
 
 
+def without_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` without airflow-sc's settings variables (``AIRFLOW_SC__*``: the database
+    URL, signing secrets): the environment of processes that run user code (task workers,
+    DAG parsers), which reach what they need otherwise."""
+    return {k: v for k, v in environ.items() if not k.upper().startswith(ENV_PREFIX)}
+
+
 def resolve_home(environ: Mapping[str, str], cwd: Path) -> Path:
     """`$AIRFLOW_SC_HOME`; else `./.airflow-sc` in an airflow-sc checkout; else `~/airflow-sc`."""
     if home := environ.get(HOME_ENV):

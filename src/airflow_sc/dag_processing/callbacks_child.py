@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,13 +39,25 @@ class CallbackDagRun(RunInfo):
     end_date: dt.datetime | None = None
 
 
-def run_callbacks(path: str, dags_folder: str | None, request: Mapping[str, Any]) -> dict[str, Any]:
-    """Run the callbacks `request` names; returns an answer, never raises."""
+def run_callbacks(
+    path: str,
+    dags_folder: str | None,
+    request: Mapping[str, Any],
+    *,
+    switch: Callable[[], None] = lambda: None,
+) -> dict[str, Any]:
+    """Run the callbacks `request` names; returns an answer, never raises but what
+    `switch` (called once the log is open, before the DAG file is imported) raises."""
     from airflow_sc.secrets.masking import SecretsMasker
     from airflow_sc.task_runner.logs import capture_process_output
 
     # Kept open until the child exits (it exits right after answering).
     capture_process_output(Path(request["log_path"]), SecretsMasker())
+    try:
+        switch()
+    except Exception as exc:
+        log.error("Not running the callbacks: %s", exc)
+        raise
     dag_id, run_id, kind = request["dag_id"], request["run_id"], request["kind"]
     log.info(
         "Running %s of DAG %s for run %s (reason: %s) from %s",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ import anyio
 
 from airflow_sc.children import ChildExit, Ending, Exited, Fork, Ready
 from airflow_sc.children.parent import Zygote, ZygoteDied, start_zygote
+from airflow_sc.config.loading import without_settings
+from airflow_sc.impersonation import Impersonation
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,10 @@ class ParserPool:
     size: int
     file_timeout: float
     max_memory: int
+    #: Which OS user a parse (and a DAG callback) runs as (`airflow_sc.impersonation`:
+    #: ``core.default_impersonation``, else ``core.root_impersonation`` under root); None:
+    #: the pool's own user.
+    impersonation: Impersonation | None = None
     _idle: list[Zygote] = field(default_factory=list)
     _slots: anyio.Semaphore = field(init=False)
     _all: set[Zygote] = field(default_factory=set)
@@ -90,7 +97,14 @@ class ParserPool:
             zygote = self._idle.pop() if self._idle else None
             fork = Fork(
                 job=str(next(self._jobs)),
-                payload={"path": path, "dags_folder": dags_folder, **extra},
+                payload={
+                    "path": path,
+                    "dags_folder": dags_folder,
+                    "impersonation": None
+                    if self.impersonation is None
+                    else self.impersonation.to_json(),
+                    **extra,
+                },
                 timeout=self.file_timeout,
                 grace=0.0,  # a file that overruns is killed at once
                 max_memory=self.max_memory,
@@ -119,7 +133,7 @@ class ParserPool:
             return _answer(path, "callback" in extra, fork, exited)
 
     async def _spawn(self) -> Zygote:
-        zygote = await start_zygote(PROGRAM)
+        zygote = await start_zygote(PROGRAM, env=without_settings(os.environ))
         self._all.add(zygote)
         if not isinstance(await zygote.receive(), Ready):
             raise ZygoteDied("the parser process did not start")
@@ -175,14 +189,21 @@ def _failure(path: str, message: str, end: ChildExit) -> dict[str, Any]:
 
 @asynccontextmanager
 async def open_parser_pool(
-    size: int, *, file_timeout: float, max_memory: int
+    size: int,
+    *,
+    file_timeout: float,
+    max_memory: int,
+    impersonation: Impersonation | None = None,
 ) -> AsyncIterator[ParserPool]:
     """Up to `size` zygotes, started on demand and stopped on exit.
 
     `file_timeout` bounds the import of one file (Airflow's `dagbag_import_timeout`);
-    `max_memory` caps a child's address space in bytes (0: no cap).
+    `max_memory` caps a child's address space in bytes (0: no cap). With `impersonation`,
+    each child becomes the deployment's task user before it imports the file.
     """
-    pool = ParserPool(size=size, file_timeout=file_timeout, max_memory=max_memory)
+    pool = ParserPool(
+        size=size, file_timeout=file_timeout, max_memory=max_memory, impersonation=impersonation
+    )
     try:
         yield pool
     finally:

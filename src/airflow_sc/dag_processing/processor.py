@@ -31,6 +31,8 @@ from airflow_sc.db import Database, Transaction
 from airflow_sc.db.queries import dag_files
 from airflow_sc.executors.routing import ExecutorRouting
 from airflow_sc.heartbeats import open_job
+from airflow_sc.impersonation import Impersonation
+from airflow_sc.impersonation.accounts import ensure_root_user
 from airflow_sc.sdk.timetables import DataInterval
 from airflow_sc.serialization import DagSpec, SerializationError
 from airflow_sc.serialization.schedule import next_dagrun_info
@@ -268,12 +270,17 @@ async def serve_dag_processor(
     """
     config = settings.dag_processor
     folders = dag_folders(settings)
+    impersonation = Impersonation.from_settings(settings)
+    await anyio.to_thread.run_sync(
+        ensure_root_user, impersonation.default_user, impersonation.root_user
+    )
     async with (
         open_job(db, JOB_TYPE, interval=settings.scheduler.heartbeat_interval),
         open_parser_pool(
             config.parsing_processes,
             file_timeout=config.file_parse_timeout,
             max_memory=config.max_memory_mb * 1024 * 1024,
+            impersonation=impersonation,
         ) as pool,
         anyio.create_task_group() as tg,
     ):

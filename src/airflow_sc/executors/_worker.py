@@ -27,14 +27,13 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import shutil
 import signal
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from airflow_sc.children import CallRelay, ChildControl, Fork
+from airflow_sc.impersonation.scratch import Scratch
 
 __all__ = ["PROGRAM", "TaskProgram", "note_in_log"]
 
@@ -172,53 +171,7 @@ def _prepare_switch(request: dict[str, Any], user: str) -> None:
     prepare(user, folders=settings.folders, own=own_folders(user))
 
 
-class _Scratch:
-    """The scratch directory of the current child (its working directory and ``TMPDIR``
-    once it switched users), removed when the next one is made and when the worker exits:
-    one child runs at a time, so the previous one was reaped by then. Its name carries the
-    worker's pid, so a worker removes, once, those left by workers that were killed."""
-
-    def __init__(self) -> None:
-        self._path: str | None = None
-        self._swept = False
-
-    def fresh(self) -> str:
-        self.remove()
-        if not self._swept:
-            self._swept = True
-            _sweep_scratch(tempfile.gettempdir())
-        self._path = tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-")
-        return self._path
-
-    def remove(self) -> None:
-        if self._path is not None:
-            shutil.rmtree(self._path, ignore_errors=True)
-            self._path = None
-
-
-_SCRATCH_PREFIX = "airflow-sc-try-"
-
-
-def _sweep_scratch(folder: str) -> None:
-    """Remove the scratch directories of workers that no longer run."""
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(folder):
-            pid = entry.name.removeprefix(_SCRATCH_PREFIX).partition("-")[0]
-            if entry.name.startswith(_SCRATCH_PREFIX) and pid.isdigit() and not _alive(int(pid)):
-                shutil.rmtree(entry.path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-_SCRATCH = _Scratch()
+_SCRATCH = Scratch()
 atexit.register(_SCRATCH.remove)
 
 

@@ -51,6 +51,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from airflow_sc.children import Call, Exited, Fork, Forked, FromZygote, Reply, Stop
 from airflow_sc.children.parent import Zygote, ZygoteDied, start_zygote
+from airflow_sc.config.loading import without_settings
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.execution.port import TryService
 from airflow_sc.execution.protocol import DEFAULT_MAX_DEPTH
@@ -58,8 +59,8 @@ from airflow_sc.execution.tokens import ExecutionTokens
 from airflow_sc.executors._events import event_for_end, report_event
 from airflow_sc.executors._worker import note_in_log
 from airflow_sc.executors.base import Executor, TaskEvent, Workload
-from airflow_sc.impersonation import Impersonation, ImpersonationError
-from airflow_sc.impersonation.accounts import ensure_system_user
+from airflow_sc.impersonation import Impersonation
+from airflow_sc.impersonation.accounts import ensure_root_user
 from airflow_sc.task_runner.logs import try_log_path
 from airflow_sc.task_runner.supervisor import TaskRequest, TryReport
 
@@ -87,14 +88,10 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-#: Settings variables (database URL, signing secrets) stay out of task processes: they
-#: reach everything through the execution API with their try's token.
-_PRIVATE_ENV_PREFIX = "AIRFLOW_SC__"
-
-
 def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment of worker processes: `environ` without airflow-sc's settings."""
-    return {k: v for k, v in environ.items() if not k.upper().startswith(_PRIVATE_ENV_PREFIX)}
+    """The environment of worker processes: `environ` without airflow-sc's settings (task
+    processes reach everything through the execution API with their try's token)."""
+    return without_settings(environ)
 
 
 class _Worker:
@@ -209,7 +206,9 @@ class LocalExecutor(Executor):
         task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         ready = _Countdown(self.parallelism)
-        await _ensure_root_user(self.impersonation)
+        await anyio.to_thread.run_sync(
+            ensure_root_user, self.impersonation.default_user, self.impersonation.root_user
+        )
         try:
             async with events, anyio.create_task_group() as tg:
                 for _ in range(self.parallelism):
@@ -479,17 +478,6 @@ class LocalExecutor(Executor):
             )
         if event is not None:
             await report_event(events, event)
-
-
-async def _ensure_root_user(impersonation: Impersonation) -> None:
-    """Create the user tasks run as under root (`core.root_impersonation`) if it is
-    missing and will be used; a try whose user does not exist fails, saying so."""
-    if os.geteuid() != 0 or impersonation.default_user or not impersonation.root_user:
-        return
-    try:
-        await anyio.to_thread.run_sync(ensure_system_user, impersonation.root_user)
-    except ImpersonationError as exc:
-        log.error("Tasks cannot run as %r: %s", impersonation.root_user, exc)
 
 
 class _Countdown:

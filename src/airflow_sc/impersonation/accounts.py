@@ -10,7 +10,7 @@ import subprocess
 
 from airflow_sc.impersonation.policy import ImpersonationError
 
-__all__ = ["ensure_system_user", "lookup_user"]
+__all__ = ["ensure_root_user", "ensure_system_user", "lookup_user"]
 
 log = logging.getLogger(__name__)
 
@@ -49,3 +49,15 @@ def ensure_system_user(name: str) -> bool:
         raise ImpersonationError(f"could not create the OS user {name!r}: {reason}")
     log.warning("Created the system user %r: tasks run as this user", name)
     return True
+
+
+def ensure_root_user(default_user: str, root_user: str) -> None:
+    """Create the user tasks (and DAG parsing) run as under root (`core.root_impersonation`)
+    when it is missing and will be used; when it cannot be, say so (what needs it fails,
+    saying so too)."""
+    if os.geteuid() != 0 or default_user or not root_user:
+        return
+    try:
+        ensure_system_user(root_user)
+    except ImpersonationError as exc:
+        log.error("Tasks and DAG parsing cannot run as %r: %s", root_user, exc)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from airflow_sc.config.settings import Settings
+
 __all__ = ["Impersonation", "ImpersonationError", "task_user"]
 
 
@@ -41,6 +43,15 @@ class Impersonation:
             "root_user": self.root_user,
             "folders": list(self.folders),
         }
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Impersonation:
+        """The deployment's settings (``core.*_impersonation``, the dags and plugins folders)."""
+        return cls(
+            default_user=settings.core.default_impersonation,
+            root_user=settings.core.root_impersonation,
+            folders=(str(settings.dags_folder), str(settings.plugins_folder)),
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, object] | None) -> Impersonation:
