@@ -92,9 +92,12 @@ def assert_isolated(seen: dict[str, Any], user: str) -> None:
     assert seen["user"] == user
     assert seen["dag file imported as"] == user  # its top-level code never ran as root
     assert {n: seen["secrets"][n][:6] for n in SECRETS} == dict.fromkeys(SECRETS, "denied")
-    # The home shows the dags folder and the user's own virtualenv cache (venvs/users/<user>)
-    # alone: the rest is covered in the task's mount namespace.
-    assert seen["home contents"] == ["dags", "venvs"]
+    # The home shows the dags folder, the user's own virtualenv cache (venvs/users/<user>)
+    # and, for a try of a worker that became its user at start (all but RUN_AS, a task's
+    # own run_as_user, whose worker stays root and switches per try), the log folder (0710: its
+    # own log file alone is reachable); the rest is covered in the task's mount namespace.
+    expected = ["dags", "venvs"] if user == RUN_AS else ["dags", "logs", "venvs"]
+    assert seen["home contents"] == expected
     assert seen["venv caches"] == [user]
     assert seen["settings in environment"] == []
     assert seen["lazy import"] == "ok"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import signal
 import time
@@ -52,9 +53,13 @@ class TaskProgram:
         from airflow_sc.task_runner import supervisor
 
         supervisor.warm_up(http=args[:1] != ["pipe"])
+        if len(args) > 1:  # a worker for one OS user: it becomes that user once, here
+            supervisor.become_worker_user(json.loads(args[1]))
 
     def prepare(self, fork: Fork) -> None:
         request = fork.payload["request"]
+        if supervisor_user() is not None:  # switched already: its tries get a scratch dir
+            request["scratch"] = _SCRATCH.fresh()
         user = _try_user(request)
         fileloc = fork.payload.get("dag_fileloc")
         if fileloc and user is None:  # a child that switches users imports it as that user
@@ -148,6 +153,13 @@ class _HeartbeatRelay:
             return None
         self._beating = True
         return {"id": _HEARTBEAT, "op": "heartbeat", "token": self._token, "args": {}}
+
+
+def supervisor_user() -> str | None:
+    """The OS user this worker became at start (None: it did not switch)."""
+    from airflow_sc.task_runner.supervisor import worker_user
+
+    return worker_user()
 
 
 def _try_user(request: dict[str, Any]) -> str | None:

@@ -36,11 +36,12 @@ then are terminated (SIGTERM, `terminate_grace`, SIGKILL of the whole group) and
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -49,7 +50,7 @@ import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
-from airflow_sc.children import Call, Exited, Fork, Forked, FromZygote, Reply, Stop
+from airflow_sc.children import Call, Exited, Fork, Forked, FromZygote, Ready, Reply, Stop
 from airflow_sc.children.parent import Zygote, ZygoteDied, start_zygote
 from airflow_sc.config.loading import without_settings
 from airflow_sc.domain.states import TaskInstanceState
@@ -59,8 +60,9 @@ from airflow_sc.execution.tokens import ExecutionTokens
 from airflow_sc.executors._events import event_for_end, report_event
 from airflow_sc.executors._worker import note_in_log
 from airflow_sc.executors.base import Executor, TaskEvent, Workload
-from airflow_sc.impersonation import Impersonation
+from airflow_sc.impersonation import Impersonation, task_user
 from airflow_sc.impersonation.accounts import ensure_root_user
+from airflow_sc.impersonation.log_files import make_log_file_for, open_log_folder_to
 from airflow_sc.task_runner.logs import try_log_path
 from airflow_sc.task_runner.supervisor import TaskRequest, TryReport
 
@@ -97,8 +99,10 @@ def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
 class _Worker:
     """One warm worker process (a zygote) and the DAG files it imported."""
 
-    def __init__(self, zygote: Zygote) -> None:
+    def __init__(self, zygote: Zygote, user: str | None = None) -> None:
         self.zygote = zygote
+        #: The OS user the worker became at start (None: it runs as the executor's user).
+        self.user = user
         #: DAG files this worker imported (it keeps them until they change).
         self.dag_files: set[str] = set()
 
@@ -187,6 +191,10 @@ class LocalExecutor(Executor):
         self.clock = clock
         #: Which OS user each try runs as (`airflow_sc.impersonation`).
         self.impersonation = impersonation or Impersonation()
+        #: Under root, the user of tries that name none: the slots' workers become it once.
+        self._pool_user = (
+            task_user(None, self.impersonation, server_uid=0) if os.geteuid() == 0 else None
+        )
         self._serving = False
         #: Submitted tries no slot has taken yet, by try id, oldest first.
         self._waiting: dict[str, Workload] = {}
@@ -257,22 +265,80 @@ class LocalExecutor(Executor):
     async def _serve_slot(
         self, events: MemoryObjectSendStream[TaskEvent], ready: Callable[[], None]
     ) -> None:
+        """One slot: its worker runs one try at a time. Under root with a task user for
+        tries that name none (`_pool_user`), the worker becomes that user once, at start;
+        a try that runs as another user goes to the slot's second worker, kept as root,
+        whose child switches for that try alone."""
         while True:
-            worker = _Worker(
-                await start_zygote(WORKER_PROGRAM, self.channel, env=worker_environment(os.environ))
-            )
-            self._workers.add(worker)
+            user = self._pool_user
             try:
-                await worker.zygote.receive()  # Ready: the imports are warm
+                worker = await self._start_worker(user)
+            except ZygoteDied as exc:
+                if user is None:
+                    log.warning("A local executor worker process did not start: %s", exc)
+                    continue
+                # Its tries switch one by one instead (and fail, saying why, if they can't).
+                log.error("A worker could not become the OS user %r: %s", user, exc)
+                user = None
+                worker = await self._start_worker(None)
+            other: _Worker | None = None
+            try:
                 ready()
                 while True:
                     workload = await self._take(worker)
-                    await self._run(worker, workload, events)
+                    if user is None or self._user_of(workload) == user:
+                        await self._run(worker, workload, events)
+                        continue
+                    if other is None:
+                        other = await self._start_worker(None)
+                    try:
+                        await self._run(other, workload, events)
+                    except ZygoteDied:
+                        log.warning("A local executor worker process died; starting another")
+                        await self._stop_worker(other)
+                        other = None
             except ZygoteDied:
                 log.warning("A local executor worker process died; starting another")
             finally:
-                self._workers.discard(worker)
-                await worker.zygote.aclose()
+                with anyio.CancelScope(shield=True):
+                    await self._stop_worker(worker)
+                    if other is not None:
+                        await self._stop_worker(other)
+
+    async def _start_worker(self, user: str | None) -> _Worker:
+        """A warm worker, as `user` when given (it switches once, at start, and is given
+        the log folder, where the executor makes each try's log file for it)."""
+        args: list[str] = [self.channel]
+        if user is not None:
+            await anyio.to_thread.run_sync(open_log_folder_to, self.base_log_folder, user)
+            settings = replace(
+                self.impersonation,
+                folders=(*self.impersonation.folders, str(self.base_log_folder)),
+            )
+            args.append(json.dumps({"user": user, "impersonation": settings.to_json()}))
+        worker = _Worker(
+            await start_zygote(WORKER_PROGRAM, *args, env=worker_environment(os.environ)), user
+        )
+        self._workers.add(worker)
+        try:
+            if not isinstance(await worker.zygote.receive(), Ready):  # the imports are warm
+                raise ZygoteDied("the worker process did not start")
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._stop_worker(worker)
+            raise
+        return worker
+
+    async def _stop_worker(self, worker: _Worker) -> None:
+        self._workers.discard(worker)
+        await worker.zygote.aclose()
+
+    def _user_of(self, workload: Workload) -> str | None:
+        """The OS user `workload`'s try runs as, when the slots' workers switch at start
+        (else None: the worker's own user, whose child switches if it must)."""
+        if self._pool_user is None:
+            return None
+        return task_user(workload.run_as_user, self.impersonation, server_uid=0)
 
     async def _take(self, worker: _Worker) -> Workload:
         """The next try for `worker`: the oldest waiting, or a little younger one whose
@@ -312,6 +378,8 @@ class LocalExecutor(Executor):
             impersonation=self.impersonation.to_json(),
             run_as_user=workload.run_as_user,
         )
+        if worker.user is not None:  # its child cannot make its log file: made for it here
+            make_log_file_for(self._log_path(workload), worker.user)
         running = self._running[workload.ti_id] = _Running(workload, worker)
         timeout = workload.execution_timeout
         fork = Fork(

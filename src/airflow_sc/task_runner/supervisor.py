@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import signal
+import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
@@ -258,10 +259,38 @@ def _load_and_switch(request: TaskRequest, context: TryContext) -> tuple[Any, An
         return exc
 
 
+#: The OS user this worker process became at start (`become_worker_user`), if it did.
+_WORKER_USER: str | None = None
+
+
+def worker_user() -> str | None:
+    return _WORKER_USER
+
+
+def become_worker_user(spec: dict[str, Any]) -> None:
+    """Become, once, the OS user every try of this worker runs as (``{"user",
+    "impersonation"}``): the worker's children then need no switch of their own, and the DAG
+    files the worker imports run as that user too. Raises what `become` raises."""
+    global _WORKER_USER
+    from airflow_sc.impersonation.switch import become
+
+    user = str(spec["user"])
+    settings = Impersonation.from_json(spec.get("impersonation"))
+    own = own_folders(user)
+    become(user, folders=settings.folders, own=own)
+    for venvs in own:
+        use_venv_cache(venvs)
+    _WORKER_USER = user
+
+
 def _switch_user(request: TaskRequest) -> None:
     """Become the OS user the try runs as (`airflow_sc.impersonation`), before the DAG file
     is imported, any thread starts and any task code runs; the log says which user and what
     it cost."""
+    if _WORKER_USER is not None:  # the worker became the try's user at start
+        _use_scratch(request.scratch)
+        log.info("Running as the OS user %r (uid %d), as its worker", _WORKER_USER, os.getuid())
+        return
     settings = Impersonation.from_json(request.impersonation)
     name = task_user(request.run_as_user, settings, server_uid=os.geteuid())
     if name is None:
@@ -280,6 +309,15 @@ def _switch_user(request: TaskRequest) -> None:
             switched.seconds * 1000,
             f", covering {', '.join(switched.covered)}" if switched.covered else "",
         )
+
+
+def _use_scratch(scratch: str) -> None:
+    """The try's fresh scratch directory as its working directory and ``TMPDIR``."""
+    if not scratch:
+        return
+    os.environ["TMPDIR"] = scratch
+    tempfile.tempdir = None  # computed again from TMPDIR
+    os.chdir(scratch)
 
 
 def own_folders(user: str) -> tuple[str, ...]:
