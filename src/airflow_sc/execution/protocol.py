@@ -43,7 +43,7 @@ refused (400, naming where) before anything is read or written.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -310,6 +310,16 @@ def _finish(raw: Mapping[str, Any]) -> Finish:
 
 #: The longest retry delay a policy may choose (Airflow's cap on every retry delay).
 MAX_RETRY_DELAY_SECONDS = DEFAULT_MAX_TASK_RETRY_DELAY.total_seconds()
+
+
+def finish_args(
+    state: TaskInstanceState, skip: Iterable[str] = (), retry_delay: float | None = None
+) -> dict[str, Any]:
+    """The raw arguments of a ``finish`` call, as a try's process sends them."""
+    args: dict[str, Any] = {"state": state.value, "skip": sorted(skip)}
+    if retry_delay is not None:
+        args["retry_delay"] = retry_delay
+    return args
 
 
 def _retry_delay(raw: Any, state: TaskInstanceState) -> float | None:

@@ -33,7 +33,7 @@ from typing import Any
 
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.execution.context import TryContext
-from airflow_sc.execution.protocol import DagRunTrigger, TriggerOutcome
+from airflow_sc.execution.protocol import DagRunTrigger, TriggerOutcome, finish_args
 from airflow_sc.secrets.connection import Connection
 from airflow_sc.secrets.masking import SecretsMasker
 from airflow_sc.task_runner.http_client import ExecutionApiError, TryNoLongerRunning
@@ -136,11 +136,8 @@ class ChannelClient:
         retry_delay: float | None = None,
     ) -> None:
         """Hand the try's state to the executor, which records it (no answer to wait for)."""
-        args: dict[str, Any] = {"state": state.value, "skip": sorted(skip)}
-        if retry_delay is not None:
-            args["retry_delay"] = retry_delay
         with self._lock:
-            self._send("finish", args)
+            self._send("finish", finish_args(state, skip, retry_delay))
 
     # -- TaskClient -------------------------------------------------------------------------
 

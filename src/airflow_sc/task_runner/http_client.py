@@ -29,7 +29,7 @@ import httpx
 
 from airflow_sc.domain.states import TaskInstanceState
 from airflow_sc.execution.context import TryContext
-from airflow_sc.execution.protocol import DagRunTrigger, TriggerOutcome
+from airflow_sc.execution.protocol import DagRunTrigger, TriggerOutcome, finish_args
 from airflow_sc.secrets.connection import Connection
 from airflow_sc.secrets.masking import SecretsMasker
 from airflow_sc.task_runner.call_retry import Failure, next_delay
@@ -177,9 +177,7 @@ class ExecutionApiClient:
         skip: Iterable[str] = (),
         retry_delay: float | None = None,
     ) -> None:
-        body: dict[str, Any] = {"state": state.value, "skip": sorted(skip)}
-        if retry_delay is not None:
-            body["retry_delay"] = retry_delay
+        body = finish_args(state, skip, retry_delay)
         self._call("PATCH", f"{self._ti}/state", json=body)
 
     # -- TaskClient -------------------------------------------------------------------------
