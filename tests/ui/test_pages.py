@@ -400,6 +400,42 @@ async def test_clear_and_mark_from_the_panel_preview_first(seeded: UiServer) -> 
         assert 'data-task="load" data-state="none"' in grid
 
 
+async def test_clear_only_failed_from_the_panel(seeded: UiServer) -> None:
+    await add_runs(seeded.db, "etl_daily", ["failed"], now=seeded.clock(), started=True)
+    await run_on_newest_version(seeded.db, "etl_daily")
+    await add_ti(seeded.db, "etl_daily", "manual__0", "extract", state="success")
+    await add_ti(seeded.db, "etl_daily", "manual__0", "load", state="failed")
+    action = "/dags/etl_daily/runs/manual__0/tasks/extract/action"
+    fields = {"action": "clear", "downstream": "true", "only_failed": "true"}
+    async with signed_in(seeded, Role.OP) as http:
+        csrf = seeded.csrf(Role.OP)
+        panel = await http.get(
+            "/dags/etl_daily", params={"run_id": "manual__0", "task_id": "extract"}
+        )
+        assert 'name="only_failed" value="true">' in panel.text
+        preview = await http.post(action, data=fields | {"csrf_token": csrf})
+        assert preview.status_code == 200
+        shown = preview.text.split('id="preview"', 1)[1].split("</div>", 1)[0]
+        assert "Clear would change 1 task instance:" in shown
+        assert "<code>load</code> · manual__0 (now failed)" in shown
+        assert "extract" not in shown.split("<ul>", 1)[1].split("</ul>", 1)[0]
+        # The confirm form carries the option on.
+        assert '<input type="hidden" name="only_failed" value="true">' in shown
+        cleared = await http.post(action, data=fields | {"csrf_token": csrf, "step": "apply"})
+        assert cleared.status_code == 303
+        grid = (await http.get("/dags/etl_daily")).text
+        assert 'data-task="extract" data-state="success"' in grid
+        assert 'data-task="load" data-state="none"' in grid
+        # "Only failed" means nothing to a mark: it marks as before.
+        marked = await http.post(
+            action,
+            data={"csrf_token": csrf, "action": "failed", "only_failed": "true", "step": "apply"},
+        )
+        assert marked.status_code == 303
+        grid = (await http.get("/dags/etl_daily")).text
+        assert 'data-task="extract" data-state="failed"' in grid
+
+
 async def run_on_newest_version(db: Database, dag_id: str) -> None:
     """Give the DAG's runs its newest serialized version, as start_runs does."""
 

@@ -1,6 +1,7 @@
 """`POST /dags/{dag_id}/runs/{run_id}/tasks/{task_id}/action`: clear or mark a task instance
-from its panel, with downstream/upstream, through `actions.clear_task_instances` and
-`actions.mark_task_instances` (the API's and the CLI's actions). The first step is always
+from its panel, with downstream/upstream (and, for clear, only the failed ones), through
+`actions.clear_task_instances` and `actions.mark_task_instances` (the API's and the CLI's
+actions). The first step is always
 the dry run, shown in the panel; applying it is a second POST."""
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ async def _apply(
             task_ids=[task_id],
             include_downstream=action.downstream,
             include_upstream=action.upstream,
+            only_failed=action.only_failed,
             dry_run=dry,
             wake=ctx.wake,
         )

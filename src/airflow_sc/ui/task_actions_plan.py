@@ -1,5 +1,5 @@
 """What a task action from the panel asks for (clear, mark success, mark failed, with
-downstream/upstream), read from its form, and what its dry run found."""
+downstream/upstream; clear also "only failed"), read from its form, and what its dry run found."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ class TaskAction:
     action: ActionName
     downstream: bool
     upstream: bool
+    #: Clear only the failed and upstream_failed ones among them (clear only).
+    only_failed: bool
     #: Only show what would change (the dry run), do not change it.
     preview: bool
 
@@ -38,10 +40,12 @@ def read_task_action(form: dict[str, list[str]]) -> TaskAction | None:
     action = (form.get("action") or [""])[0]
     if action not in ACTIONS:
         return None
-    checked = {name for name in ("downstream", "upstream") if form.get(name) == ["true"]}
+    options = ("downstream", "upstream", "only_failed")
+    checked = {name for name in options if form.get(name) == ["true"]}
     return TaskAction(
         action,  # type: ignore[arg-type]
         downstream="downstream" in checked,
         upstream="upstream" in checked,
+        only_failed=action == "clear" and "only_failed" in checked,
         preview=(form.get("step") or [""])[0] != "apply",
     )
