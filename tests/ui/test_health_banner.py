@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
 from airflow_sc.api.health import health_body, unhealthy_parts
@@ -23,7 +24,7 @@ from tests.ui.test_pages import signed_in
 
 pytestmark = pytest.mark.anyio
 
-PAGES = ("/dags", "/import-errors")
+PAGES = ("/dags", "/import-errors", "/health")
 
 
 def banner(page: str) -> tuple[bool, str]:
@@ -108,3 +109,43 @@ async def test_a_live_page_is_told_when_health_changes() -> None:
         disconnect.set()
     send_events.close()
     received.close()
+
+
+def health_rows(page: str) -> dict[str, tuple[str, str, str]]:
+    """The health page's rows: component -> (status, latest heartbeat, age)."""
+    rows = {}
+    for name, cells in re.findall(r'<tr data-component="([^"]+)"[^>]*>(.*?)</tr>', page, re.S):
+        texts = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td>(.*?)</td>", cells)]
+        rows[name] = (texts[0], texts[1], texts[2])
+    return rows
+
+
+async def test_the_health_page_shows_each_component_as_the_health_route(
+    ui_server: UiServer,
+) -> None:
+    now = ui_server.clock()
+    await add_job(ui_server.db, "SchedulerJob", now - timedelta(hours=1))
+    await add_job(ui_server.db, "DagProcessorJob", now - timedelta(seconds=3))
+    async with signed_in(ui_server, Role.VIEWER) as http:
+        page = await http.get("/health")
+        dags = (await http.get("/dags")).text
+    async with httpx.AsyncClient(base_url=ui_server.url) as anonymous:
+        assert (await anonymous.get("/health")).status_code == 303  # sign in first
+    assert page.status_code == 200
+    rows = health_rows(page.text)
+    assert rows == {
+        "Metadata database": ("healthy", "(no heartbeat)", ""),
+        "Scheduler": (
+            "unhealthy",
+            (now - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S"),
+            "3600 s",
+        ),
+        "Triggerer": ("never seen", "none", ""),
+        "DAG processor": (
+            "healthy",
+            (now - timedelta(seconds=3)).strftime("%Y-%m-%d %H:%M:%S"),
+            "3 s",
+        ),
+    }
+    # The banner (shown: the scheduler is stale) leads to this page.
+    assert '<a href="/health">Health</a>.' in dags

@@ -20,6 +20,7 @@ from airflow_sc.ui import (
     dag_list,
     dag_page,
     dag_views,
+    health_page,
     signin,
     task_actions,
     task_logs,
@@ -40,6 +41,7 @@ ROUTERS = (
     task_logs.router,
     trigger.router,
     admin.router,
+    health_page.router,
 )
 
 
