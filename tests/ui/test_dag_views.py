@@ -35,7 +35,9 @@ async def odd(seeded: UiServer, tmp_path: Path) -> UiServer:
         schedule=None,
         start_date=datetime(2026, 1, 1),
         description="d " + PAYLOAD,
-        doc_md="# " + PAYLOAD,
+        doc_md="# "
+        + PAYLOAD
+        + "\n\n**bold** [run](javascript:alert(1)) [site](https://example.org)",
         params={
             "note": Param("n " + PAYLOAD, type="string", description="about " + PAYLOAD),
             "password": Param("hunter2-secret", type="string"),
@@ -150,7 +152,13 @@ async def test_code_and_details_are_escaped_and_masked(odd: UiServer) -> None:
         text = details.text
     assert "<script>window" not in code.text + text
     assert "d &lt;script&gt;" in text  # description
-    assert "# &lt;script&gt;" in text  # doc_md, as text
+    # doc_md as Markdown, its HTML as text, its javascript: link not a link.
+    doc = text.split('<div class="doc-md">', 1)[1].split("</div>", 1)[0]
+    assert "<h1>&lt;script&gt;window.__xss=1&lt;/script&gt;</h1>" in doc
+    assert "<strong>bold</strong>" in doc
+    assert "[run](javascript:alert(1))" in doc
+    assert '<a href="https://example.org" rel="nofollow noopener noreferrer">site</a>' in doc
+    assert doc.count("<a ") == 1
     row = text.split('data-param="note"', 1)[1].split("</tr>", 1)[0]
     assert "n &lt;script&gt;" in row
     assert "about &lt;script&gt;" in row

@@ -1,7 +1,8 @@
 """Turning a template into a response, with the headers every UI page carries.
 
 Templates are autoescaped (every `{{ value }}` is HTML-escaped; nothing in the templates
-marks user data `|safe`). The Content-Security-Policy allows only this server's own
+marks user data `|safe`; `doc_md` goes through the `markdown` filter, whose renderer
+escapes raw HTML: `ui.markdown`). The Content-Security-Policy allows only this server's own
 scripts and styles: no inline script, no inline style attribute, no other origin.
 """
 
@@ -15,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.responses import HTMLResponse, Response
 
 from airflow_sc.auth import Permission
+from airflow_sc.ui.markdown import render_markdown
 
 __all__ = ["CONTENT_SECURITY_POLICY", "SECURITY_HEADERS", "render", "with_security_headers"]
 
@@ -45,6 +47,7 @@ _env = Environment(
     lstrip_blocks=True,
 )
 _env.filters["when"] = _when
+_env.filters["markdown"] = render_markdown
 _env.globals["Permission"] = Permission
 
 
