@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 
 from airflow_sc.api.context import ApiContext
-from airflow_sc.db.queries import api_dags, api_runs, api_task_instances
+from airflow_sc.db.queries import api_dags, api_runs, api_task_instances, api_xcom
 from airflow_sc.domain.listing import Listing, OrderField
 from airflow_sc.serialization import DagSpec, SerializationError
 from airflow_sc.ui.grid import Grid, GridRun, build_grid, task_order
@@ -43,6 +43,10 @@ class TaskInstancePanel:
     log: LogView
     #: The run's conf as JSON, sensitive members masked as the API masks them.
     conf: str
+    #: (key, value as JSON) of the task instance's XCom entries, as `GET .../xcomEntries/
+    #: {key}` returns them; None when the chosen try is not the latest (a new try starts
+    #: with its XCom cleared, so an older try's entries are not kept).
+    xcoms: list[tuple[str, str]] | None = None
 
 
 async def load_dag(ctx: ApiContext, dag_id: str) -> DagView | None:
@@ -108,4 +112,24 @@ async def load_panel(
     log = await load_log_view(ctx, dag_id, tries, chosen)
     run = await api_runs.get_dag_run(ctx.db, dag_id, run_id)
     conf = json.dumps(ctx.masker.redact(run.conf or {}) if run else {}, indent=2, default=str)
-    return TaskInstancePanel(run_id, task_id, tries, chosen, log, conf)
+    xcoms = None
+    if chosen == numbers[-1]:
+        xcoms = await _load_xcoms(ctx, dag_id, run_id, task_id)
+    return TaskInstancePanel(run_id, task_id, tries, chosen, log, conf, xcoms)
+
+
+#: XCom entries the panel shows at most.
+MAX_XCOMS = 50
+
+
+async def _load_xcoms(
+    ctx: ApiContext, dag_id: str, run_id: str, task_id: str
+) -> list[tuple[str, str]]:
+    where = api_xcom.XComFilter(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=-1)
+    page = await api_xcom.list_xcoms(ctx.db, where, Listing((OrderField("key"),), MAX_XCOMS))
+    shown = []
+    for entry in page.items:
+        row = await api_xcom.get_xcom(ctx.db, dag_id, run_id, task_id, entry.key)
+        if row is not None:
+            shown.append((row.key, json.dumps(row.value, indent=2, default=str)))
+    return shown
