@@ -434,6 +434,15 @@ async def test_clear_only_failed_from_the_panel(seeded: UiServer) -> None:
         assert marked.status_code == 303
         grid = (await http.get("/dags/etl_daily")).text
         assert 'data-task="extract" data-state="failed"' in grid
+        # Mark skipped, as the API's PATCH with new_state "skipped": dry run, then apply.
+        skip = {"csrf_token": csrf, "action": "skipped", "downstream": "true"}
+        preview = await http.post(action, data=skip)
+        shown = preview.text.split('id="preview"', 1)[1].split("</div>", 1)[0]
+        assert "Mark skipped would change 2 task instances" in shown
+        assert (await http.post(action, data=skip | {"step": "apply"})).status_code == 303
+        grid = (await http.get("/dags/etl_daily")).text
+        assert 'data-task="extract" data-state="skipped"' in grid
+        assert 'data-task="load" data-state="skipped"' in grid
 
 
 async def run_on_newest_version(db: Database, dag_id: str) -> None:

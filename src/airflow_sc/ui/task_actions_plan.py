@@ -1,4 +1,4 @@
-"""What a task action from the panel asks for (clear, mark success, mark failed, with
+"""What a task action from the panel asks for (clear, mark success, failed or skipped, with
 downstream/upstream; clear also "only failed"), read from its form, and what its dry run found."""
 
 from __future__ import annotations
@@ -8,8 +8,13 @@ from typing import Literal
 
 __all__ = ["ACTIONS", "TaskAction", "TaskActionPreview", "read_task_action"]
 
-ActionName = Literal["clear", "success", "failed"]
-ACTIONS: dict[str, str] = {"clear": "Clear", "success": "Mark success", "failed": "Mark failed"}
+ActionName = Literal["clear", "success", "failed", "skipped"]
+ACTIONS: dict[str, str] = {
+    "clear": "Clear",
+    "success": "Mark success",
+    "failed": "Mark failed",
+    "skipped": "Mark skipped",
+}
 
 
 @dataclass(frozen=True, slots=True)
