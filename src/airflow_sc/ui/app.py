@@ -17,6 +17,7 @@ from airflow_sc.api.context import ApiContext
 from airflow_sc.scheduler.changes import ChangeFeed
 from airflow_sc.ui import (
     admin,
+    browse,
     dag_list,
     dag_page,
     dag_views,
@@ -42,6 +43,7 @@ ROUTERS = (
     trigger.router,
     admin.router,
     health_page.router,
+    browse.router,
 )
 
 
