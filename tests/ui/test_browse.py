@@ -11,6 +11,7 @@ import pytest
 from airflow_sc.auth import Role
 from tests.api.conftest import ONE_BACKEND_PER_DATABASE
 from tests.api.dag_seeds import add_runs
+from tests.api.test_dag_runs_rows import add_ti
 from tests.ui.conftest import UiServer
 from tests.ui.test_pages import seeded, signed_in
 
@@ -68,3 +69,51 @@ async def test_runs_of_every_dag_filtered_and_paged(seeded: UiServer) -> None:
             assert (await http.get("/dag-runs", params=bad)).status_code == 422
     async with httpx.AsyncClient(base_url=seeded.url) as anonymous:
         assert (await anonymous.get("/dag-runs")).status_code == 303
+
+
+async def test_task_instances_of_every_dag_filtered(seeded: UiServer) -> None:
+    now = seeded.clock()
+    await add_runs(seeded.db, "etl_daily", ["failed", "success"], now=now)
+    await add_runs(seeded.db, "report", ["running"], now=now + timedelta(days=2))
+    await add_ti(seeded.db, "etl_daily", "manual__0", "extract", state="failed")
+    await add_ti(seeded.db, "etl_daily", "manual__0", "load", state=None)
+    await add_ti(seeded.db, "etl_daily", "manual__1", "extract", state="success")
+    await add_ti(seeded.db, "report", "manual__0", "extract", state="running")
+    async with signed_in(seeded, Role.VIEWER) as http:
+
+        async def shown(**params: object) -> tuple[list[tuple[str, str, str]], str]:
+            answer = await http.get("/task-instances", params=params)
+            assert answer.status_code == 200
+            rows = re.findall(
+                r'<tr class="ti-row" data-dag-id="([^"]+)" data-run-id="([^"]+)" '
+                r'data-task-id="([^"]+)"',
+                answer.text,
+            )
+            return rows, answer.text
+
+        every, page = await shown()
+        assert len(every) == 4
+        assert every[0] == ("report", "manual__0", "extract")  # newest run first
+        assert "4 task instances" in page
+        assert 'href="/dags/report?run_id=manual__0&amp;task_id=extract#panel">extract</a>' in page
+        failed, _ = await shown(state="failed")
+        assert failed == [("etl_daily", "manual__0", "extract")]
+        waiting, _ = await shown(state="none")
+        assert waiting == [("etl_daily", "manual__0", "load")]
+        loads, _ = await shown(task_id="LOA")
+        assert loads == [("etl_daily", "manual__0", "load")]
+        etl, _ = await shown(dag_id="etl", task_id="extract")
+        assert sorted(etl) == [
+            ("etl_daily", "manual__0", "extract"),
+            ("etl_daily", "manual__1", "extract"),
+        ]
+        day = now.date().isoformat()
+        today, _ = await shown(start=day, end=day)
+        assert {d for d, _, _ in today} == {"etl_daily"}
+        _, page = await shown(task_id=PAYLOAD)
+        assert "<script>window" not in page
+        assert "0 task instances" in page
+        for bad in ({"state": "sleepy"}, {"end": "2026-13-01"}):
+            assert (await http.get("/task-instances", params=bad)).status_code == 422
+    async with httpx.AsyncClient(base_url=seeded.url) as anonymous:
+        assert (await anonymous.get("/task-instances")).status_code == 303
