@@ -18,6 +18,7 @@ from airflow_sc.scheduler.changes import ChangeFeed
 from airflow_sc.ui import (
     admin,
     browse,
+    calendar,
     dag_list,
     dag_page,
     dag_views,
@@ -44,6 +45,7 @@ ROUTERS = (
     admin.router,
     health_page.router,
     browse.router,
+    calendar.router,
 )
 
 
