@@ -91,7 +91,6 @@ def main() -> None:
                 first_task = tis[0]
             pages = {
                 "dags": "/dags",
-                "grid": f"/dags/{dag}",
                 "graph": f"/dags/{dag}/graph",
                 "calendar": f"/dags/{dag}/calendar",
                 "details": f"/dags/{dag}/details",
