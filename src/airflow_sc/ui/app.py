@@ -22,6 +22,7 @@ from airflow_sc.ui import (
     dag_list,
     dag_page,
     dag_views,
+    gantt,
     health_page,
     signin,
     task_actions,
@@ -46,6 +47,7 @@ ROUTERS = (
     health_page.router,
     browse.router,
     calendar.router,
+    gantt.router,
 )
 
 
