@@ -92,6 +92,7 @@ def main() -> None:
             pages = {
                 "dags": "/dags",
                 "graph": f"/dags/{dag}/graph",
+                "gantt": f"/dags/{dag}/gantt",
                 "calendar": f"/dags/{dag}/calendar",
                 "details": f"/dags/{dag}/details",
                 "dag-runs": "/dag-runs",
