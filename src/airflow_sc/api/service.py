@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Awaitable, Callable
 
 import anyio
@@ -19,13 +20,15 @@ async def serve_api(
     shutdown_trigger: Callable[[], Awaitable[None]],
     app_factory: Callable[[ApiContext], ASGIApp] = create_app,
     task_status: TaskStatus[HttpEndpoint] = anyio.TASK_STATUS_IGNORED,
+    sock: socket.socket | None = None,
 ) -> None:
     """Serve the API on `settings.api.host:port`; ready once the socket is bound.
 
     The token signing key and the secrets cipher are loaded (or created under
     `core.home`) before the socket is bound, so a bad key file fails the start.
     `app_factory` builds the app from the prepared context (the composition root passes
-    the UI's `create_web_app`, which adds the web UI to the API).
+    the UI's `create_web_app`, which adds the web UI to the API). `sock`: a listening
+    socket bound by the supervising `airflow-sc run` (`cli._api_process`) instead.
     """
     prepared = await prepare_context(ctx)
     settings = ctx.settings.api
@@ -36,4 +39,5 @@ async def serve_api(
         drain_timeout=settings.drain_timeout,
         shutdown_trigger=shutdown_trigger,
         task_status=task_status,
+        sock=sock,
     )

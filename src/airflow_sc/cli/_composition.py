@@ -16,16 +16,19 @@ what it announces to the schedulers of other processes instead.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskStatus
 
 from airflow_sc.actions.operator_triggers import OperatorTriggers
+from airflow_sc.cli._api_process import serve_api_process
 from airflow_sc.config import Settings
 from airflow_sc.dag_processing.processor import serve_dag_processor
 from airflow_sc.db import Database
@@ -75,10 +78,27 @@ class Composition:
     changes: ChangeFeed
     #: The components this process runs (`ALL_COMPONENTS` names).
     names: frozenset[str]
+    #: In the API server process `airflow-sc run` supervises (`cli._api_process`): the
+    #: listening socket it bound, and where it sends this process the notes it announces.
+    api_socket: socket.socket | None = None
+    notes_socket: Path | None = None
+
+    @property
+    def api_in_child(self) -> bool:
+        """The `api` component supervises an API server process (`api.separate_process`,
+        under `airflow-sc run`) instead of serving here."""
+        return "api" in self.names and len(self.names) > 1 and self.settings.api.separate_process
 
     def components(self) -> list[Component]:
+        api = Component("api", self.serve_api)
+        if self.api_in_child:
+            path = wake_socket_path(self.settings.core.home, "api")
+            api = Component("api", partial(serve_api_process, self.settings, path))
+            # Everything this process announces (scheduler, DAG processor, execution
+            # service) reaches the API server's list cache and live pages.
+            self.changes.add_outbound(partial(send_note, path))
         available = {
-            "api": Component("api", self.serve_api),
+            "api": api,
             "dag_processor": Component(
                 "dag_processor",
                 partial(
@@ -91,6 +111,9 @@ class Composition:
             "scheduler": Component("scheduler", self.serve_scheduler, uses=("api",)),
         }
         chosen = [component for name, component in available.items() if name in self.names]
+        if self.notes_socket is not None:
+            # Before the API: the supervising process's notes are heard once it serves.
+            chosen.insert(0, Component("supervisor_notes", self._serve_supervisor_notes))
         if "scheduler" not in self.names:
             # The schedulers run elsewhere: what this process announces goes to them.
             if self.db.dialect == "postgresql":
@@ -127,9 +150,12 @@ class Composition:
 
     def _list_cache(self) -> ListCache | None:
         """The API's list cache, when this process's feed hears every change: the DAG
-        processor and the scheduler (with the receiver of other processes' notes) run here."""
+        processor and the scheduler (with the receiver of other processes' notes) run here,
+        or this is the API server process of an `airflow-sc run`, which sends it all its
+        feed announces."""
         max_age = self.settings.api.list_cache_max_age
-        if max_age <= 0 or not {"api", "dag_processor", "scheduler"} <= self.names:
+        hears_all = {"api", "dag_processor", "scheduler"} <= self.names
+        if max_age <= 0 or not (hears_all or self.notes_socket is not None):
             return None
         from airflow_sc.api.list_cache import ListCache
 
@@ -152,7 +178,20 @@ class Composition:
                 shutdown_trigger=shutdown_trigger,
                 app_factory=partial(create_web_app, changes=self.changes),
                 task_status=task_status,
+                sock=self.api_socket,
             )
+
+    async def _serve_supervisor_notes(
+        self, *, shutdown_trigger: Trigger, task_status: TaskStatus[None]
+    ) -> None:
+        """The notes of the supervising `airflow-sc run`, delivered to this process's feed
+        until `shutdown_trigger()` returns."""
+        assert self.notes_socket is not None
+        async with anyio.create_task_group() as tg:
+            await tg.start(serve_socket_receiver, self.notes_socket, self.changes)
+            task_status.started()
+            await shutdown_trigger()
+            tg.cancel_scope.cancel()
 
     async def serve_scheduler(
         self,

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskStatus
@@ -26,7 +28,12 @@ from airflow_sc.observability.logging import configure_logging
 from airflow_sc.runtime import Shutdown, serve_components
 from airflow_sc.runtime.hardening import make_non_dumpable, private_folder
 from airflow_sc.runtime.root import execute
+from airflow_sc.runtime.shutdown import drain_deadline
 from airflow_sc.scheduler.ownership import SchedulerAlreadyRunning
+
+if TYPE_CHECKING:
+    from airflow_sc.cli._api_process import ApiChildOptions
+    from airflow_sc.cli._composition import Composition
 
 log = logging.getLogger("airflow_sc")
 
@@ -54,6 +61,12 @@ def register(commands: Any) -> None:
             default="asyncio",
             help="anyio backend to run on (default: asyncio)",
         )
+        if command == "api-server":
+            # Given by `airflow-sc run` to the API server process it supervises
+            # (`cli._api_process`); not for users, so not in --help.
+            parser.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
+            parser.add_argument("--control-fd", type=int, help=argparse.SUPPRESS)
+            parser.add_argument("--notes-socket", type=Path, help=argparse.SUPPRESS)
         parser.set_defaults(handler=partial(run, components=components))
 
 
@@ -62,8 +75,20 @@ def run(args: argparse.Namespace, settings: Settings, *, components: Sequence[st
     make_non_dumpable()  # before any key is read
     prepare_home(settings)
     install_airflow_compat(settings)  # DAG files, plugins, and the processes started here
-    tree = partial(serve_tree, components=components)
-    return execute(settings, backend=args.backend, tree=tree, user_errors=USER_ERRORS)
+    child = None
+    if getattr(args, "control_fd", None) is not None:
+        from airflow_sc.cli._api_process import ApiChildOptions
+
+        child = ApiChildOptions(args.listen_fd, args.control_fd, args.notes_socket)
+    tree = partial(serve_tree, components=components, child=child)
+    return execute(
+        settings,
+        backend=args.backend,
+        tree=tree,
+        user_errors=USER_ERRORS,
+        # The supervising `airflow-sc run` logs its own ready line once all it runs started.
+        ready_message="airflow-sc ready" if child is None else "API server process ready",
+    )
 
 
 def prepare_home(settings: Settings) -> None:
@@ -79,9 +104,13 @@ async def serve_tree(
     shutdown: Shutdown,
     *,
     components: Sequence[str] = ALL_COMPONENTS,
+    child: ApiChildOptions | None = None,
     task_status: TaskStatus[dict[str, Any]] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Infrastructure (database), then the chosen components in dependency order."""
+    """Infrastructure (database), then the chosen components in dependency order.
+
+    `child`: this process is the API server `airflow-sc run` supervises (`cli._api_process`).
+    """
     # Imported here, not at the top: every other `airflow-sc` command would pay for the
     # API stack's import (about half a second) on each call.
     from airflow_sc.auth import ensure_admin_user
@@ -106,8 +135,50 @@ async def serve_tree(
             if created is not None:
                 log.warning("created user 'admin'; its password is in %s", created)
         composition = await compose(settings, db, shutdown, components)
-        await serve_components(
-            composition.components(),
-            shutdown_trigger=shutdown.wait_drain,
-            task_status=task_status,
-        )
+        if child is None:
+            await serve_components(
+                composition.components(),
+                shutdown_trigger=shutdown.wait_drain,
+                task_status=task_status,
+            )
+            return
+        await _serve_as_child(composition, child, task_status=task_status)
+
+
+async def _serve_as_child(
+    composition: Composition,
+    child: ApiChildOptions,
+    *,
+    task_status: TaskStatus[dict[str, Any]],
+) -> None:
+    """The API server under `airflow-sc run`: on the socket and with the notes it passed,
+    ready once it serves, drained when it says so (`cli._api_process`)."""
+    from airflow_sc.cli._api_process import READY, serve_control_channel
+
+    settings, shutdown = composition.settings, composition.shutdown
+    composition.api_socket = socket.socket(fileno=child.listen_fd)
+    composition.notes_socket = child.notes_socket
+    control = socket.socket(fileno=child.control_fd)
+    grace = drain_deadline(
+        shutdown_grace=0.0, terminate_grace=0.0, api_drain=settings.api.drain_timeout
+    )
+    control_scope = anyio.CancelScope()
+
+    async def follow_supervisor() -> None:
+        with control_scope:
+            await serve_control_channel(control, shutdown, grace=grace)
+
+    with control:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(follow_supervisor)
+            handles = await tg.start(
+                partial(
+                    serve_components,
+                    composition.components(),
+                    shutdown_trigger=shutdown.wait_drain,
+                )
+            )
+            control.send(READY)  # a few bytes into an empty socket pair: never blocks
+            task_status.started(handles)
+            await shutdown.wait_drain()  # asked by the supervisor, or a signal
+            control_scope.cancel()

@@ -95,6 +95,11 @@ class ApiSettings:
     #: kept until a change may alter them (`api.list_cache`), and this many seconds at
     #: most (for writes of other processes that announce nothing). 0 turns the cache off.
     list_cache_max_age: float = 2.0
+    #: Under `airflow-sc run`, serve the API in a child process of its own (true), so that
+    #: its HTTP work runs beside the scheduler's on another core instead of in the same
+    #: event loop; false keeps it in the one process. The command stays one, started and
+    #: drained as one (`cli._api_process`).
+    separate_process: bool = True
 
 
 @dataclass(frozen=True, slots=True)

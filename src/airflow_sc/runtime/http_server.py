@@ -60,9 +60,14 @@ async def serve_http(
     drain_timeout: float,
     shutdown_trigger: Callable[[], Awaitable[None]],
     task_status: TaskStatus[HttpEndpoint] = anyio.TASK_STATUS_IGNORED,
+    sock: socket.socket | None = None,
 ) -> None:
-    """Serve `app` until `shutdown_trigger()` returns or the caller is cancelled, then drain."""
-    sock = bind_socket(host, port)
+    """Serve `app` until `shutdown_trigger()` returns or the caller is cancelled, then drain.
+
+    `sock`: a listening socket bound already (by a supervising process), else `host:port`
+    is bound here.
+    """
+    sock = bind_socket(host, port) if sock is None else sock
     bound_host, bound_port = sock.getsockname()[:2]
     endpoint = HttpEndpoint(bound_host, bound_port)
     config = Config()

@@ -34,16 +34,21 @@ def execute(
     backend: str,
     tree: Tree,
     user_errors: tuple[type[BaseException], ...] = (),
+    ready_message: str = "airflow-sc ready",
 ) -> int:
     """Run `tree` under the root task group until shutdown; return the process exit code.
 
     0 after a drain (even one cut short by its deadline), 128 + signal number when a second
     signal cut it short, 1 when something failed. `user_errors` are printed as a message,
-    without a traceback (their text already says what to do).
+    without a traceback (their text already says what to do). `ready_message` starts the
+    line logged once every component started.
     """
     shutdown = Shutdown()
     try:
-        anyio.run(partial(serve_process, settings, shutdown, tree), backend=backend)
+        anyio.run(
+            partial(serve_process, settings, shutdown, tree, ready_message=ready_message),
+            backend=backend,
+        )
     except (Exception, BaseExceptionGroup) as exc:
         return report_failure(exc, user_errors)
     forced_by = shutdown.forced_by
@@ -53,7 +58,9 @@ def execute(
     return 0
 
 
-async def serve_process(settings: Settings, shutdown: Shutdown, tree: Tree) -> None:
+async def serve_process(
+    settings: Settings, shutdown: Shutdown, tree: Tree, *, ready_message: str = "airflow-sc ready"
+) -> None:
     """The root task group: signals first, then the infrastructure and the services."""
     deadline = drain_deadline(
         shutdown_grace=settings.core.shutdown_grace,
@@ -67,7 +74,7 @@ async def serve_process(settings: Settings, shutdown: Shutdown, tree: Tree) -> N
             ready = " ".join(
                 f"{name}={h.url}" if hasattr(h, "url") else name for name, h in handles.items()
             )
-            log.info("airflow-sc ready: %s", ready)
+            log.info("%s: %s", ready_message, ready)
         root.cancel_scope.cancel()
 
 

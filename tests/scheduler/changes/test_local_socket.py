@@ -52,6 +52,13 @@ def test_a_deep_home_gets_a_short_socket_path_of_its_own(tmp_path: Path) -> None
     assert fallback == wake_socket_path(deep)
 
 
+def test_the_api_process_listens_on_a_socket_of_its_own(tmp_path: Path) -> None:
+    assert wake_socket_path(Path("/srv/af"), "api") == Path("/srv/af/run/api.sock")
+    deep = tmp_path / ("d" * 120)
+    assert wake_socket_path(deep, "api") != wake_socket_path(deep)
+    assert len(str(wake_socket_path(deep, "api"))) <= 100
+
+
 def test_sending_with_nobody_listening_is_silent(short_home: Path) -> None:
     path = short_home / "scheduler.sock"
     assert send_payload(path, "{}") is False  # no file

@@ -42,17 +42,19 @@ log = logging.getLogger(__name__)
 _MAX_SOCKET_PATH = 100
 
 
-def wake_socket_path(home: Path) -> Path:
-    """Where the scheduler of the deployment at `home` listens for notes.
+def wake_socket_path(home: Path, listener: str = "scheduler") -> Path:
+    """Where `listener` of the deployment at `home` listens for notes: the scheduler, or
+    (`"api"`) the API server process `airflow-sc run` supervises (`cli._api_process`).
 
     A home too deep for a socket path gets a short path in the temporary folder instead,
     named after the home so each deployment keeps its own.
     """
-    path = home / "run" / "scheduler.sock"
+    path = home / "run" / f"{listener}.sock"
     if len(os.fsencode(path)) <= _MAX_SOCKET_PATH:
         return path
     digest = hashlib.sha256(os.fsencode(home.resolve())).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"airflow-sc-{digest}.sock"
+    suffix = "" if listener == "scheduler" else f"-{listener}"
+    return Path(tempfile.gettempdir()) / f"airflow-sc-{digest}{suffix}.sock"
 
 
 def send_payload(path: Path, payload: str) -> bool:
