@@ -14,7 +14,8 @@ home, settings and keys, inherited through the environment and the working direc
   from any such process (PostgreSQL NOTIFY, or the SQLite scheduler's socket); it binds
   its own datagram socket (`wake_socket_path(home, "api")`), to which the supervising
   process sends every note its feed announces (scheduler, DAG processor, execution
-  service), so the child's list cache and live pages hear them at once.
+  service) through a `SocketPublisher` (coalesced, waiting while the child's queue is
+  full, never dropped), so the child's list cache and live pages hear them at once.
 - stop: at the `api` component's turn in the drain (after the scheduler and its
   executors), the supervisor writes ``drain`` on the channel; the child drains its HTTP
   server (`api.drain_timeout`) and exits. If it outlives that, it is killed. A child that
@@ -43,6 +44,7 @@ from anyio.abc import Process, TaskStatus
 from airflow_sc.config import Settings
 from airflow_sc.runtime import HttpEndpoint, Shutdown
 from airflow_sc.runtime.http_server import bind_socket
+from airflow_sc.scheduler.changes.local_socket import SocketPublisher
 
 __all__ = ["ApiChildOptions", "serve_api_process", "serve_control_channel"]
 
@@ -74,13 +76,29 @@ class ApiChildOptions:
 
 async def serve_api_process(
     settings: Settings,
-    notes_socket: Path,
+    notes: SocketPublisher,
     *,
     shutdown_trigger: Callable[[], Awaitable[None]],
     task_status: TaskStatus[HttpEndpoint],
 ) -> None:
     """Run ``airflow-sc api-server`` as a child serving on a socket bound here; started once
-    it serves; drained when `shutdown_trigger()` returns; raise if it exits on its own."""
+    it serves; drained when `shutdown_trigger()` returns; raise if it exits on its own.
+    `notes` carries this process's feed to the child while it runs."""
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(notes.run)
+        await _serve_child(
+            settings, notes.path, shutdown_trigger=shutdown_trigger, task_status=task_status
+        )
+        tg.cancel_scope.cancel()
+
+
+async def _serve_child(
+    settings: Settings,
+    notes_socket: Path,
+    *,
+    shutdown_trigger: Callable[[], Awaitable[None]],
+    task_status: TaskStatus[HttpEndpoint],
+) -> None:
     listener = bind_socket(settings.api.host, settings.api.port)
     host, port = listener.getsockname()[:2]
     endpoint = HttpEndpoint(host, port)

@@ -44,6 +44,7 @@ from airflow_sc.impersonation import Impersonation
 from airflow_sc.runtime import Component, HttpEndpoint, Shutdown
 from airflow_sc.scheduler.changes import ChangeFeed
 from airflow_sc.scheduler.changes.local_socket import (
+    SocketPublisher,
     send_note,
     serve_socket_receiver,
     wake_socket_path,
@@ -92,11 +93,11 @@ class Composition:
     def components(self) -> list[Component]:
         api = Component("api", self.serve_api)
         if self.api_in_child:
-            path = wake_socket_path(self.settings.core.home, "api")
-            api = Component("api", partial(serve_api_process, self.settings, path))
+            notes = SocketPublisher(wake_socket_path(self.settings.core.home, "api"))
+            api = Component("api", partial(serve_api_process, self.settings, notes))
             # Everything this process announces (scheduler, DAG processor, execution
             # service) reaches the API server's list cache and live pages.
-            self.changes.add_outbound(partial(send_note, path))
+            self.changes.add_outbound(notes.send)
         available = {
             "api": api,
             "dag_processor": Component(

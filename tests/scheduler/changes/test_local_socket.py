@@ -17,6 +17,7 @@ from airflow_sc.db.notify import Note as PostgresNote
 from airflow_sc.db.notify import open_listener
 from airflow_sc.scheduler.changes import Change, ChangeFeed, Note, stage_subscriber
 from airflow_sc.scheduler.changes.local_socket import (
+    SocketPublisher,
     send_note,
     send_payload,
     serve_socket_receiver,
@@ -147,3 +148,39 @@ async def test_a_feed_sending_to_the_socket_forwards_what_it_announces(short_hom
         (frozenset({Change.RUNS_CHANGED}), frozenset({3})),
         (frozenset({Change.DAG_CHANGED}), frozenset()),
     ]
+
+
+@pytest.mark.anyio
+async def test_a_socket_publisher_loses_no_note_while_the_receivers_queue_is_full(
+    short_home: Path,
+) -> None:
+    path = wake_socket_path(short_home, "api")
+    path.parent.mkdir()
+    publisher = SocketPublisher(path)
+    sent = set(range(40))
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as receiver:
+        receiver.bind(str(path))
+        receiver.setblocking(False)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(publisher.run)
+            # One note per pass of the publisher: far more datagrams than the receiver's
+            # queue holds (net.unix.max_dgram_qlen) while it reads none.
+            for pk in sorted(sent):
+                publisher.send(Note.of([Change.TIS_FINISHED], [pk]))
+                await anyio.wait_all_tasks_blocked()
+            heard: set[int] = set()
+            with anyio.fail_after(5):
+                while heard != sent:
+                    await anyio.wait_readable(receiver)
+                    note = decode_note(receiver.recv(65536).decode())
+                    assert note is not None
+                    assert note.run_pks is not None
+                    heard |= note.run_pks
+            tg.cancel_scope.cancel()
+    # Nobody listening: dropped, not waited for.
+    publisher.send(Note.of([Change.DAG_CHANGED]))
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(publisher.run)
+            await anyio.wait_all_tasks_blocked()
+            tg.cancel_scope.cancel()

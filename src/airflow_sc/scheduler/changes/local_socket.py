@@ -29,6 +29,7 @@ from airflow_sc.scheduler.changes.notes import Change, Note, decode_note, encode
 from airflow_sc.scheduler.changes.postgres import publish
 
 __all__ = [
+    "SocketPublisher",
     "send_note",
     "send_payload",
     "serve_socket_receiver",
@@ -75,6 +76,69 @@ def send_note(path: Path, note: Note) -> None:
     """Send `note` to the scheduler at `path`, best effort (a `ChangeFeed` sender, with
     `path` bound)."""
     send_payload(path, encode_note(note))
+
+
+class SocketPublisher:
+    """Coalesces a feed's notes and sends them to the one receiver at `path` (a feed's
+    sender), without losing any while that receiver runs.
+
+    For a receiver that must hear every change, such as the API server process of
+    `airflow-sc run` (`cli._api_process`): `send_note` drops a note when the receiver's
+    queue is full (`net.unix.max_dgram_qlen`, 10 datagrams on Linux), here the notes wait,
+    merged into one, until the queue has room (the socket is connected, so the kernel says
+    when: no polling). A note sent while nobody is bound is dropped.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._changes: set[Change] = set()
+        self._runs: set[int] | None = set()
+        self._origin: str | None = None
+        self._pending = anyio.Event()
+
+    def send(self, note: Note) -> None:
+        """Queue `note` (sync, never blocks: `ChangeFeed.add_outbound`)."""
+        self._changes.update(note.changes)
+        self._origin = note.origin
+        if self._runs is not None:
+            self._runs = None if note.run_pks is None else self._runs | note.run_pks
+        self._pending.set()
+
+    async def run(self) -> None:
+        """Send what is queued until cancelled."""
+        sock: socket.socket | None = None
+        try:
+            while True:
+                await self._pending.wait()
+                self._pending = anyio.Event()
+                note = Note.of(self._changes, self._runs, origin=self._origin)
+                self._changes, self._runs = set(), set()
+                sock = await self._deliver(sock, encode_note(note).encode())
+        finally:
+            if sock is not None:
+                sock.close()
+
+    async def _deliver(self, sock: socket.socket | None, payload: bytes) -> socket.socket | None:
+        if sock is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            try:
+                sock.connect(os.fsencode(self.path))
+            except OSError as exc:
+                # Nobody bound (not yet, or gone): dropped; the next note reconnects.
+                log.debug("no receiver at %s: %s", self.path, exc)
+                sock.close()
+                return None
+        while True:
+            try:
+                sock.send(payload)
+                return sock
+            except BlockingIOError:
+                await anyio.wait_writable(sock)  # the receiver's queue has room again
+            except OSError as exc:
+                log.debug("no receiver at %s: %s", self.path, exc)
+                sock.close()
+                return None
 
 
 async def wake_scheduler(
