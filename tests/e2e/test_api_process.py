@@ -142,3 +142,49 @@ def test_the_api_process_does_not_outlive_a_killed_run(
         running.process.wait_exit(timeout=10)
         # Its control channel closed: it drains (api.drain_timeout at most) and exits.
         child.wait(timeout=20)
+
+
+SLEEPER_SOURCE = """
+import datetime
+import time
+
+from airflow_sc.sdk import DAG, task
+
+with DAG("e2e_api_sleeper", schedule=None, start_date=datetime.datetime(2026, 1, 1)):
+
+    @task
+    def sleep() -> None:
+        time.sleep(120)
+
+    sleep()
+"""
+
+
+@pytest.mark.parametrize("cell", cells(("sqlite", "asyncio")))
+def test_while_run_drains_the_api_process_refuses_writes_and_still_answers(
+    cell: tuple[str, str], tmp_path: Path
+) -> None:
+    _, backend = cell
+    home = tmp_path / "home"
+    settings = {"AIRFLOW_SC__CORE__SHUTDOWN_GRACE": "8"}
+    deployment = Deployment(home, backend, (), settings=settings)
+    (home / "dags" / "sleeper.py").write_text(textwrap.dedent(SLEEPER_SOURCE))
+    with deployment.start() as running:
+        api = running.api
+        api.wait_for_dags(["e2e_api_sleeper"], within=30)
+        run_id = api.trigger("e2e_api_sleeper")
+
+        def sleeping() -> bool | None:
+            state = api.task_instances("e2e_api_sleeper", run_id)["sleep"]["state"]
+            return True if state == "running" else None
+
+        eventually(sleeping, within=30, what="the sleeper running")
+        running.process.send(signal.SIGTERM)
+        # The scheduler waits for the running try (core.shutdown_grace): meanwhile the API
+        # process refuses new work and answers reads, as in one process.
+        refused = api.client.post(
+            "/dags/e2e_api_sleeper/dagRuns", json={"logical_date": None, "conf": {}}
+        )
+        assert refused.status_code == 503, refused.text
+        assert api.client.get("/dags").status_code == 200
+        assert running.process.wait_exit(timeout=40) == 0

@@ -16,11 +16,14 @@ home, settings and keys, inherited through the environment and the working direc
   process sends every note its feed announces (scheduler, DAG processor, execution
   service) through a `SocketPublisher` (coalesced, waiting while the child's queue is
   full, never dropped), so the child's list cache and live pages hear them at once.
-- stop: at the `api` component's turn in the drain (after the scheduler and its
-  executors), the supervisor writes ``drain`` on the channel; the child drains its HTTP
-  server (`api.drain_timeout`) and exits. If it outlives that, it is killed. A child that
-  exits on its own while the supervisor runs is a failure of the `api` component (not
-  restarted: the process stops as for any failed component). The child is in a session of
+- stop: when the drain of `airflow-sc run` starts, the supervisor writes ``quiesce``: the
+  child refuses writes (503, as one process does while draining) and ends its live
+  streams, but serves on; at the `api` component's turn in the drain (after the scheduler
+  and its executors, whose tries report to it), it writes ``drain`` on the channel; the
+  child drains its HTTP server (`api.drain_timeout`) and exits. If it outlives that by
+  5 s, it gets SIGTERM, then SIGKILL. A child that exits on its own while the supervisor
+  runs is a failure of the `api` component (not restarted: the process stops as for any
+  failed component). The child is in a session of
   its own, so a terminal's Ctrl-C reaches only the supervisor, which orders the drain; the
   child also drains when the channel closes, so it never outlives a supervisor killed
   with -9.
@@ -51,7 +54,10 @@ __all__ = ["ApiChildOptions", "serve_api_process", "serve_control_channel"]
 log = logging.getLogger("airflow_sc")
 
 READY = b"ready\n"
+QUIESCE = b"quiesce\n"
 DRAIN = b"drain\n"
+#: `Shutdown.reason` in the child while `airflow-sc run` drains its other components.
+QUIESCE_REASON = "airflow-sc run is draining"
 
 
 class ApiChildOptions:
@@ -77,6 +83,7 @@ class ApiChildOptions:
 async def serve_api_process(
     settings: Settings,
     notes: SocketPublisher,
+    shutdown: Shutdown,
     *,
     shutdown_trigger: Callable[[], Awaitable[None]],
     task_status: TaskStatus[HttpEndpoint],
@@ -87,7 +94,11 @@ async def serve_api_process(
     async with anyio.create_task_group() as tg:
         tg.start_soon(notes.run)
         await _serve_child(
-            settings, notes.path, shutdown_trigger=shutdown_trigger, task_status=task_status
+            settings,
+            notes.path,
+            shutdown,
+            shutdown_trigger=shutdown_trigger,
+            task_status=task_status,
         )
         tg.cancel_scope.cancel()
 
@@ -95,6 +106,7 @@ async def serve_api_process(
 async def _serve_child(
     settings: Settings,
     notes_socket: Path,
+    shutdown: Shutdown,
     *,
     shutdown_trigger: Callable[[], Awaitable[None]],
     task_status: TaskStatus[HttpEndpoint],
@@ -140,7 +152,15 @@ async def _serve_child(
                     await process.wait()
                     tg.cancel_scope.cancel()
 
+                async def quiesce() -> None:
+                    # This process's drain started: the API refuses writes from now on, as
+                    # in one process, and serves on until its turn (`shutdown_trigger`).
+                    await shutdown.wait_drain()
+                    with suppress(OSError):
+                        control.send(QUIESCE)
+
                 tg.start_soon(watch)
+                tg.start_soon(quiesce)
                 await shutdown_trigger()
                 tg.cancel_scope.cancel()
             if process.returncode is not None:
@@ -187,9 +207,11 @@ async def _stop(process: Process) -> None:
 
 
 async def serve_control_channel(
-    control: socket.socket, shutdown: Shutdown, *, grace: float
+    control: socket.socket, shutdown: Shutdown, stop: anyio.Event, *, grace: float
 ) -> None:
-    """The child's side: drain when the supervisor says so or goes away (until cancelled)."""
+    """The child's side, until cancelled: ``quiesce`` starts the drain of `shutdown` (writes
+    refused, live streams ended; the server still answers), ``drain`` or the supervisor
+    going away (end of the channel) also sets `stop` (the HTTP server drains and exits)."""
     control.setblocking(False)
     while True:
         await anyio.wait_readable(control)
@@ -199,6 +221,9 @@ async def serve_control_channel(
             continue
         except OSError:
             chunk = b""
+        if QUIESCE in chunk:
+            shutdown.request_drain(QUIESCE_REASON, grace=grace)
         if not chunk or DRAIN in chunk:
             shutdown.request_drain("supervisor" if chunk else "supervisor gone", grace=grace)
+            stop.set()
             return

@@ -94,7 +94,7 @@ class Composition:
         api = Component("api", self.serve_api)
         if self.api_in_child:
             notes = SocketPublisher(wake_socket_path(self.settings.core.home, "api"))
-            api = Component("api", partial(serve_api_process, self.settings, notes))
+            api = Component("api", partial(serve_api_process, self.settings, notes, self.shutdown))
             # Everything this process announces (scheduler, DAG processor, execution
             # service) reaches the API server's list cache and live pages.
             self.changes.add_outbound(notes.send)

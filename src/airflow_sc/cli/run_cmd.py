@@ -153,7 +153,7 @@ async def _serve_as_child(
 ) -> None:
     """The API server under `airflow-sc run`: on the socket and with the notes it passed,
     ready once it serves, drained when it says so (`cli._api_process`)."""
-    from airflow_sc.cli._api_process import READY, serve_control_channel
+    from airflow_sc.cli._api_process import QUIESCE_REASON, READY, serve_control_channel
 
     settings, shutdown = composition.settings, composition.shutdown
     composition.api_socket = socket.socket(fileno=child.listen_fd)
@@ -162,23 +162,32 @@ async def _serve_as_child(
     grace = drain_deadline(
         shutdown_grace=0.0, terminate_grace=0.0, api_drain=settings.api.drain_timeout
     )
+    # The components stop when the supervisor says so, or on a signal sent to this process
+    # (the supervisor's last resort); its "quiesce" only makes the API refuse writes.
+    stop = anyio.Event()
     control_scope = anyio.CancelScope()
 
     async def follow_supervisor() -> None:
         with control_scope:
-            await serve_control_channel(control, shutdown, grace=grace)
+            await serve_control_channel(control, shutdown, stop, grace=grace)
+
+    async def follow_signals() -> None:
+        await shutdown.wait_drain()
+        if shutdown.reason != QUIESCE_REASON:
+            stop.set()
 
     with control:
         async with anyio.create_task_group() as tg:
             tg.start_soon(follow_supervisor)
+            tg.start_soon(follow_signals)
             handles = await tg.start(
                 partial(
                     serve_components,
                     composition.components(),
-                    shutdown_trigger=shutdown.wait_drain,
+                    shutdown_trigger=stop.wait,
                 )
             )
             control.send(READY)  # a few bytes into an empty socket pair: never blocks
             task_status.started(handles)
-            await shutdown.wait_drain()  # asked by the supervisor, or a signal
+            await stop.wait()
             control_scope.cancel()
