@@ -1,4 +1,6 @@
-"""`airflow-sc run` (every component in one process) and the single-component commands.
+"""`airflow-sc run` (every component under one command: the API in a child process of its
+own, `cli._api_process`, unless `api.separate_process` is false) and the single-component
+commands.
 
 `airflow-sc api-server` and `airflow-sc dag-processor` run the same `serve_*` functions
 under a smaller root, so a deployment can spread components over processes and hosts.
@@ -45,7 +47,11 @@ USER_ERRORS = (SchemaError, DatabaseUnavailable, SchedulerAlreadyRunning)
 ALL_COMPONENTS = ("api", "dag_processor", "scheduler")
 
 COMMANDS = {
-    "run": (ALL_COMPONENTS, "start every component (API, DAG processor, scheduler) in one process"),
+    "run": (
+        ALL_COMPONENTS,
+        "start every component (API, DAG processor, scheduler) under one command; the API "
+        "serves from a child process unless api.separate_process is false",
+    ),
     "api-server": (("api",), "serve the REST API (and the execution API) only"),
     "dag-processor": (("dag_processor",), "parse DAG files only"),
     "scheduler": (("scheduler",), "schedule and execute task instances only"),
