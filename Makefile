@@ -51,12 +51,14 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/db_roundtrips.py
 	$(BIN)/python benchmarks/dag_parsing.py
 	$(BIN)/python benchmarks/secrets_lookups.py
+	$(BIN)/python -m benchmarks.ui_pages
 
 # A reduced set in well under two minutes: W2, W2a and a 10-DAG W1 on SQLite and asyncio,
 # one run each, and a short database ceiling.
 bench-quick: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.workloads --workload W2,W2a,W1 --dags 10 --repeat 1
 	$(BIN)/python benchmarks/db_ceiling.py --seconds 1 --connections 1,8 --batch 1
+	$(BIN)/python -m benchmarks.ui_pages --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
