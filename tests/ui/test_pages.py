@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 
 import anyio
@@ -16,6 +17,7 @@ from sqlalchemy import select, update
 from airflow_sc.auth import Role, create_user, reset_password
 from airflow_sc.db import Database, Transaction
 from airflow_sc.db.models import dag_run, serialized_dag
+from airflow_sc.sdk import DAG, EmptyOperator, TaskGroup
 from airflow_sc.ui.session import SESSION_COOKIE
 from tests.api.conftest import ONE_BACKEND_PER_DATABASE
 from tests.api.dag_seeds import add_import_error, add_runs, example_dag, store_dags
@@ -461,3 +463,56 @@ async def run_on_newest_version(db: Database, dag_id: str) -> None:
         )
 
     await db.run(body)
+
+
+def grouped_dag(fileloc: Path) -> DAG:
+    with DAG("grouped", schedule=None, start_date=datetime(2026, 1, 1)) as made:
+        start = EmptyOperator(task_id="start")
+        with TaskGroup("stage") as stage:
+            first = EmptyOperator(task_id="first")
+            with TaskGroup("inner"):
+                deep = EmptyOperator(task_id="deep")
+            first >> deep
+        start >> stage
+    made.fileloc = str(fileloc)
+    return made
+
+
+GROUP_ROW = re.compile(r'<tr class="group-row" data-group="([\w.]+)">.*?href="([^"]+)"', re.S)
+
+
+async def test_grid_groups_are_collapsed_and_open_from_the_url(ui_server: UiServer) -> None:
+    now = ui_server.clock()
+    fileloc = ui_server.home / "grouped.py"
+    await store_dags(ui_server.db, fileloc, [grouped_dag(fileloc)], now=now)
+    await add_runs(ui_server.db, "grouped", ["running"], now=now)
+    await add_ti(ui_server.db, "grouped", "manual__0", "start", state="success")
+    await add_ti(ui_server.db, "grouped", "manual__0", "stage.first", state="success")
+    await add_ti(ui_server.db, "grouped", "manual__0", "stage.inner.deep", state="failed")
+    async with signed_in(ui_server, Role.VIEWER) as http:
+        page = (await http.get("/dags/grouped")).text
+        # Collapsed: the group is one row whose cell is its tasks' summary (failed wins).
+        assert re.findall(r'data-task="([\w.]+)" data-state="(\w+)"', page) == [
+            ("start", "success"),
+            ("stage", "failed"),
+        ]
+        [(group, toggle)] = GROUP_ROW.findall(page)
+        assert (group, toggle) == ("stage", "/dags/grouped?runs=25&amp;expand=stage")
+        opened = (await http.get("/dags/grouped?runs=25&expand=stage")).text
+        assert re.findall(r'data-task="([\w.]+)" data-state="(\w+)"', opened) == [
+            ("start", "success"),
+            ("stage", "failed"),
+            ("stage.first", "success"),
+            ("stage.inner", "failed"),
+        ]
+        # The open group's toggle closes it; the nested one's keeps the parent open.
+        assert [t for _, t in GROUP_ROW.findall(opened)] == [
+            "/dags/grouped?runs=25",
+            "/dags/grouped?runs=25&amp;expand=stage&amp;expand=stage.inner",
+        ]
+        # Links, the Grid fragment and the event stream carry the open groups.
+        assert "expand=stage#panel" in opened
+        assert 'data-events="/dags/grouped/events?runs=25&amp;expand=stage"' in opened
+        fragment = (await http.get("/dags/grouped/grid?expand=stage&expand=stage.inner")).text
+        assert 'data-task="stage.inner.deep" data-state="failed"' in fragment
+        assert ">deep</th>" in fragment

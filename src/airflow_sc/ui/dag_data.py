@@ -4,13 +4,15 @@ tries and log. Each read goes through the API's query functions (`db/queries/api
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from airflow_sc.api.context import ApiContext
 from airflow_sc.db.queries import api_dags, api_runs, api_task_instances, api_xcom
 from airflow_sc.domain.listing import Listing, OrderField
 from airflow_sc.serialization import DagSpec, SerializationError
-from airflow_sc.ui.grid import Grid, GridRun, build_grid, task_order
+from airflow_sc.ui.grid import Grid, GridRow, GridRun, build_grid, grid_rows, task_order
 from airflow_sc.ui.task_logs import LogView, load_log_view
 
 __all__ = [
@@ -32,6 +34,14 @@ class DagView:
     row: api_dags.DagRow
     spec: DagSpec | None
     task_ids: list[str]
+    #: The serialized task groups (group id -> parent, children; root "") and each
+    #: task's group.
+    groups: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    task_group: Mapping[str, str | None] = field(default_factory=dict)
+
+    def rows(self, expand: Collection[str]) -> list[GridRow]:
+        """The Grid's rows with the groups `expand` names open (the rest collapsed)."""
+        return grid_rows(self.task_ids, self.groups, self.task_group, expand)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +71,24 @@ async def load_dag(ctx: ApiContext, dag_id: str) -> DagView | None:
         except SerializationError:
             spec = None
     task_ids = [] if spec is None else task_order(list(spec.tasks), spec.upstream_task_ids)
-    return DagView(row, spec, task_ids)
+    groups = {} if spec is None else _groups(spec.task_groups)
+    task_group: dict[str, str | None] = {}
+    for group_id, group in groups.items():
+        for child in group.get("children", ()):
+            if child in spec.tasks if spec is not None else False:
+                task_group[child] = group_id or None
+    return DagView(row, spec, task_ids, groups, task_group)
+
+
+def _groups(stored: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The stored groups that have the expected shape (others are left out)."""
+    return {
+        group_id: group
+        for group_id, group in stored.items()
+        if isinstance(group_id, str)
+        and isinstance(group, Mapping)
+        and isinstance(group.get("children", []), list)
+    }
 
 
 async def load_grid(ctx: ApiContext, dag_id: str, task_ids: list[str], runs: int) -> Grid:
@@ -73,14 +100,10 @@ async def load_grid(ctx: ApiContext, dag_id: str, task_ids: list[str], runs: int
     grid_runs = [GridRun(r.id, r.run_id, r.state, r.run_after) for r in newest.items]
     if not grid_runs:
         return build_grid([], task_ids, [])
-    tis = await api_task_instances.list_task_instances(
-        ctx.db,
-        api_task_instances.TaskInstanceFilter(
-            dag_ids=[dag_id], run_ids=[r.run_id for r in grid_runs], map_indexes=[-1]
-        ),
-        Listing(limit=None),
+    states = await api_task_instances.task_instance_states(
+        ctx.db, dag_id, [r.run_id for r in grid_runs]
     )
-    return build_grid(grid_runs, task_ids, ((t.run_id, t.task_id, t.state) for t in tis.items))
+    return build_grid(grid_runs, task_ids, states)
 
 
 async def load_run_grid(

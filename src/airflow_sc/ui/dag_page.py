@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -33,6 +32,8 @@ router = APIRouter(include_in_schema=False)
 _READ = page_requires(Permission.DAG_READ)
 
 Runs = Annotated[int, Query(ge=1, le=MAX_RUNS)]
+#: The task groups the Grid shows open (repeatable); the others are collapsed.
+Expand = Annotated[list[str] | None, Query(max_length=1000)]
 
 
 def _missing(session: Session, dag_id: str) -> Response:
@@ -49,6 +50,7 @@ async def render_dag_page(
     dag_id: str,
     *,
     runs: int = DEFAULT_RUNS,
+    expand: list[str] | None = None,
     run_id: str | None = None,
     task_id: str | None = None,
     try_number: int | None = None,
@@ -61,7 +63,8 @@ async def render_dag_page(
     view = await load_dag(ctx, dag_id)
     if view is None:
         return _missing(session, dag_id)
-    grid = await load_grid(ctx, dag_id, view.task_ids, runs)
+    expand = expand or []
+    grid = (await load_grid(ctx, dag_id, view.task_ids, runs)).shown(view.rows(expand))
     panel = None
     if run_id is not None and task_id is not None:
         panel = await load_panel(ctx, dag_id, run_id, task_id, try_number)
@@ -75,6 +78,7 @@ async def render_dag_page(
             "spec": view.spec,
             "grid": grid,
             "runs": runs,
+            "expand": expand,
             "panel": panel,
             "preview": preview,
             "selected": (run_id, task_id),
@@ -90,6 +94,7 @@ async def dag_page(
     dag_id: str,
     session: Annotated[Session, Depends(_READ)],
     runs: Runs = DEFAULT_RUNS,
+    expand: Expand = None,
     run_id: str | None = None,
     task_id: str | None = None,
     try_number: Annotated[int | None, Query(ge=0)] = None,
@@ -99,6 +104,7 @@ async def dag_page(
         session,
         dag_id,
         runs=runs,
+        expand=expand,
         run_id=run_id,
         task_id=task_id,
         try_number=try_number,
@@ -111,15 +117,23 @@ async def grid_fragment(
     dag_id: str,
     session: Annotated[Session, Depends(_READ)],
     runs: Runs = DEFAULT_RUNS,
+    expand: Expand = None,
 ) -> Response:
     ctx = context_of(request)
     view = await load_dag(ctx, dag_id)
     if view is None:
         return _missing(session, dag_id)
-    grid = await load_grid(ctx, dag_id, view.task_ids, runs)
+    expand = expand or []
+    grid = (await load_grid(ctx, dag_id, view.task_ids, runs)).shown(view.rows(expand))
     return render(
         "grid.html",
-        {"dag": view.row, "grid": grid, "runs": runs, "selected": (None, None)},
+        {
+            "dag": view.row,
+            "grid": grid,
+            "runs": runs,
+            "expand": expand,
+            "selected": (None, None),
+        },
     )
 
 
@@ -129,20 +143,22 @@ async def grid_events(
     dag_id: str,
     session: Annotated[Session, Depends(_READ)],
     runs: Runs = DEFAULT_RUNS,
+    expand: Expand = None,
     run_id: str | None = None,
 ) -> Response:
-    """The Grid's changes (the newest `runs` runs), or those of run `run_id` alone (the
-    Graph's)."""
+    """The Grid's changes (the newest `runs` runs, the rows `expand` shows), or those of
+    run `run_id` alone (the Graph's)."""
     ctx = context_of(request)
     view = await load_dag(ctx, dag_id)
     if view is None:
         return _missing(session, dag_id)
     task_ids = view.task_ids
+    rows = view.rows(expand or [])
 
-    def look() -> Awaitable[Grid]:
+    async def look() -> Grid:
         if run_id is not None:
-            return load_run_grid(ctx, dag_id, task_ids, run_id)
-        return load_grid(ctx, dag_id, task_ids, runs)
+            return await load_run_grid(ctx, dag_id, task_ids, run_id)
+        return (await load_grid(ctx, dag_id, task_ids, runs)).shown(rows)
 
     return GridStream(
         look,

@@ -317,6 +317,21 @@ async def list_task_instances(
     return await read_page(db, query, listing, _to_ti_rows)
 
 
+async def task_instance_states(
+    db: Database, dag_id: str, run_ids: Sequence[str]
+) -> list[tuple[str, str, str | None]]:
+    """(run_id, task_id, state) of the unmapped task instances of `run_ids` (the Grid's
+    cells): three columns, not whole rows."""
+
+    async def body(tx: Transaction) -> list[tuple[str, str, str | None]]:
+        query = select(_TI.c.run_id, _TI.c.task_id, _TI.c.state).where(
+            _TI.c.dag_id == dag_id, _TI.c.run_id.in_(run_ids), _TI.c.map_index == -1
+        )
+        return [(r.run_id, r.task_id, r.state) for r in await tx.execute(query)]
+
+    return await db.run(body, write=False)
+
+
 def _identity(
     table: Table, dag_id: str, run_id: str, task_id: str, map_index: int
 ) -> list[ColumnElement[bool]]:
