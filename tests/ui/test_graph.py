@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from airflow_sc.ui.graph import layout_graph
+from airflow_sc.ui.graph import collapse_groups, layout_graph
+from airflow_sc.ui.grid import grid_rows
 
 
 def test_layers_are_longest_paths_and_edges_point_right() -> None:
@@ -46,3 +47,25 @@ def test_no_tasks_is_an_empty_drawing() -> None:
     layout = layout_graph([], {})
     assert layout.nodes == []
     assert layout.edges == []
+
+
+def test_a_collapsed_group_is_one_node_with_its_tasks_edges() -> None:
+    groups = {
+        "": {"parent": None, "children": ["start", "stage", "end"]},
+        "stage": {"parent": None, "children": ["stage.a", "stage.b"]},
+    }
+    task_group = {"stage.a": "stage", "stage.b": "stage"}
+    order = ["start", "stage.a", "stage.b", "end"]
+    upstream = {"stage.a": {"start"}, "stage.b": {"stage.a"}, "end": {"stage.b", "start"}}
+    labels = {("start", "end"): "skip", ("stage.a", "stage.b"): "inside"}
+    nodes, up, kept = collapse_groups(grid_rows(order, groups, task_group, []), upstream, labels)
+    assert nodes == ["start", "stage", "end"]
+    assert up == {"start": set(), "stage": {"start"}, "end": {"stage", "start"}}
+    assert kept == {("start", "end"): "skip"}
+    layout = layout_graph(nodes, up, kept)
+    assert [n.layer for n in layout.nodes] == [0, 1, 2]
+    opened = grid_rows(order, groups, task_group, ["stage"])
+    nodes, up, kept = collapse_groups(opened, upstream, labels)
+    assert nodes == order
+    assert up["stage.b"] == {"stage.a"}
+    assert kept == labels

@@ -516,3 +516,26 @@ async def test_grid_groups_are_collapsed_and_open_from_the_url(ui_server: UiServ
         fragment = (await http.get("/dags/grouped/grid?expand=stage&expand=stage.inner")).text
         assert 'data-task="stage.inner.deep" data-state="failed"' in fragment
         assert ">deep</th>" in fragment
+
+
+async def test_graph_draws_a_collapsed_group_as_one_node_that_opens(ui_server: UiServer) -> None:
+    now = ui_server.clock()
+    fileloc = ui_server.home / "grouped.py"
+    await store_dags(ui_server.db, fileloc, [grouped_dag(fileloc)], now=now)
+    await add_runs(ui_server.db, "grouped", ["running"], now=now)
+    await add_ti(ui_server.db, "grouped", "manual__0", "stage.first", state="running")
+    node = re.compile(r'<rect class="[\w -]+" data-task="([\w.]+)" data-state="(\w+)"')
+    async with signed_in(ui_server, Role.VIEWER) as http:
+        page = (await http.get("/dags/grouped/graph")).text
+        assert node.findall(page) == [("start", "none"), ("stage", "running")]
+        assert 'href="/dags/grouped/graph?&amp;expand=stage"' in page
+        assert 'data-events="/dags/grouped/events?runs=1"' in page
+        opened = (await http.get("/dags/grouped/graph?run_id=manual__0&expand=stage")).text
+        assert node.findall(opened) == [
+            ("start", "none"),
+            ("stage.first", "running"),
+            ("stage.inner", "none"),
+        ]
+        assert "events?run_id=manual__0&amp;expand=stage" in opened
+        # The open group is listed with a link that closes it.
+        assert 'href="/dags/grouped/graph?run_id=manual__0" aria-expanded="true">▾ stage' in opened

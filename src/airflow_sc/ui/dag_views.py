@@ -22,7 +22,8 @@ from airflow_sc.domain.states import DagRunState
 from airflow_sc.sdk.params import NOTSET, Param
 from airflow_sc.ui.access import context_of, page_requires
 from airflow_sc.ui.dag_data import DEFAULT_RUNS, DagView, load_dag, load_run_grid
-from airflow_sc.ui.graph import layout_graph
+from airflow_sc.ui.dag_page import Expand
+from airflow_sc.ui.graph import collapse_groups, layout_graph
 from airflow_sc.ui.rendering import render
 from airflow_sc.ui.session import Session
 
@@ -60,6 +61,7 @@ async def graph_page(
     dag_id: str,
     session: Annotated[Session, Depends(_READ)],
     run_id: str | None = None,
+    expand: Expand = None,
 ) -> Response:
     """The DAG's tasks and dependencies, coloured by the states of run `run_id`, following
     that run live; without `run_id`, the newest run, switching to a newer one when it is
@@ -76,7 +78,10 @@ async def graph_page(
             up, _, down = key.partition(">>")
             if isinstance(info, dict) and info.get("label"):
                 labels[(up, down)] = str(info["label"])
-    layout = layout_graph(view.task_ids, upstream, labels)
+    expand = expand or []
+    rows = view.rows(expand)
+    nodes, node_upstream, node_labels = collapse_groups(rows, upstream, labels)
+    layout = layout_graph(nodes, node_upstream, node_labels)
     newest = await api_runs.list_dag_runs(
         ctx.db,
         api_runs.DagRunFilter(dag_ids=[dag_id]),
@@ -88,7 +93,9 @@ async def graph_page(
         chosen = next((r for r in runs if r.run_id == run_id), run_id)
     elif runs:
         chosen = runs[0]
-    grid = None if chosen is None else await load_run_grid(ctx, dag_id, view.task_ids, chosen)
+    grid = None
+    if chosen is not None:
+        grid = (await load_run_grid(ctx, dag_id, view.task_ids, chosen)).shown(rows)
     run = grid.runs[0] if grid is not None and grid.runs else None
     if run_id is not None and run is None:
         return render(
@@ -105,6 +112,8 @@ async def graph_page(
             "run": run,
             "grid": grid,
             "follow_newest": run_id is None,
+            "expand": expand,
+            "groups": {r.id: r for r in rows if r.group},
         },
     )
 

@@ -5,6 +5,10 @@ without upstream to it, so every edge points rightwards. Within a layer, tasks a
 ordered by the mean position of their upstream tasks (one pass, which keeps chains
 straight), ties in the DAG's task order. The page draws the result as SVG; nothing is
 laid out in the browser.
+
+Task groups are collapsed unless opened (`collapse_groups`): a collapsed group is one node
+standing for its tasks, with the edges of its tasks to the outside, so a DAG of 100 groups
+draws 100 nodes until a group is opened.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["GraphEdge", "GraphLayout", "GraphNode", "layout_graph"]
+from airflow_sc.ui.grid import GridRow, task_order
+
+__all__ = ["GraphEdge", "GraphLayout", "GraphNode", "collapse_groups", "layout_graph"]
 
 NODE_HEIGHT = 32
 LAYER_GAP = 70
@@ -52,6 +58,42 @@ class GraphLayout:
     edges: list[GraphEdge]
     width: float
     height: float
+
+
+def collapse_groups(
+    rows: Sequence[GridRow],
+    upstream: Mapping[str, Iterable[str]],
+    edge_labels: Mapping[tuple[str, str], str],
+) -> tuple[list[str], dict[str, set[str]], dict[tuple[str, str], str]]:
+    """The nodes of the Graph whose Grid has `rows` (a collapsed group row is one node,
+    an open group's row none), in dependency order, with their upstream nodes and the
+    labels of edges that still join two tasks."""
+    node_of: dict[str, str] = {}
+    nodes: list[str] = []
+    for row in rows:
+        if row.group and not row.expanded:
+            nodes.append(row.id)
+            node_of.update((t, row.id) for t in row.tasks)
+        elif not row.group:
+            nodes.append(row.id)
+            node_of[row.id] = row.id
+    members: dict[str, list[str]] = {}
+    for task_id, node in node_of.items():
+        members.setdefault(node, []).append(task_id)
+    up: dict[str, set[str]] = {}
+    for node in nodes:
+        up[node] = {
+            node_of[u]
+            for t in members.get(node, ())
+            for u in upstream.get(t, ())
+            if u in node_of and node_of[u] != node
+        }
+    labels = {
+        (a, b): text
+        for (a, b), text in edge_labels.items()
+        if node_of.get(a) == a and node_of.get(b) == b
+    }
+    return task_order(nodes, up), up, labels
 
 
 def _layers(task_ids: Sequence[str], upstream: Mapping[str, Iterable[str]]) -> dict[str, int]:

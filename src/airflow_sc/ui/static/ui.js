@@ -167,7 +167,7 @@
     function switchRun(run) {
       graph.dataset.run = run;
       for (const [task, rect] of nodes) colour(rect, task, "none");
-      for (const link of graph.querySelectorAll("a.node")) {
+      for (const link of graph.querySelectorAll("a.node:not(.group-node)")) {
         const query = new URLSearchParams({ run_id: run, task_id: link.dataset.task });
         link.setAttribute("href", "/dags/" + encodeURIComponent(graph.dataset.dag) + "?" + query + "#panel");
       }
