@@ -539,3 +539,19 @@ async def test_graph_draws_a_collapsed_group_as_one_node_that_opens(ui_server: U
         assert "events?run_id=manual__0&amp;expand=stage" in opened
         # The open group is listed with a link that closes it.
         assert 'href="/dags/grouped/graph?run_id=manual__0" aria-expanded="true">▾ stage' in opened
+
+
+async def test_the_grid_follows_a_new_version_of_the_dag(ui_server: UiServer) -> None:
+    # The pages keep what they made of a DAG version; a new version is read afresh.
+    now = ui_server.clock()
+    fileloc = ui_server.home / "grouped.py"
+    await store_dags(ui_server.db, fileloc, [grouped_dag(fileloc)], now=now)
+    async with signed_in(ui_server, Role.VIEWER) as http:
+        assert "stage" in (await http.get("/dags/grouped")).text
+        with DAG("grouped", schedule=None, start_date=datetime(2026, 1, 1)) as changed:
+            EmptyOperator(task_id="start") >> EmptyOperator(task_id="renamed")
+        changed.fileloc = str(fileloc)
+        await store_dags(ui_server.db, fileloc, [changed], now=now)
+        page = (await http.get("/dags/grouped")).text
+        assert re.findall(r'<th class="task" scope="row">(\w+)</th>', page) == ["start", "renamed"]
+        assert "group-row" not in page

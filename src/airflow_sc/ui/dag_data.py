@@ -4,6 +4,7 @@ tries and log. Each read goes through the API's query functions (`db/queries/api
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +13,14 @@ from airflow_sc.api.context import ApiContext
 from airflow_sc.db.queries import api_dags, api_runs, api_task_instances, api_xcom
 from airflow_sc.domain.listing import Listing, OrderField
 from airflow_sc.serialization import DagSpec, SerializationError
-from airflow_sc.ui.grid import Grid, GridRow, GridRun, build_grid, grid_rows, task_order
+from airflow_sc.ui.grid import (
+    Grid,
+    GridRow,
+    GridRun,
+    build_grid,
+    grid_rows,
+    task_order,
+)
 from airflow_sc.ui.task_logs import LogView, load_log_view
 
 __all__ = [
@@ -59,25 +67,60 @@ class TaskInstancePanel:
     xcoms: list[tuple[str, str]] | None = None
 
 
-async def load_dag(ctx: ApiContext, dag_id: str) -> DagView | None:
-    found = await api_dags.latest_serialized_dag(ctx.db, dag_id)
-    if found is None:
-        return None
-    row, data, _ = found
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What the pages make of one serialized DAG version (kept while it is the newest)."""
+
+    spec: DagSpec | None
+    task_ids: list[str]
+    groups: Mapping[str, Mapping[str, Any]]
+    task_group: Mapping[str, str | None]
+
+
+#: Recently shown DAG versions, by (dag_id, version key): a page of a 5,000-task DAG then
+#: costs one small query instead of decoding and ordering the DAG again.
+_SHAPES: OrderedDict[tuple[str, str], _Shape] = OrderedDict()
+_SHAPES_KEPT = 32
+
+
+def _shape(data: dict[str, Any] | None) -> _Shape:
     spec: DagSpec | None = None
     if data is not None:
         try:
             spec = DagSpec.from_dict(data)
         except SerializationError:
             spec = None
-    task_ids = [] if spec is None else task_order(list(spec.tasks), spec.upstream_task_ids)
-    groups = {} if spec is None else _groups(spec.task_groups)
+    if spec is None:
+        return _Shape(None, [], {}, {})
+    task_ids = task_order(list(spec.tasks), spec.upstream_task_ids)
+    groups = _groups(spec.task_groups)
     task_group: dict[str, str | None] = {}
     for group_id, group in groups.items():
         for child in group.get("children", ()):
-            if child in spec.tasks if spec is not None else False:
+            if child in spec.tasks:
                 task_group[child] = group_id or None
-    return DagView(row, spec, task_ids, groups, task_group)
+    return _Shape(spec, task_ids, groups, task_group)
+
+
+async def load_dag(ctx: ApiContext, dag_id: str) -> DagView | None:
+    found = await api_dags.newest_serialized_dag(ctx.db, dag_id, with_data=False)
+    if found is None:
+        return None
+    row, key, _ = found
+    shape = None if key is None else _SHAPES.get((dag_id, key))
+    if shape is not None and key is not None:
+        _SHAPES.move_to_end((dag_id, key))
+    else:
+        found = await api_dags.newest_serialized_dag(ctx.db, dag_id, with_data=True)
+        if found is None:
+            return None
+        row, key, data = found
+        shape = _shape(data)
+        if key is not None:
+            _SHAPES[(dag_id, key)] = shape
+            while len(_SHAPES) > _SHAPES_KEPT:
+                _SHAPES.popitem(last=False)
+    return DagView(row, shape.spec, shape.task_ids, shape.groups, shape.task_group)
 
 
 def _groups(stored: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
@@ -91,19 +134,27 @@ def _groups(stored: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     }
 
 
-async def load_grid(ctx: ApiContext, dag_id: str, task_ids: list[str], runs: int) -> Grid:
+async def load_grid(
+    ctx: ApiContext,
+    dag_id: str,
+    task_ids: list[str],
+    runs: int,
+    rows: list[GridRow] | None = None,
+) -> Grid:
+    """The newest `runs` runs by `task_ids`; with `rows`, only the cells of those rows (a
+    collapsed group's its summary)."""
     newest = await api_runs.list_dag_runs(
         ctx.db,
         api_runs.DagRunFilter(dag_ids=[dag_id]),
         Listing((OrderField("run_after", descending=True),), runs),
     )
     grid_runs = [GridRun(r.id, r.run_id, r.state, r.run_after) for r in newest.items]
-    if not grid_runs:
-        return build_grid([], task_ids, [])
-    states = await api_task_instances.task_instance_states(
-        ctx.db, dag_id, [r.run_id for r in grid_runs]
+    run_ids = [r.run_id for r in grid_runs]
+    states = (
+        await api_task_instances.task_instance_states(ctx.db, dag_id, run_ids) if grid_runs else []
     )
-    return build_grid(grid_runs, task_ids, states)
+    grid = build_grid(grid_runs, task_ids, states)
+    return grid if rows is None else grid.shown(rows)
 
 
 async def load_run_grid(

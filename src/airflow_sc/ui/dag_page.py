@@ -64,7 +64,7 @@ async def render_dag_page(
     if view is None:
         return _missing(session, dag_id)
     expand = expand or []
-    grid = (await load_grid(ctx, dag_id, view.task_ids, runs)).shown(view.rows(expand))
+    grid = await load_grid(ctx, dag_id, view.task_ids, runs, view.rows(expand))
     panel = None
     if run_id is not None and task_id is not None:
         panel = await load_panel(ctx, dag_id, run_id, task_id, try_number)
@@ -124,7 +124,7 @@ async def grid_fragment(
     if view is None:
         return _missing(session, dag_id)
     expand = expand or []
-    grid = (await load_grid(ctx, dag_id, view.task_ids, runs)).shown(view.rows(expand))
+    grid = await load_grid(ctx, dag_id, view.task_ids, runs, view.rows(expand))
     return render(
         "grid.html",
         {
@@ -158,7 +158,7 @@ async def grid_events(
     async def look() -> Grid:
         if run_id is not None:
             return await load_run_grid(ctx, dag_id, task_ids, run_id)
-        return (await load_grid(ctx, dag_id, task_ids, runs)).shown(rows)
+        return await load_grid(ctx, dag_id, task_ids, runs, rows)
 
     return GridStream(
         look,

@@ -59,6 +59,7 @@ __all__ = [
     "list_dag_tags",
     "list_dags",
     "list_import_errors",
+    "newest_serialized_dag",
 ]
 
 
@@ -332,6 +333,36 @@ async def latest_serialized_dag(
             )
         )
         return row, (None if data is None else dict(data)), versions
+
+    return await db.run(body, write=False)
+
+
+async def newest_serialized_dag(
+    db: Database, dag_id: str, *, with_data: bool
+) -> tuple[DagRow, str | None, dict[str, Any] | None] | None:
+    """The DAG row, a key naming its newest serialized version (its row id and hash;
+    None without one) and, when `with_data`, that version's data: a reader that keeps
+    what it made of the data may skip loading it again while the key is the same."""
+
+    async def body(tx: Transaction) -> tuple[DagRow, str | None, dict[str, Any] | None] | None:
+        row = await _get_dag(tx, dag_id)
+        if row is None:
+            return None
+        columns = [serialized_dag.c.id, serialized_dag.c.dag_hash]
+        if with_data:
+            columns.append(serialized_dag.c.data)
+        newest = (
+            await tx.execute(
+                select(*columns)
+                .where(serialized_dag.c.dag_id == dag_id)
+                .order_by(serialized_dag.c.created_at.desc())
+                .limit(1)
+            )
+        ).first()
+        if newest is None:
+            return row, None, None
+        data = dict(newest.data) if with_data else None
+        return row, f"{newest.id}:{newest.dag_hash}", data
 
     return await db.run(body, write=False)
 
