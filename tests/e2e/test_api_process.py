@@ -181,7 +181,9 @@ def test_while_run_drains_the_api_process_refuses_writes_and_still_answers(
         eventually(sleeping, within=30, what="the sleeper running")
         running.process.send(signal.SIGTERM)
         # The scheduler waits for the running try (core.shutdown_grace): meanwhile the API
-        # process refuses new work and answers reads, as in one process.
+        # process refuses new work and answers reads, as in one process, once it has heard
+        # of the drain.
+        running.process.wait_for_line("refusing writes while airflow-sc run drains", timeout=20)
         refused = api.client.post(
             "/dags/e2e_api_sleeper/dagRuns", json={"logical_date": None, "conf": {}}
         )

@@ -223,6 +223,7 @@ async def serve_control_channel(
             chunk = b""
         if QUIESCE in chunk:
             shutdown.request_drain(QUIESCE_REASON, grace=grace)
+            log.info("API server process: refusing writes while airflow-sc run drains")
         if not chunk or DRAIN in chunk:
             shutdown.request_drain("supervisor" if chunk else "supervisor gone", grace=grace)
             stop.set()
