@@ -25,7 +25,7 @@ import anyio
 from anyio.abc import TaskStatus
 
 from airflow_sc.db import Database, Transaction
-from airflow_sc.db.queries import scheduling
+from airflow_sc.db.queries.dag_runs import runs_by_pk
 from airflow_sc.domain import DagRunState
 from airflow_sc.plugins.listeners import get_listeners, notify
 from airflow_sc.sdk.context import to_pendulum
@@ -130,7 +130,7 @@ class RunNotices:
         pks = sorted({notice.run_pk for notice in batch})
 
         async def body(tx: Transaction) -> dict[int, dict[str, Any]]:
-            return await scheduling.runs_by_pk(tx, pks)
+            return await runs_by_pk(tx, pks)
 
         try:
             rows = await db.run(body, write=False)

@@ -13,21 +13,19 @@ changed, so the page's banner follows an outage without a reload.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
-from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Send
 
 from airflow_sc.runtime import Shutdown
 from airflow_sc.scheduler.changes import ChangeFeed
 from airflow_sc.scheduler.changes.notes import Change, Note
+from airflow_sc.ui.event_stream import EventStream
 from airflow_sc.ui.grid import Grid, changed_cells
 from airflow_sc.ui.health import HEALTH_SECONDS
-from airflow_sc.ui.rendering import SECURITY_HEADERS
 
 __all__ = ["KEEPALIVE_SECONDS", "GridStream", "concerns_grid"]
 
@@ -55,7 +53,7 @@ def _snapshot(grid: Grid) -> bytes:
     return _event("grid", payload)
 
 
-class GridStream(Response):
+class GridStream(EventStream):
     """An ASGI response: the changes of one DAG's Grid as server-sent events.
 
     `look()` reads the Grid as it is now. Each event `grid` carries
@@ -73,11 +71,10 @@ class GridStream(Response):
         *,
         health_every: float = HEALTH_SECONDS,
     ) -> None:
-        super().__init__(status_code=200, media_type="text/event-stream")
+        super().__init__(shutdown)
         self._look = look
         self._last = Grid([], [], {})
         self._changes = changes
-        self._shutdown = shutdown
         self._woken = anyio.Event()
         self._health = health
         self._health_every = health_every
@@ -88,39 +85,6 @@ class GridStream(Response):
         shown = frozenset(r.pk for r in runs)
         if concerns_grid(note, shown, max(shown, default=0)):
             self._woken.set()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = {
-            **SECURITY_HEADERS,
-            "Content-Type": "text/event-stream; charset=utf-8",
-            "X-Accel-Buffering": "no",
-        }
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-            }
-        )
-        async with anyio.create_task_group() as tg:
-
-            async def until_disconnect() -> None:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                tg.cancel_scope.cancel()
-
-            async def until_drain() -> None:
-                await self._shutdown.wait_drain()
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(until_disconnect)
-            tg.start_soon(until_drain)
-            await self._pump(send)
-            tg.cancel_scope.cancel()
-        with anyio.move_on_after(1, shield=True):
-            # OSError: the client is gone already.
-            with contextlib.suppress(OSError):
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _pump(self, send: Send) -> None:
         if self._changes is None:

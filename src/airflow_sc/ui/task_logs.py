@@ -25,7 +25,7 @@ import anyio
 from fastapi import APIRouter, Depends, Header, Query
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Send
 
 from airflow_sc.api.context import ApiContext
 from airflow_sc.api.routes.logs import (
@@ -39,7 +39,8 @@ from airflow_sc.db.queries import api_task_instances
 from airflow_sc.db.queries.api_task_instances import task_instance_state
 from airflow_sc.runtime import Shutdown
 from airflow_sc.ui.access import context_of, page_requires
-from airflow_sc.ui.rendering import SECURITY_HEADERS, render, with_security_headers
+from airflow_sc.ui.event_stream import EventStream
+from airflow_sc.ui.rendering import render, with_security_headers
 from airflow_sc.ui.session import Session
 
 __all__ = ["LogView", "load_log_view", "log_line", "log_url", "router"]
@@ -184,47 +185,15 @@ def _lines_event(lines: list[str], position: int) -> bytes:
     return f"id: {position}\nevent: lines\ndata: {data}\n\n".encode()
 
 
-class LogStream(Response):
+class LogStream(EventStream):
     """An ASGI response: a try's new log lines as server-sent events (`lines`, with the
     byte position as the event id), then `end` once the try has ended and every line was
     sent. It also ends when the client leaves or the server drains."""
 
     def __init__(self, attempt: TryLog, position: int, shutdown: Shutdown) -> None:
-        super().__init__(status_code=200, media_type="text/event-stream")
+        super().__init__(shutdown)
         self._attempt = attempt
         self._position = position
-        self._shutdown = shutdown
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = {
-            **SECURITY_HEADERS,
-            "Content-Type": "text/event-stream; charset=utf-8",
-            "X-Accel-Buffering": "no",
-        }
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-            }
-        )
-        async with anyio.create_task_group() as tg:
-
-            async def until_disconnect() -> None:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                tg.cancel_scope.cancel()
-
-            async def until_drain() -> None:
-                await self._shutdown.wait_drain()
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(until_disconnect)
-            tg.start_soon(until_drain)
-            await self._pump(send)
-            tg.cancel_scope.cancel()
-        with anyio.move_on_after(1, shield=True), contextlib.suppress(OSError):
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _pump(self, send: Send) -> None:
         # The browser must not reconnect and retry forever after the end: `end` says so.

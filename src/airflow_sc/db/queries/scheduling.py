@@ -469,14 +469,6 @@ async def finish_run(tx: Transaction, run_pk: int, *, state: str, now: datetime)
     )
 
 
-async def runs_by_pk(tx: Transaction, run_pks: Collection[int]) -> dict[int, dict[str, Any]]:
-    """These runs' rows (as mappings) by primary key; a run that is gone is absent."""
-    if not run_pks:
-        return {}
-    rows = await tx.execute(select(dag_run).where(dag_run.c.id.in_(sorted(run_pks))))
-    return {int(row["id"]): dict(row) for row in rows.mappings()}
-
-
 async def newest_run_states(tx: Transaction, dag_id: str, limit: int) -> list[str | None]:
     """The states of the DAG's `limit` newest runs (by run_after), newest first."""
     rows = await tx.execute(
